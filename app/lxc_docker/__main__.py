@@ -1,0 +1,5 @@
+import sys
+
+from lxc_docker.main import main
+
+sys.exit(main())

@@ -1,0 +1,132 @@
+"""`/_ping`, `/version`, `/info` and `/events`."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ... import ADVERTISED_API_VERSION
+from ...errors import InvalidParameter
+from ..http import Request
+from ..router import Router
+
+if TYPE_CHECKING:
+    from ...daemon.daemon import Daemon
+    from ...daemon.events import Event
+    from ..server import Response
+
+
+def register(router: Router, daemon: Daemon) -> None:
+    def ping(req: Request, res: Response) -> None:
+        res.text("OK")
+
+    def version(req: Request, res: Response) -> None:
+        res.json(daemon.version())
+
+    def info(req: Request, res: Response) -> None:
+        res.json(daemon.info())
+
+    def events(req: Request, res: Response) -> None:
+        since = _time_param(req, "since")
+        until = _time_param(req, "until")
+        filters = req.q_json("filters") or {}
+        if not isinstance(filters, dict):
+            raise InvalidParameter("filters must be a JSON object")
+        match = _event_filter(filters)
+        past, sub = daemon.events.subscribe(since)
+        try:
+            writer = res.stream()
+            for event in past:
+                if until is None or event.time_ns <= until:
+                    if match(event):
+                        writer.write_json(_event_json(event, req))
+            while True:
+                timeout = None
+                if until is not None:
+                    timeout = (until - time.time_ns()) / 1e9
+                    if timeout <= 0:
+                        break
+                event = sub.get(timeout=timeout)
+                if event is None:
+                    if until is not None and time.time_ns() >= until:
+                        break
+                    if daemon.stopping:
+                        break
+                    continue
+                if match(event):
+                    writer.write_json(_event_json(event, req))
+        finally:
+            sub.close()
+
+    router.add("GET", "/_ping", ping)
+    router.add("GET", "/version", version)
+    router.add("GET", "/info", info)
+    router.add("GET", "/events", events)
+
+
+def _time_param(req: Request, name: str) -> int | None:
+    raw = req.q(name)
+    if not raw:
+        return None
+    try:
+        return int(float(raw) * 1_000_000_000)
+    except ValueError:
+        from ...timeutil import parse_rfc3339
+
+        try:
+            return int(parse_rfc3339(raw) * 1_000_000_000)
+        except ValueError:
+            raise InvalidParameter(f"invalid value for {name}: {raw!r}")
+
+
+def _event_filter(filters: dict[str, Any]) -> Any:
+    def values(key: str) -> set[str]:
+        v = filters.get(key)
+        if isinstance(v, dict):  # newer clients send {"value": true}
+            return {k for k, on in v.items() if on}
+        if isinstance(v, list):
+            return {str(x) for x in v}
+        return set()
+
+    types, actions = values("type"), values("event")
+    containers, images = values("container"), values("image")
+
+    def match(e: Event) -> bool:
+        if types and e.type not in types:
+            return False
+        if actions and e.action not in actions:
+            return False
+        attrs = dict(e.attributes)
+        if containers and not any(
+            e.id.startswith(c) or attrs.get("name") == c for c in containers
+        ):
+            return False
+        if images and not any(e.id.startswith(i) or e.from_ == i or attrs.get("name") == i for i in images):
+            return False
+        return True
+
+    return match
+
+
+def _event_json(e: Event, req: Request) -> dict[str, Any]:
+    doc: dict[str, Any] = {"status": e.action, "id": e.id}
+    if e.from_:
+        doc["from"] = e.from_
+    doc["time"] = e.time
+    if req.at_least(1, 22):
+        attrs = dict(e.attributes)
+        if e.from_:
+            attrs.setdefault("image", e.from_)
+        doc.update(
+            {
+                "Type": e.type,
+                "Action": e.action,
+                "Actor": {"ID": e.id, "Attributes": attrs},
+                "scope": "local",
+                "timeNano": e.time_ns,
+            }
+        )
+    return doc
+
+
+__all__ = ["register", "ADVERTISED_API_VERSION"]

@@ -1,0 +1,18 @@
+"""All endpoints, in one table per handler module."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .handlers import images, system
+from .router import Router
+
+if TYPE_CHECKING:
+    from ..daemon.daemon import Daemon
+
+
+def build_router(daemon: Daemon) -> Router:
+    router = Router()
+    system.register(router, daemon)
+    images.register(router, daemon)
+    return router

@@ -1,0 +1,207 @@
+"""`docker [OPTIONS] COMMAND [arg...]`: global options, the lazy command table, errors to exit codes.
+
+Only the chosen command's module is imported, so `docker version` pays for nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .. import __version__
+from .flags import FlagError, FlagSet, HelpRequested
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..client.api import Client
+
+# name -> (module under cli.commands, description), in Docker 0.9's words.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "events": ("events", "Get real time events from the server"),
+    "history": ("history", "Show the history of an image"),
+    "images": ("images", "List images"),
+    "import": ("import_", "Create a new filesystem image from the contents of a tarball"),
+    "info": ("info", "Display system-wide information"),
+    "insert": ("insert", "Insert a file in an image"),
+    "inspect": ("inspect", "Return low-level information on a container or image"),
+    "load": ("load", "Load an image from a tar archive"),
+    "rmi": ("rmi", "Remove one or more images"),
+    "save": ("save", "Save an image to a tar archive"),
+    "tag": ("tag", "Tag an image into a repository"),
+    "version": ("version", "Show the docker version information"),
+}
+
+
+def global_flags() -> FlagSet:
+    fs = FlagSet("docker", None)
+    fs.bool(["D", "-debug"], False, "Enable debug mode")
+    fs.list(["H", "-host"], "tcp://host:port to bind/connect to or unix://path/to/socket to use")
+    fs.bool(["-api-enable-cors"], False, "Enable CORS headers in the remote API")
+    fs.string(["b", "-bridge"], "", "Attach containers to a pre-existing network bridge; use 'none' to disable container networking")
+    fs.string(["-bip"], "", "Use this CIDR notation address for the network bridge's IP, not compatible with -b")
+    fs.bool(["d", "-daemon"], False, "Enable daemon mode")
+    fs.list(["#dns", "-dns"], "Force docker to use specific DNS servers")
+    fs.string(["g", "-graph"], "/var/lib/docker", "Path to use as the root of the docker runtime")
+    fs.bool(["#icc", "-icc"], True, "Enable inter-container communication")
+    fs.string(["#ip", "-ip"], "0.0.0.0", "Default IP address to use when binding container ports")
+    fs.bool(["#iptables", "-iptables"], True, "Disable docker's addition of iptables rules")
+    fs.string(["p", "-pidfile"], "/var/run/docker.pid", "Path to use for daemon PID file")
+    fs.bool(["r", "-restart"], True, "Restart previously running containers")
+    fs.string(["s", "-storage-driver"], "", "Force the docker runtime to use a specific storage driver")
+    fs.string(["e", "-exec-driver"], "native", "Force the docker runtime to use a specific exec driver")
+    fs.string(["G", "-group"], "docker", "Group to assign the unix socket specified by -H when running in daemon mode; use '' (the empty string) to disable setting of a group")
+    fs.bool(["v", "-version"], False, "Print version information and quit")
+    fs.int(["#mtu", "-mtu"], 0, "Set the containers network MTU; if no value is provided: default to the default route MTU or 1500 if no default route is available")
+    return fs
+
+
+class Cli:
+    """What every command gets: the daemon address, the output streams and an API client."""
+
+    def __init__(self, hosts: list[str], debug: bool) -> None:
+        self.hosts = hosts
+        self.debug = debug
+        self.out = sys.stdout
+        self.err = sys.stderr
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            from ..client.api import Client
+            from ..hosts import default_host
+
+            self._client = Client(self.hosts[0] if self.hosts else default_host())
+        return self._client
+
+    def flags(self, name: str, usage: str, description: str) -> FlagSet:
+        return FlagSet(name, usage, description)
+
+    def parse(self, fs: FlagSet, args: list[str], min_args: int = 0, max_args: int = -1) -> tuple[Any, list[str]]:
+        opts, rest = fs.parse(args)
+        for warning in fs.warnings:
+            self.err.write(warning + "\n")
+        if len(rest) < min_args or (max_args >= 0 and len(rest) > max_args):
+            raise UsageError(fs)
+        return opts, rest
+
+
+class UsageError(Exception):
+    def __init__(self, fs: FlagSet, message: str = "") -> None:
+        super().__init__(message)
+        self.fs = fs
+        self.message = message
+
+
+def print_commands(out: Any) -> None:
+    out.write("Usage: docker [OPTIONS] COMMAND [arg...]\n")
+    out.write(global_flags().defaults())
+    out.write("\nA self-sufficient runtime for linux containers.\n\nCommands:\n")
+    for name, (_, description) in sorted(COMMANDS.items()):
+        out.write(f"    {name:<10}{description}\n")
+
+
+def run_command(cli: Cli, name: str, args: list[str]) -> int:
+    import importlib
+
+    module = importlib.import_module(f"lxc_docker.cli.commands.{COMMANDS[name][0]}")
+    return module.run(cli, args) or 0
+
+
+def main(argv: list[str]) -> int:
+    fs = global_flags()
+    try:
+        opts, rest = fs.parse(argv)
+    except HelpRequested:
+        print_commands(sys.stdout)
+        return 0
+    except FlagError as e:
+        sys.stderr.write(f"{e}\n")
+        print_commands(sys.stderr)
+        return 2
+    for warning in fs.warnings:
+        sys.stderr.write(warning + "\n")
+    if opts.version:
+        sys.stdout.write(f"Docker version {__version__}, build lxc-docker\n")
+        return 0
+    if opts.daemon:
+        if rest:
+            sys.stderr.write(f"Error: extra arguments after -d: {' '.join(rest)}\n")
+            return 2
+        from ..daemon.main import run_daemon
+
+        return run_daemon(opts)
+    if opts.host and len(opts.host) > 1:
+        sys.stderr.write("Error: Please specify only one -H\n")
+        return 1
+    hosts = list(opts.host) or ([os.environ["DOCKER_HOST"]] if os.environ.get("DOCKER_HOST") else [])
+    if not rest or rest[0] == "help":
+        if len(rest) > 1:
+            rest = [rest[1], "--help"]
+        else:
+            print_commands(sys.stdout)
+            return 0
+    name, args = rest[0], rest[1:]
+    if name not in COMMANDS:
+        sys.stderr.write(f"docker: '{name}' is not a docker command. See 'docker --help'.\n")
+        return 1
+    cli = Cli(hosts, opts.debug)
+    return dispatch(cli, name, args)
+
+
+def dispatch(cli: Cli, name: str, args: list[str]) -> int:
+    from ..client.api import ApiError
+    from ..client.transport import DaemonUnreachable
+
+    try:
+        return run_command(cli, name, args)
+    except HelpRequested:
+        module_fs = _flagset_of(cli, name, args)
+        sys.stdout.write(module_fs.usage() if module_fs else "")
+        return 0
+    except (FlagError, UsageError) as e:
+        fs = e.fs if isinstance(e, UsageError) else _flagset_of(cli, name, [])
+        message = e.message if isinstance(e, UsageError) else str(e)
+        if message:
+            sys.stderr.write(message + "\n")
+        if fs is not None:
+            sys.stderr.write(fs.usage())
+        return 2 if isinstance(e, FlagError) else 1
+    except DaemonUnreachable as e:
+        sys.stderr.write(f"{e}\n")
+        if cli.debug and getattr(e, "detail", ""):
+            sys.stderr.write(f"({e.detail})\n")
+        return 1
+    except ApiError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return 1
+    except CommandError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return e.code
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if cli.debug:
+            raise
+        sys.stderr.write(f"Error: {e}\n")
+        return 1
+
+
+def _flagset_of(cli: Cli, name: str, args: list[str]) -> FlagSet | None:
+    import importlib
+
+    module = importlib.import_module(f"lxc_docker.cli.commands.{COMMANDS[name][0]}")
+    make = getattr(module, "flags", None)
+    return make(cli) if make else None
+
+
+class CommandError(Exception):
+    """A failure the command reports itself (`Error: <message>`), with its exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,72 @@
+"""The daemon's settings, from `docker -d` flags, validated before anything starts."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..errors import InvalidParameter
+from ..hosts import parse_host
+
+DEFAULT_ROOT = "/var/lib/docker"
+DEFAULT_PIDFILE = "/var/run/docker.pid"
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+EXEC_DRIVERS = ("native", "lxc")
+
+
+@dataclass
+class DaemonConfig:
+    hosts: list[str] = field(default_factory=lambda: [DEFAULT_SOCKET])
+    debug: bool = False
+    api_enable_cors: bool = False
+    bridge: str = ""
+    bridge_ip: str = ""
+    dns: list[str] = field(default_factory=list)
+    root: str = DEFAULT_ROOT
+    icc: bool = True
+    default_ip: str = "0.0.0.0"
+    iptables: bool = True
+    pidfile: str = DEFAULT_PIDFILE
+    restart: bool = True
+    storage_driver: str = ""
+    mtu: int = 0
+    exec_driver: str = "native"
+    group: str = "docker"
+
+    def validate(self) -> None:
+        """Raise InvalidParameter naming the bad flag; later issues use these values."""
+        if not self.hosts:
+            self.hosts = [DEFAULT_SOCKET]
+        for host in self.hosts:
+            try:
+                parse_host(host)
+            except ValueError as e:
+                raise InvalidParameter(str(e))
+        if self.bridge and self.bridge_ip:
+            raise InvalidParameter("You specified -b & --bip, mutually exclusive options. Please specify only one.")
+        if self.bridge_ip:
+            try:
+                ipaddress.IPv4Interface(self.bridge_ip)
+            except ValueError:
+                raise InvalidParameter(f"Invalid --bip address {self.bridge_ip!r}: expected CIDR like 172.17.42.1/16")
+            if "/" not in self.bridge_ip:
+                raise InvalidParameter(f"Invalid --bip address {self.bridge_ip!r}: expected CIDR like 172.17.42.1/16")
+        if not self.icc and not self.iptables:
+            raise InvalidParameter("You specified --iptables=false with --icc=false. ICC uses iptables to function.")
+        for server in self.dns:
+            try:
+                ipaddress.ip_address(server)
+            except ValueError:
+                raise InvalidParameter(f"Invalid --dns address {server!r}")
+        try:
+            ipaddress.ip_address(self.default_ip)
+        except ValueError:
+            raise InvalidParameter(f"Invalid --ip address {self.default_ip!r}")
+        if self.mtu < 0 or (self.mtu and self.mtu < 68):
+            raise InvalidParameter(f"Invalid --mtu {self.mtu}: must be at least 68")
+        if self.exec_driver not in EXEC_DRIVERS:
+            raise InvalidParameter(
+                f"unknown exec driver {self.exec_driver!r} (choose from: {', '.join(EXEC_DRIVERS)})"
+            )
+        if not self.root.startswith("/"):
+            raise InvalidParameter(f"-g needs an absolute path, not {self.root!r}")

@@ -1,0 +1,144 @@
+"""The daemon: owns the stores and drivers, restores state on start, answers version and info."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import threading
+from typing import Any
+
+from .. import ADVERTISED_API_VERSION, API_VERSION, __version__
+from ..image.graph import Graph
+from ..image.tags import TagStore
+from ..storage.select import new_driver
+from .config import DaemonConfig
+from .events import EventBus
+from .images import ImageService
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self.stopping = False
+        os.makedirs(config.root, mode=0o700, exist_ok=True)
+        self.driver = new_driver(config.storage_driver or None, config.root)
+        self.graph = Graph(config.root, self.driver)
+        self.tags = TagStore(config.root, self.driver.name)
+        self.tags.prune({img.id for img in self.graph.all()})
+        self.events = EventBus()
+        self.images = ImageService(self.graph, self.tags, self.events)
+        self._clean_tmp()
+        self.graph.remove_orphan_layers(keep=())
+
+    def _clean_tmp(self) -> None:
+        import shutil
+
+        tmp = os.path.join(self.config.root, "tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp, mode=0o700, exist_ok=True)
+
+    def version(self) -> dict[str, Any]:
+        kernel = platform.release()
+        return {
+            "Version": __version__,
+            "ApiVersion": ADVERTISED_API_VERSION,
+            "MinAPIVersion": "1.0",
+            "GitCommit": "lxc-docker",
+            "GoVersion": f"python{platform.python_version()}",
+            "Os": "linux",
+            "Arch": _arch(),
+            "KernelVersion": kernel,
+            "BuildTime": "",
+            "Components": [
+                {"Name": "Engine", "Version": __version__,
+                 "Details": {"ApiVersion": ADVERTISED_API_VERSION, "DocumentedApiVersion": API_VERSION,
+                             "MinAPIVersion": "1.0", "Os": "linux", "Arch": _arch(),
+                             "KernelVersion": kernel}}
+            ],
+        }
+
+    def info(self) -> dict[str, Any]:
+        try:
+            nfd = len(os.listdir("/proc/self/fd"))
+        except OSError:
+            nfd = -1
+        mem_total = 0
+        try:
+            mem_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            pass
+        return {
+            "ID": _machine_id(),
+            "Containers": 0,
+            "ContainersRunning": 0,
+            "ContainersPaused": 0,
+            "ContainersStopped": 0,
+            "Images": len(self.graph),
+            "Driver": self.driver.name,
+            "DriverStatus": [list(kv) for kv in self.driver.status()],
+            "ExecutionDriver": f"{self.config.exec_driver}-0.1",
+            "Debug": self.config.debug,
+            "NFd": nfd,
+            "NGoroutines": threading.active_count(),
+            "NEventsListener": self.events.listeners,
+            "InitPath": _self_path(),
+            "KernelVersion": platform.release(),
+            "OperatingSystem": _os_name(),
+            "OSType": "linux",
+            "Architecture": platform.machine(),
+            "IndexServerAddress": "https://index.docker.io/v1/",
+            "MemoryLimit": os.path.isdir("/sys/fs/cgroup/memory") or os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
+            "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
+            "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
+            "DockerRootDir": self.config.root,
+            "Name": platform.node(),
+            "NCPU": os.cpu_count() or 1,
+            "MemTotal": mem_total,
+            "ServerVersion": __version__,
+            "Bridge": self.config.bridge or "docker0",
+            "Labels": [],
+            "Plugins": {"Volume": [], "Network": ["bridge", "host", "null"], "Authorization": None},
+            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+            "SecurityOptions": [],
+        }
+
+    def shutdown(self) -> None:
+        self.stopping = True
+        self.events.close_all()
+        try:
+            self.driver.cleanup()
+        except Exception:
+            log.exception("storage driver cleanup failed")
+
+
+def _arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _machine_id() -> str:
+    return _read("/etc/machine-id") or platform.node()
+
+
+def _os_name() -> str:
+    for line in _read("/etc/os-release").splitlines():
+        if line.startswith("PRETTY_NAME="):
+            return line.split("=", 1)[1].strip('"')
+    return "Linux"
+
+
+def _self_path() -> str:
+    import sys
+
+    return os.path.realpath(sys.argv[0]) if sys.argv and sys.argv[0] else sys.executable

@@ -1,0 +1,99 @@
+"""`docker -d`: start the daemon, serve the API until SIGTERM/SIGINT, then shut down cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from ..errors import DockerError
+from ..sysutil.pidfile import Pidfile, PidfileBusy
+from .config import DaemonConfig
+
+log = logging.getLogger("lxc_docker")
+
+
+def config_from_flags(opts: Any) -> DaemonConfig:
+    return DaemonConfig(
+        hosts=list(opts.host) or ["unix:///var/run/docker.sock"],
+        debug=opts.debug,
+        api_enable_cors=opts.api_enable_cors,
+        bridge=opts.bridge,
+        bridge_ip=opts.bip,
+        dns=list(opts.dns),
+        root=opts.graph,
+        icc=opts.icc,
+        default_ip=opts.ip,
+        iptables=opts.iptables,
+        pidfile=opts.pidfile,
+        restart=opts.restart,
+        storage_driver=opts.storage_driver,
+        mtu=opts.mtu,
+        exec_driver=opts.exec_driver,
+        group=opts.group,
+    )
+
+
+def run_daemon(opts: Any) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if opts.debug else logging.INFO,
+        format="[%(asctime)s] %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    config = config_from_flags(opts)
+    try:
+        config.validate()
+    except DockerError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return 1
+    import os
+
+    if os.geteuid() != 0:
+        sys.stderr.write("Error: docker -d must be run as root\n")
+        return 1
+    pidfile = Pidfile(config.pidfile)
+    try:
+        pidfile.acquire()
+    except PidfileBusy as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return 1
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGQUIT, lambda *_: stop.set())
+    daemon = server = None
+    try:
+        from ..api.routes import build_router
+        from ..api.server import ApiServer
+        from .daemon import Daemon
+
+        daemon = Daemon(config)
+        server = ApiServer(build_router(daemon), cors=config.api_enable_cors, group=config.group)
+        for host in config.hosts:
+            server.listen(host)
+        server.serve()
+        log.info("daemon started: %s (root %s, storage driver %s)",
+                 ", ".join(config.hosts), config.root, daemon.driver.name)
+        while not stop.wait(3600):
+            pass
+        log.info("received signal, shutting down")
+        return 0
+    except DockerError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return 1
+    except OSError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        if config.debug:
+            raise
+        return 1
+    finally:
+        if daemon is not None:
+            daemon.stopping = True
+            daemon.events.close_all()
+        if server is not None:
+            server.close()
+        if daemon is not None:
+            daemon.shutdown()
+        pidfile.release()

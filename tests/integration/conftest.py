@@ -1,0 +1,69 @@
+"""Fixtures for tests that run a real daemon: root only, each with its own root, socket and pidfile."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+from lib.busybox import write_rootfs_tar
+from lib.daemon import Daemon
+
+if os.geteuid() != 0:
+    pytest.skip("integration tests need root (mounts, namespaces, device nodes)", allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(tmp_path_factory) -> str:
+    cache = os.environ.get("LXC_DOCKER_TEST_CACHE") or str(tmp_path_factory.mktemp("cache"))
+    os.makedirs(cache, exist_ok=True)
+    return write_rootfs_tar(os.path.join(cache, "busybox-rootfs.tar"))
+
+
+def _base_dir() -> str:
+    # Short paths: unix socket paths are limited to 108 bytes.
+    return tempfile.mkdtemp(prefix="ldt-", dir="/tmp")
+
+
+@pytest.fixture
+def daemon_factory():
+    started: list[Daemon] = []
+
+    def make(*extra_args: str, base: str | None = None) -> Daemon:
+        d = Daemon(base or _base_dir(), list(extra_args))
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        try:
+            d.stop()
+        except Exception:
+            d.kill()
+    for d in started:
+        _cleanup_root(d.base)
+
+
+@pytest.fixture(scope="module")
+def daemon(busybox_tar):
+    d = Daemon(_base_dir()).start()
+    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    yield d
+    try:
+        d.stop()
+    finally:
+        d.kill()
+        _cleanup_root(d.base)
+
+
+def _cleanup_root(base: str) -> None:
+    import shutil
+    import subprocess
+
+    # Unmount anything a crashed daemon left under this root before deleting it.
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f if line.split()[1].startswith(base + "/")]
+    for mnt in sorted(mounts, reverse=True):
+        subprocess.run(["umount", "-l", mnt], check=False)
+    shutil.rmtree(base, ignore_errors=True)

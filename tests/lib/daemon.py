@@ -1,0 +1,126 @@
+"""Starts a real lxc-docker daemon for integration tests: its own graph root, socket and pidfile."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+APP = os.path.join(REPO, "app")
+
+
+def our_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = APP + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("DOCKER_HOST", None)
+    env.update(extra or {})
+    return env
+
+
+def docker_cmd() -> list[str]:
+    return [sys.executable, "-m", "lxc_docker"]
+
+
+def ping(sock_path: str, timeout: float = 0.5) -> bool:
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(sock_path)
+        s.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+        data = s.recv(64)
+        s.close()
+        return data.startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
+@dataclass
+class Daemon:
+    base: str
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def sock(self) -> str:
+        return os.path.join(self.base, "docker.sock")
+
+    @property
+    def host(self) -> str:
+        return "unix://" + self.sock
+
+    @property
+    def root(self) -> str:
+        return os.path.join(self.base, "root")
+
+    @property
+    def pidfile(self) -> str:
+        return os.path.join(self.base, "docker.pid")
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.base, "daemon.log")
+
+    def args(self) -> list[str]:
+        return docker_cmd() + ["-d", "-D", "-H", self.host, "-g", self.root, "-p", self.pidfile, *self.extra_args]
+
+    def start(self, timeout: float = 20.0) -> Daemon:
+        os.makedirs(self.base, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT, env=our_env(),
+                                     start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.log()}")
+            if ping(self.sock):
+                return self
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError(f"daemon did not answer within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-5000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def cli(self, *args: str, input: bytes | None = None, timeout: float = 60, env: dict[str, str] | None = None,
+            check: bool = False) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            docker_cmd() + ["-H", self.host, *args],
+            input=input,
+            capture_output=True,
+            timeout=timeout,
+            env=our_env(env),
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"docker {' '.join(args)} exited {result.returncode}\nstdout: {result.stdout!r}\n"
+                f"stderr: {result.stderr!r}"
+            )
+        return result
+
+    def out(self, *args: str, input: bytes | None = None) -> str:
+        return self.cli(*args, input=input, check=True).stdout.decode()
