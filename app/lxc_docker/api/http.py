@@ -11,7 +11,7 @@ import json
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
-from .. import ADVERTISED_API_VERSION, __version__
+from .. import ADVERTISED_API_VERSION
 from ..errors import InvalidParameter
 
 _TRUE = {"1", "true", "True", "TRUE", "t", "T", "yes"}
@@ -171,7 +171,6 @@ class ChunkedWriter:
 
 def common_headers(cors: bool) -> list[tuple[str, str]]:
     headers = [
-        ("Server", f"Docker/{__version__} (linux)"),
         ("Api-Version", ADVERTISED_API_VERSION),
         ("Ostype", "linux"),
         ("Docker-Experimental", "false"),

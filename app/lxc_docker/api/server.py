@@ -16,6 +16,7 @@ import threading
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from .. import __version__
 from ..errors import DockerError
 from ..hosts import parse_host
 from .http import BodyReader, ChunkedWriter, Request, common_headers
@@ -89,6 +90,9 @@ class _ConnectionHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         log.debug("%s", format % args)
+
+    def version_string(self) -> str:
+        return f"Docker/{__version__} (linux)"
 
     def address_string(self) -> str:
         return "unix" if not self.client_address else str(self.client_address[0])

@@ -56,7 +56,9 @@ class Daemon:
                 {"Name": "Engine", "Version": __version__,
                  "Details": {"ApiVersion": ADVERTISED_API_VERSION, "DocumentedApiVersion": API_VERSION,
                              "MinAPIVersion": "1.0", "Os": "linux", "Arch": _arch(),
-                             "KernelVersion": kernel}}
+                             "KernelVersion": kernel, "GitCommit": "lxc-docker",
+                             "GoVersion": f"python{platform.python_version()}", "BuildTime": "",
+                             "Experimental": "false"}}
             ],
         }
 

@@ -53,7 +53,9 @@ def register(router: Router, daemon: Daemon) -> None:
             rows = [r for r in rows if r["RepoTags"] == ["<none>:<none>"]]
         if req.at_least(1, 24):
             for r in rows:
-                r.update({"RepoDigests": [], "SharedSize": -1, "Containers": -1, "Labels": None})
+                # Since Docker 1.10 `Size` is the whole image, not the top layer.
+                r.update({"Size": r["VirtualSize"], "RepoDigests": [], "SharedSize": -1, "Containers": -1,
+                          "Labels": None})
         res.json(rows)
 
     def inspect(req: Request, res: Response, name: str) -> None:
@@ -125,12 +127,12 @@ def register(router: Router, daemon: Daemon) -> None:
             res.empty(200)
             return
         writer = res.stream()
-        if not req.q_bool("quiet"):
-            lines = [f"Loaded image: {r}:{t}" for r, t, _ in names] or [
-                f"Loaded image ID: {img.id}" for img in created
-            ]
-            for line in lines:
-                writer.write_json({"stream": line + "\n"})
+        # `quiet` only silences progress bars; Docker reports what it loaded either way.
+        lines = [f"Loaded image: {r}:{t}" for r, t, _ in names] or [
+            f"Loaded image ID: {img.id}" for img in created
+        ]
+        for line in lines:
+            writer.write_json({"stream": line + "\n"})
 
     def insert(req: Request, res: Response, name: str) -> None:
         url, path = req.q("url"), req.q("path")
