@@ -6,7 +6,9 @@ the C scanner it wraps (`_json`) costs 0.2 ms and needs only a small context obj
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _WS = " \t\n\r"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform
+import sys
 
 from ... import API_VERSION, __version__
 
@@ -16,7 +16,7 @@ def run(cli, args: list[str]) -> int:
     out = cli.out
     out.write(f"Client version: {__version__}\n")
     out.write(f"Client API version: {API_VERSION}\n")
-    out.write(f"Python version (client): {platform.python_version()}\n")
+    out.write(f"Python version (client): {sys.version_info[0]}.{sys.version_info[1]}.{sys.version_info[2]}\n")
     out.write("Git commit (client): lxc-docker\n")
     out.flush()
     info = cli.client.json("GET", "/version")
