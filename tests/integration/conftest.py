@@ -67,3 +67,40 @@ def _cleanup_root(base: str) -> None:
     for mnt in sorted(mounts, reverse=True):
         subprocess.run(["umount", "-l", mnt], check=False)
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def test_bridge():
+    """A bridge of the tests' own on a free private /24, removed afterwards with its iptables chains."""
+    import random
+    import subprocess
+
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
+    name = f"ldt{random.randrange(16**6):06x}"
+    for _ in range(200):
+        net = f"10.{random.randrange(100, 250)}.{random.randrange(0, 255)}"
+        if f"{net}." not in routes:
+            break
+    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", f"{net}.1/24", "dev", name], check=True)
+    subprocess.run(["ip", "link", "set", name, "up"], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "link", "del", name], check=False)
+        chain = f"DOCKER-{name}"[:28]
+        for table in ("nat", "filter"):
+            subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
+            subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def net_daemon(busybox_tar, test_bridge):
+    d = Daemon(_base_dir(), ["-b", test_bridge]).start()
+    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    yield d
+    try:
+        d.stop()
+    finally:
+        d.kill()
+        _cleanup_root(d.base)

@@ -66,7 +66,11 @@ class Daemon:
         return os.path.join(self.base, "daemon.log")
 
     def args(self) -> list[str]:
-        return docker_cmd() + ["-d", "-D", "-H", self.host, "-g", self.root, "-p", self.pidfile, *self.extra_args]
+        # Never the host's docker0: without a test bridge (-b) the daemon runs without networking.
+        bridge = [] if any(a in ("-b", "--bridge") or a.startswith(("-b=", "--bridge=")) for a in self.extra_args) \
+            else ["-b", "none"]
+        return docker_cmd() + ["-d", "-D", "-H", self.host, "-g", self.root, "-p", self.pidfile, *bridge,
+                               *self.extra_args]
 
     def start(self, timeout: float = 20.0) -> Daemon:
         os.makedirs(self.base, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .handlers import images, system
+from .handlers import attach, build, containers, images, system
 from .router import Router
 
 if TYPE_CHECKING:
@@ -15,4 +15,7 @@ def build_router(daemon: Daemon) -> Router:
     router = Router()
     system.register(router, daemon)
     images.register(router, daemon)
+    containers.register(router, daemon)
+    attach.register(router, daemon)
+    build.register(router, daemon)
     return router

@@ -11,10 +11,14 @@ from typing import Any
 from .. import ADVERTISED_API_VERSION, API_VERSION, __version__
 from ..image.graph import Graph
 from ..image.tags import TagStore
+from ..execution.select import new_driver as new_exec_driver
 from ..storage.select import new_driver
 from .config import DaemonConfig
 from .events import EventBus
+from .containers import ContainerService
 from .images import ImageService
+from .networking import ContainerNetworking
+from .volumes import wire as wire_volumes
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +35,46 @@ class Daemon:
         self.events = EventBus()
         self.images = ImageService(self.graph, self.tags, self.events)
         self._clean_tmp()
-        self.graph.remove_orphan_layers(keep=())
+        self.cgroup_parent = "docker"
+        self.exec_driver = new_exec_driver(config.exec_driver, self.cgroup_parent)
+        self.containers = ContainerService(self, self.exec_driver)
+        self.volumes = wire_volumes(self)
+        self.images.containers_using = self.containers.using_image
+        self.networking = ContainerNetworking(self)
+        self._restart_queue = self.containers.restore()
+        self.graph.remove_orphan_layers(keep=self.containers.layer_ids())
+        self.networking.setup()
+
+    def start_restored(self) -> None:
+        """Start again the containers that ran when the daemon last stopped (`-r=true`)."""
+        for c in self._restart_queue:
+            try:
+                self.containers.start(c)
+            except Exception as e:
+                log.warning("could not restart container %s: %s", c.id[:12], e)
+        self._restart_queue = []
+
+    # -- helpers the container layer asks of the daemon ----------------------------------------------
+
+    def info_memory_limit(self) -> bool:
+        return os.path.isdir("/sys/fs/cgroup/memory") or os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+    def container_names(self, c: Any) -> list[str]:
+        return self.containers.names.names_of(c.id)
+
+    def container_sizes(self, c: Any) -> tuple[int, int]:
+        try:
+            rw = self.driver.diff_size(c.id, c.init_id)
+        except Exception:
+            rw = 0
+        try:
+            total = self.graph.virtual_size(c.image)
+        except Exception:
+            total = 0
+        return rw, total + rw
+
+    def remove_link(self, name: str) -> None:
+        self.networking.remove_link(name)
 
     def _clean_tmp(self) -> None:
         import shutil
@@ -74,10 +117,10 @@ class Daemon:
             pass
         return {
             "ID": _machine_id(),
-            "Containers": 0,
-            "ContainersRunning": 0,
+            "Containers": len(self.containers.all()),
+            "ContainersRunning": sum(1 for c in self.containers.all() if c.state.running),
             "ContainersPaused": 0,
-            "ContainersStopped": 0,
+            "ContainersStopped": sum(1 for c in self.containers.all() if not c.state.running),
             "Images": len(self.graph),
             "Driver": self.driver.name,
             "DriverStatus": [list(kv) for kv in self.driver.status()],
@@ -100,7 +143,7 @@ class Daemon:
             "NCPU": os.cpu_count() or 1,
             "MemTotal": mem_total,
             "ServerVersion": __version__,
-            "Bridge": self.config.bridge or "docker0",
+            "Bridge": self.networking.manager.bridge or "none",
             "Labels": [],
             "Plugins": {"Volume": [], "Network": ["bridge", "host", "null"], "Authorization": None},
             "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
@@ -109,6 +152,11 @@ class Daemon:
 
     def shutdown(self) -> None:
         self.stopping = True
+        self.containers.shutdown()
+        try:
+            self.networking.shutdown()
+        except Exception:
+            log.exception("network shutdown failed")
         self.events.close_all()
         try:
             self.driver.cleanup()

@@ -74,6 +74,7 @@ def run_daemon(opts: Any) -> int:
         for host in config.hosts:
             server.listen(host)
         server.serve()
+        daemon.start_restored()
         log.info("daemon started: %s (root %s, storage driver %s)",
                  ", ".join(config.hosts), config.root, daemon.driver.name)
         while not stop.wait(3600):

@@ -1,0 +1,114 @@
+"""`attach` (a hijacked, bidirectional stream) and `logs` (the JSON log, optionally followed)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from ...daemon import logs as logfile
+from ...daemon.streams import frame
+from ..http import Request
+from ..router import Router
+
+if TYPE_CHECKING:
+    from ...daemon.container import Container
+    from ...daemon.daemon import Daemon
+    from ..server import Response
+
+DETACH = b"\x10\x11"  # Ctrl-P Ctrl-Q
+
+
+def register(router: Router, daemon: Daemon) -> None:
+    svc = daemon.containers
+
+    def attach(req: Request, res: Response, name: str) -> None:
+        c = svc.get(name)
+        want_stdin, want_out, want_err = req.q_bool("stdin"), req.q_bool("stdout"), req.q_bool("stderr")
+        sock = res.hijack("application/vnd.docker.raw-stream" if not c.tty else "application/vnd.docker.raw-stream")
+        sub = None
+        try:
+            if req.q_bool("logs"):
+                for entry in logfile.read(c.log_path):
+                    stream = entry.get("stream", "stdout")
+                    if (stream == "stdout" and want_out) or (stream == "stderr" and want_err):
+                        data = entry["log"].encode()
+                        sock.sendall(data if c.tty else frame(stream, data))
+            if not req.q_bool("stream"):
+                return
+            sub = c.streams.subscribe(sock, want_out, want_err)
+            if want_stdin and c.config.get("OpenStdin"):
+                threading.Thread(target=_copy_stdin, args=(c, sock, sub), daemon=True).start()
+            # Ends when the container exits, the client goes away, or it detaches.
+            while not sub.done.wait(1.0):
+                if not _alive(sock):
+                    break
+        finally:
+            if sub is not None:
+                c.streams.unsubscribe(sub)
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def logs(req: Request, res: Response, name: str) -> None:
+        c = svc.get(name)
+        want_out, want_err = req.q_bool("stdout"), req.q_bool("stderr")
+        if not (want_out or want_err):
+            want_out = want_err = True
+        tail_raw = req.q("tail", "all")
+        tail = -1 if tail_raw in ("", "all") else max(int(tail_raw) if tail_raw.isdigit() else -1, -1)
+        timestamps = req.q_bool("timestamps")
+        follow = req.q_bool("follow")
+        writer = res.stream("application/vnd.docker.raw-stream" if c.tty else "application/vnd.docker.multiplexed-stream")
+        for entry in logfile.read(c.log_path, follow=follow, tail=tail, is_running=lambda: c.state.running):
+            stream = entry.get("stream", "stdout")
+            if (stream == "stdout" and not want_out) or (stream == "stderr" and not want_err):
+                continue
+            data = entry["log"].encode()
+            if timestamps:
+                data = entry.get("time", "").encode() + b" " + data
+            writer.write(data if c.tty else frame(stream if stream in ("stdout", "stderr") else "stdout", data))
+
+    router.add("POST", "/containers/{name}/attach", attach)
+    router.add("GET", "/containers/{name}/logs", logs)
+
+
+def _alive(sock: socket.socket) -> bool:
+    # The stdin copier owns reads; here only a dead peer matters, which shows as an error on poll.
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLHUP | select.POLLERR | select.POLLNVAL)
+        return not poller.poll(0)
+    except (OSError, ValueError):
+        return False
+
+
+def _copy_stdin(c: Container, sock: socket.socket, sub) -> None:
+    held = b""  # a trailing Ctrl-P waits to see whether Ctrl-Q follows
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            data = held + data
+            held = b""
+            if c.tty:
+                at = data.find(DETACH)
+                if at != -1:
+                    if at:
+                        c.streams.write_stdin(data[:at])
+                    sub.done.set()  # detach: the container keeps running
+                    return
+                if data.endswith(DETACH[:1]):
+                    held, data = data[-1:], data[:-1]
+            if data and not c.streams.write_stdin(data):
+                break
+    except OSError:
+        pass
+    if held:
+        c.streams.write_stdin(held)
+    if c.config.get("StdinOnce") and not sub.done.is_set():
+        c.streams.close_stdin()

@@ -1,0 +1,159 @@
+"""`POST /build`: build an image from a context tar (or a `remote` URL or git repository) and stream
+the builder's output as JSON messages (`stream`; `error` and `errorDetail` on failure)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ... import reference
+from ...builder import context as build_context
+from ...builder.builder import Builder
+from ...builder.parser import parse
+from ...errors import DockerError, InvalidParameter
+from ..http import Request
+from ..router import Router
+
+if TYPE_CHECKING:
+    from ...daemon.daemon import Daemon
+    from ..server import Response
+
+log = logging.getLogger(__name__)
+
+
+def register(router: Router, daemon: Daemon) -> None:
+    def build(req: Request, res: Response) -> None:
+        # Checked before the context is read: a bad name must not cost an upload or leave an image.
+        names = [_new_name(daemon, t) for t in req.q_all("t") if t]
+        options = _options(req)
+        tmp_root = os.path.join(daemon.config.root, "tmp")
+        remote = req.q("remote")
+        dockerfile = req.q("dockerfile") or "Dockerfile"
+        if remote:
+            ctx = build_context.from_remote(remote, tmp_root, dockerfile)
+        else:
+            ctx = build_context.from_body(req.body, tmp_root, dockerfile)
+        with ctx:
+            out = _Output(res, json_stream=req.at_least(1, 8), only_id=options.pop("only_id"))
+            try:
+                builder = Builder(daemon, ctx, out.write, **options)
+                image_id = builder.build(parse(ctx.dockerfile))
+                for repo, tag in names:
+                    daemon.tags.set(repo, tag, image_id, force=True)
+                    daemon.events.publish("tag", image_id, type="image", name=f"{repo}:{tag}")
+            except DockerError as e:
+                if not out.started:
+                    raise  # nothing sent yet: an ordinary error response
+                out.error(str(e), getattr(e, "code", None))
+                return
+            except Exception as e:
+                log.exception("build failed")
+                if not out.started:
+                    raise
+                out.error(str(e) or e.__class__.__name__, None)
+                return
+            out.finish(image_id)
+
+    router.add("POST", "/build", build)
+
+
+def _new_name(daemon: Daemon, name: str) -> tuple[str, str]:
+    repo, tag = reference.split_tag(name)
+    repo, tag = daemon.images._check_new_name(repo, tag)
+    if not repo:
+        raise InvalidParameter(f"invalid repository name: {name!r}")
+    return repo, tag
+
+
+def _options(req: Request) -> dict[str, Any]:
+    quiet = req.q_bool("q")
+    # Since API 1.22 `q` leaves only the image id in the output; before, it only hid what the
+    # RUN commands printed (Docker 0.9's "Suppress verbose build output").
+    only_id = quiet and req.at_least(1, 22)
+    # Docker made --rm the default at API 1.12; Docker 0.9's default was to keep the containers.
+    remove = req.q_bool("rm") if req.has("rm") and req.q("rm") != "" else req.at_least(1, 12)
+    return {
+        "use_cache": not req.q_bool("nocache"),
+        "verbose": not quiet,
+        "remove": remove,
+        "force_remove": req.q_bool("forcerm"),
+        "auth_config": _registry_config(req.headers.get("X-Registry-Config", "")),
+        "only_id": only_id,
+    }
+
+
+def _registry_config(header: str) -> dict[str, Any]:
+    """The client's registry credentials (base64url JSON), for pulls that FROM may need."""
+    if not header:
+        return {}
+    try:
+        padded = header + "=" * (-len(header) % 4)
+        doc = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error):
+        return {}  # as Docker did: an unreadable header means no credentials, not a failed build
+    return doc if isinstance(doc, dict) else {}
+
+
+class _Output:
+    """The response stream, started at the first message (so early errors get an error status).
+
+    RUN output arrives from the container's output threads: writes are serialized.
+    """
+
+    def __init__(self, res: Response, *, json_stream: bool, only_id: bool) -> None:
+        self._res = res
+        self._json = json_stream
+        self._only_id = only_id
+        self._held: list[str] = []  # with only_id: shown only if the build fails
+        self._writer: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._writer is not None or bool(self._held)
+
+    def _start(self) -> Any:
+        if self._writer is None:
+            self._writer = self._res.stream("application/json" if self._json else "text/plain; charset=utf-8")
+        return self._writer
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            if self._only_id:
+                self._held.append(text)
+                return
+            self._send(text)
+
+    def _send(self, text: str) -> None:
+        writer = self._start()
+        if self._json:
+            writer.write_json({"stream": text})
+        else:
+            writer.write(text.encode("utf-8", "replace"))
+
+    def error(self, message: str, code: int | None) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+            if held:
+                self._send("".join(held))
+            writer = self._start()
+            if self._json:
+                detail: dict[str, Any] = {"message": message}
+                if code:
+                    detail["code"] = code
+                writer.write_json({"errorDetail": detail, "error": message})
+            else:
+                writer.write(f"Error: {message}\r\n".encode("utf-8", "replace"))
+
+    def finish(self, image_id: str) -> None:
+        with self._lock:
+            if self._only_id:
+                self._held = []
+                self._send(f"sha256:{image_id}\n")
+            else:
+                self._start()

@@ -1,0 +1,391 @@
+"""Runs a Dockerfile, one method per instruction, as Docker 0.9's builder did: each step starts from
+the previous image and commits a new one, or finds it in the build cache.
+
+RUN runs a container from the current image and commits its changes; ADD writes straight into a
+new layer (no container); the other instructions change only the config, so their image has an
+empty layer and records `/bin/sh -c #(nop) INSTRUCTION args` as its command, which `docker
+history` shows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import copy
+import os
+import posixpath
+import re
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from ..daemon.runconfig import CONFIG_DEFAULTS
+from ..errors import DockerError, NotFound
+from ..image.image import Image
+from . import context as ctxfiles
+from .cache import BuildCache
+from .context import BuildContext
+from .parser import DockerfileError, Instruction, parse_trigger
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_VARIABLE = re.compile(r"\\\$|\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z0-9_]+)")
+
+Output = Callable[[str], None]
+
+
+class RunFailed(DockerError):
+    """A RUN command exited non-zero; its exit code goes to the client (errorDetail.code)."""
+
+    def __init__(self, cmd: list[str], code: int) -> None:
+        super().__init__(f"The command {go_list(cmd)} returned a non-zero code: {code}")
+        self.code = code
+
+
+def go_list(values: list[str] | None) -> str:
+    # How Go's %v prints a []string: Docker 0.9's messages and history read this way.
+    return "[" + " ".join(values or []) + "]"
+
+
+class Builder:
+    def __init__(
+        self,
+        daemon: Any,
+        context: BuildContext,
+        out: Output,
+        *,
+        use_cache: bool = True,
+        verbose: bool = True,
+        remove: bool = False,
+        force_remove: bool = False,
+        auth_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.daemon = daemon
+        self.context = context
+        self.out = out
+        self.cache = BuildCache(daemon.graph) if use_cache else None
+        self.verbose = verbose
+        self.remove = remove
+        self.force_remove = force_remove
+        self.auth_config = auth_config or {}
+        self.image = ""  # the current image id; "" before the first FROM
+        self.config: dict[str, Any] = {}
+        self.maintainer = ""
+        self.cmd_set = False  # a CMD came in this stage: a later ENTRYPOINT keeps it
+        self.containers: list[Any] = []  # intermediate containers, removed with --rm
+
+    # -- the build -----------------------------------------------------------------------------
+
+    def build(self, instructions: list[Instruction]) -> str:
+        """Run every step; return the id of the last image."""
+        try:
+            for number, ins in enumerate(instructions, 1):
+                self.step(str(number), ins, ins.line)
+            if not self.image:
+                raise DockerError(
+                    "No image was generated. This may be because the Dockerfile does not do anything."
+                )
+        except BaseException:
+            # A failed RUN's container stays for inspection, unless removal is forced.
+            if self.force_remove:
+                self.remove_containers()
+            raise
+        self.out(f"Successfully built {self.image[:12]}\n")
+        return self.image
+
+    def step(self, label: str, ins: Instruction, line: int) -> None:
+        self.out(f"Step {label} : {ins}\n")
+        method = getattr(self, "cmd_" + ins.name.lower())
+        try:
+            method(ins, line)
+        except (DockerfileError, RunFailed):
+            raise
+        except DockerError as e:
+            raise DockerfileError(line, f"{ins}: {e}") from None
+        except OSError as e:  # the host failed (disk full, a path too long): still name the step
+            raise DockerfileError(line, f"{ins}: {e.strerror or e}") from None
+        self.out(f" ---> {self.image[:12]}\n")
+        if self.remove:
+            # After each step that succeeded, as Docker 1.x did: a later failure leaves none behind.
+            self.remove_containers()
+
+    def remove_containers(self) -> None:
+        for c in self.containers:
+            try:
+                self.daemon.containers.remove(c, force=True, volumes=True)
+            except DockerError as e:
+                self.out(f"Error removing intermediate container {c.id[:12]}: {e}\n")
+            else:
+                self.out(f"Removing intermediate container {c.id[:12]}\n")
+        self.containers = []
+
+    # -- instructions --------------------------------------------------------------------------
+
+    def cmd_from(self, ins: Instruction, line: int) -> None:
+        name = ins.value
+        try:
+            image = self.daemon.images.lookup(name)
+        except NotFound:
+            pull = getattr(self.daemon, "pull_image", None)
+            if pull is None:
+                raise NotFound(
+                    f"No such image: {name} (pulling from a registry is not available in this version)"
+                ) from None
+            pull(name, out=self.out, auth_config=self.auth_config)
+            image = self.daemon.images.lookup(name)
+        self.image = image.id
+        self.config = copy.deepcopy(CONFIG_DEFAULTS)
+        self.config.update(copy.deepcopy(image.config or {}))
+        if not self.config.get("Env"):
+            # Docker 0.9 gave every built image these, so that RUN finds its commands.
+            self.config["Env"] = ["HOME=/", "PATH=" + DEFAULT_PATH]
+        self.maintainer = ""
+        self.cmd_set = False
+        triggers = list(self.config.get("OnBuild") or [])
+        # Cleared before the triggers run, so that no image of this build passes them on.
+        self.config["OnBuild"] = []
+        if triggers:
+            self.out(f"# Executing {len(triggers)} build triggers\n")
+        for n, text in enumerate(triggers):
+            self.step(f"onbuild-{n}", parse_trigger(text, line), line)
+
+    def cmd_maintainer(self, ins: Instruction, line: int) -> None:
+        self.maintainer = ins.value
+        self._commit_nop(f"MAINTAINER {ins.value}")
+
+    def cmd_run(self, ins: Instruction, line: int) -> None:
+        cmd = ins.value
+        step_config = self._step_config(cmd)
+        if self._probe_cache(step_config):
+            return
+        c = self._create_container(step_config)
+        self._run(c, cmd)
+        self._commit_container(c, step_config)
+
+    def cmd_cmd(self, ins: Instruction, line: int) -> None:
+        self.config["Cmd"] = ins.value
+        self.cmd_set = True
+        self._commit_nop(f"CMD {go_list(ins.value)}")
+
+    def cmd_expose(self, ins: Instruction, line: int) -> None:
+        ports = dict(self.config.get("ExposedPorts") or {})
+        for port in ins.value:
+            ports[port] = {}
+        self.config["ExposedPorts"] = ports
+        self._commit_nop(f"EXPOSE {go_list(ins.args.split())}")
+
+    def cmd_env(self, ins: Instruction, line: int) -> None:
+        assigned = []
+        for key, raw in ins.value:
+            value = self._substitute(raw)
+            env = [e for e in self.config.get("Env") or []]
+            entry = f"{key}={value}"
+            for i, existing in enumerate(env):
+                if existing.split("=", 1)[0] == key:
+                    env[i] = entry
+                    break
+            else:
+                env.append(entry)
+            self.config["Env"] = env
+            assigned.append(entry)
+        self._commit_nop("ENV " + " ".join(assigned))
+
+    def cmd_add(self, ins: Instruction, line: int) -> None:
+        src, dest = (self._substitute(v) for v in ins.value)
+        if ctxfiles.is_url(src):
+            self._add_url(src, dest)
+        else:
+            self._add_local(src, dest)
+
+    def cmd_entrypoint(self, ins: Instruction, line: int) -> None:
+        self.config["Entrypoint"] = ins.value
+        if not self.cmd_set:
+            # The base image's CMD was written for its own entrypoint, not this one.
+            self.config["Cmd"] = None
+        self._commit_nop(f"ENTRYPOINT {go_list(ins.value)}")
+
+    def cmd_volume(self, ins: Instruction, line: int) -> None:
+        volumes = dict(self.config.get("Volumes") or {})
+        for path in ins.value:
+            volumes[path] = {}
+        self.config["Volumes"] = volumes
+        self._commit_nop(f"VOLUME {ins.args}")
+
+    def cmd_user(self, ins: Instruction, line: int) -> None:
+        self.config["User"] = ins.value
+        self._commit_nop(f"USER {ins.value}")
+
+    def cmd_workdir(self, ins: Instruction, line: int) -> None:
+        path = self._substitute(ins.value)
+        # A relative WORKDIR continues from the previous one, as later Dockers define it.
+        workdir = posixpath.normpath(posixpath.join(self.config.get("WorkingDir") or "/", path))
+        self.config["WorkingDir"] = workdir
+        self._commit_nop(f"WORKDIR {workdir}")
+
+    def cmd_onbuild(self, ins: Instruction, line: int) -> None:
+        self.config["OnBuild"] = list(self.config.get("OnBuild") or []) + [ins.value]
+        self._commit_nop(f"ONBUILD {ins.value}")
+
+    # -- ADD -----------------------------------------------------------------------------------
+
+    def _add_url(self, url: str, dest: str) -> None:
+        name = ctxfiles.url_filename(url)
+        if dest.endswith("/") and not name:
+            raise DockerError(f"cannot determine filename from url: {url}")
+        got = self.context.download(url)
+        name = name or "download"
+        key = f"url:{_sha256_text(name + chr(0) + got.sha256)}"
+        self._commit_layer(key, dest, lambda root: ctxfiles.add_download(root, got, dest, name))
+
+    def _add_local(self, src: str, dest: str) -> None:
+        context = self.context
+        rel = context.resolve(src)
+        # The name as written: `ADD link /dir/` makes /dir/link, whatever the symlink points at.
+        name = posixpath.basename(posixpath.normpath(src))
+        key = context.checksum(rel, name)
+        self._commit_layer(key, dest, lambda root: context.add(root, rel, dest, name))
+
+    def _commit_layer(self, key: str, dest: str, fill: Callable[[str], int]) -> None:
+        """A new image whose layer `fill` writes, given the layer's mounted root; cached by `key`."""
+        step_config = self._step_config(["/bin/sh", "-c", f"#(nop) ADD {key} in {dest}"])
+        if self._probe_cache(step_config):
+            return
+        driver = self.daemon.driver
+
+        def write_layer(layer_id: str) -> int:
+            root = driver.get(layer_id)
+            try:
+                return fill(root)
+            finally:
+                driver.put(layer_id)
+
+        image = self.daemon.graph.create(
+            None,
+            parent=self.image,
+            author=self.maintainer,
+            config=self._image_config(),
+            container_config=step_config,
+            fill=write_layer,
+        )
+        self._now_at(image)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _step_config(self, cmd: list[str]) -> dict[str, Any]:
+        config = copy.deepcopy(self.config)
+        config["Cmd"] = list(cmd)
+        config["Image"] = self.image
+        return config
+
+    def _image_config(self) -> dict[str, Any]:
+        config = copy.deepcopy(self.config)
+        config["Image"] = self.image
+        return config
+
+    def _probe_cache(self, step_config: dict[str, Any]) -> bool:
+        if self.cache is None:
+            return False
+        hit = self.cache.lookup(self.image, step_config, self.maintainer)
+        if hit is None:
+            return False
+        self.out(" ---> Using cache\n")
+        self.image = hit.id
+        return True
+
+    def _now_at(self, image: Image) -> None:
+        self.image = image.id
+        if self.cache is not None:
+            self.cache.add(image)
+
+    def _commit_nop(self, comment: str) -> None:
+        step_config = self._step_config(["/bin/sh", "-c", "#(nop) " + comment])
+        if self._probe_cache(step_config):
+            return
+        image = self.daemon.graph.create(
+            None,
+            parent=self.image,
+            author=self.maintainer,
+            config=self._image_config(),
+            container_config=step_config,
+        )
+        self._now_at(image)
+
+    def _create_container(self, step_config: dict[str, Any]) -> Any:
+        containers = self.daemon.containers
+        c, warnings = containers.create(copy.deepcopy(step_config))
+        self.containers.append(c)
+        for warning in warnings:
+            self.out(f" ---> [Warning] {warning}\n")
+        # RUN runs its own command, not the image's ENTRYPOINT with it as arguments.
+        cmd = step_config["Cmd"]
+        c.path, c.args = cmd[0], list(cmd[1:])
+        c.save()
+        self.out(f" ---> Running in {c.id[:12]}\n")
+        return c
+
+    def _run(self, c: Any, cmd: list[str]) -> None:
+        containers = self.daemon.containers
+        sub = None
+        if self.verbose:
+            sub = c.streams.subscribe(_OutputSink(self.out), True, True)
+            sub.multiplex = False  # the sink wants the bytes, not attach's framing
+        try:
+            containers.start(c)
+            code = containers.wait(c)
+        finally:
+            if sub is not None:
+                c.streams.unsubscribe(sub)
+        if code != 0:
+            raise RunFailed(cmd, code)
+
+    def _commit_container(self, c: Any, step_config: dict[str, Any]) -> None:
+        tmp_root = os.path.join(self.daemon.config.root, "tmp")
+        with tempfile.TemporaryFile(dir=tmp_root) as spool:
+            self.daemon.driver.diff(c.id, c.init_id, spool)
+            spool.seek(0)
+            image = self.daemon.graph.create(
+                spool,
+                parent=self.image,
+                author=self.maintainer,
+                config=self._image_config(),
+                container=c.id,
+                container_config=step_config,
+            )
+        self._now_at(image)
+
+    def _substitute(self, text: str) -> str:
+        """`$NAME` and `${NAME}` from the ENV set so far (unknown names stay as written; `\\$` is a $)."""
+        if "$" not in text:
+            return text
+        env = dict(e.split("=", 1) for e in self.config.get("Env") or [] if "=" in e)
+
+        def replace(m: re.Match[str]) -> str:
+            if m.group(0) == "\\$":
+                return "$"
+            name = m.group(1) or m.group(2)
+            return env.get(name, m.group(0))
+
+        return _VARIABLE.sub(replace, text)
+
+
+class _OutputSink:
+    """Stands in for an attached client's socket: a RUN container's output joins the build output."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def sendall(self, data: bytes) -> None:
+        try:
+            text = self._decoder.decode(data)
+            if text:
+                self.out(text)
+        except OSError:
+            raise
+        except Exception as e:
+            # The streams layer drops a subscriber on OSError; anything else would kill its pump.
+            raise OSError(str(e)) from e
+
+
+def _sha256_text(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,220 @@
+"""`docker build [OPTIONS] PATH | URL | -`: send a build context to the daemon and show the build.
+
+PATH is tarred here and streamed as it is read ("Uploading context"); a URL (http(s), git://,
+github.com/...) is fetched by the daemon; `-` sends standard input: a Dockerfile alone (wrapped
+in a tar, as Docker 0.9's client did) or a context tarball.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ... import reference
+from ..main import CommandError
+
+_REMOTE_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/")
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def flags(cli):
+    fs = cli.flags(
+        "build", "[OPTIONS] PATH | URL | -", "Build a new container image from the source code at PATH"
+    )
+    fs.string(
+        ["t", "-tag"],
+        "",
+        "Repository name (and optionally a tag) to be applied to the resulting image in case of success",
+    )
+    fs.bool(["q", "-quiet"], False, "Suppress verbose build output")
+    fs.bool(["#no-cache", "-no-cache"], False, "Do not use cache when building the image")
+    fs.bool(["#rm", "-rm"], False, "Remove intermediate containers after a successful build")
+    return fs
+
+
+def run(cli, args: list[str]) -> int:
+    opts, rest = cli.parse(flags(cli), args, 1, 1)
+    source = rest[0]
+    if opts.tag:
+        repo, tag = reference.split_tag(opts.tag)
+        try:
+            reference.validate_repo(reference.normalize_repo(repo))
+            if tag:
+                reference.validate_tag(tag)
+        except ValueError as e:
+            raise CommandError(str(e)) from None
+    query = {
+        "t": opts.tag or None,
+        "q": opts.quiet or None,
+        "nocache": opts.no_cache or None,
+        # Always sent: the daemon's default depends on the API version.
+        "rm": bool(opts.rm),
+    }
+    body = None
+    if source == "-":
+        body = _stdin_context(sys.stdin.buffer)
+    elif source.startswith(_REMOTE_PREFIXES):
+        query["remote"] = source
+    else:
+        if not os.path.isdir(source):
+            raise CommandError(f"{source}: not a directory (give a directory, a URL or - for standard input)")
+        if not os.path.isfile(os.path.join(source, "Dockerfile")):
+            raise CommandError(f"no Dockerfile found in {source}")
+        body = _directory_context(source, _Uploading(cli.err))
+    _show(cli.client.stream("POST", "/build", query, body=body), cli.out)
+    return 0
+
+
+def _show(messages, out) -> None:
+    for msg in messages:
+        if msg.get("error"):
+            detail = msg.get("errorDetail") or {}
+            code = detail.get("code") or 1
+            # Docker's client exits with a failed RUN's exit code.
+            raise CommandError(
+                str(detail.get("message") or msg["error"]), code if isinstance(code, int) else 1
+            )
+        if "stream" in msg:
+            out.write(msg["stream"])
+        elif msg.get("status"):
+            out.write((f"{msg['id']}: " if msg.get("id") else "") + f"{msg['status']}\n")
+        out.flush()
+
+
+class _Uploading:
+    """`Uploading context N bytes` on stderr, updated in place on a terminal."""
+
+    def __init__(self, err) -> None:
+        self.err = err
+        self.tty = hasattr(err, "isatty") and err.isatty()
+        self.total = 0
+
+    def add(self, n: int) -> None:
+        self.total += n
+        if self.tty:
+            self.err.write(f"\rUploading context {self.total} bytes")
+            self.err.flush()
+
+    def done(self) -> None:
+        self.err.write(("\r" if self.tty else "") + f"Uploading context {self.total} bytes\n")
+        self.err.flush()
+
+
+def _stdin_context(stdin) -> bytes:
+    data = stdin.read()
+    if data.startswith(_COMPRESSED_MAGIC) or _is_tar(data[:512]):
+        return data  # already a context tarball
+    from ...archive.tarformat import BLOCK, Writer
+
+    chunks: list[bytes] = []
+
+    class _Collect:
+        def write(self, piece) -> None:
+            chunks.append(bytes(piece))
+
+    writer = Writer(_Collect())
+    writer.header(b"Dockerfile", b"0", mode=0o600, size=len(data), mtime=_now())
+    writer.put(data)
+    writer.put(bytes(-len(data) % BLOCK))
+    writer.end()
+    return b"".join(chunks)
+
+
+def _now() -> int:
+    import time
+
+    return int(time.time())
+
+
+def _is_tar(block: bytes) -> bool:
+    if len(block) < 512 or not block[:100].strip(b"\0"):
+        return False
+    try:
+        stored = int(block[148:156].split(b"\0", 1)[0].strip(b" "), 8)
+    except ValueError:
+        return False
+    return stored == sum(block[:148]) + 8 * 32 + sum(block[156:512])
+
+
+def _directory_context(root: str, progress: _Uploading):
+    """The tar of directory `root`, produced by a thread while the request streams it."""
+    import queue
+    import threading
+
+    pieces: queue.Queue = queue.Queue(maxsize=8)
+
+    class _Queue:
+        def write(self, piece) -> None:
+            pieces.put(piece)
+
+    def produce() -> None:
+        try:
+            _write_tree(root, _Queue())
+            pieces.put(None)
+        except BaseException as e:
+            pieces.put(e)
+
+    threading.Thread(target=produce, name="context", daemon=True).start()
+
+    def chunks():
+        while True:
+            piece = pieces.get()
+            if piece is None:
+                progress.done()
+                return
+            if isinstance(piece, BaseException):
+                raise CommandError(f"cannot read the build context: {piece}")
+            progress.add(len(piece))
+            yield piece
+
+    return chunks()
+
+
+def _write_tree(root: str, out) -> None:
+    """Write directory `root` as a tar to `out`: names relative, parents first, in name order."""
+    import stat
+
+    from ...archive.tarformat import Writer
+
+    writer = Writer(out)
+    links: dict[tuple[int, int], bytes] = {}
+    base = os.fsencode(root)
+    stack = [b""]
+    while stack:
+        rel = stack.pop()
+        directory = os.path.join(base, rel) if rel else base
+        names = sorted(os.listdir(directory))
+        subdirs = []
+        for name in names:
+            child = rel + b"/" + name if rel else name
+            path = os.path.join(base, child)
+            st = os.lstat(path)
+            mode = st.st_mode
+            meta = {"mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid, "mtime": int(st.st_mtime)}
+            if stat.S_ISDIR(mode):
+                writer.header(child + b"/", b"5", **meta)
+                subdirs.append(child)
+                continue
+            if st.st_nlink > 1 and not stat.S_ISDIR(mode):
+                first = links.setdefault((st.st_dev, st.st_ino), child)
+                if first != child:
+                    writer.header(child, b"1", linkname=first, **meta)
+                    continue
+            if stat.S_ISREG(mode):
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+                try:
+                    writer.header(child, b"0", size=st.st_size, **meta)
+                    writer.content(fd, st.st_size)
+                finally:
+                    os.close(fd)
+            elif stat.S_ISLNK(mode):
+                writer.header(child, b"2", linkname=os.readlink(path), **meta)
+            elif stat.S_ISFIFO(mode):
+                writer.header(child, b"6", **meta)
+            elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                dev = (os.major(st.st_rdev), os.minor(st.st_rdev))
+                writer.header(child, b"3" if stat.S_ISCHR(mode) else b"4", dev=dev, **meta)
+            # Sockets cannot be archived; tar(1) skips them too.
+        # Depth first, children in name order: the stack pops the first subdirectory first.
+        stack.extend(reversed(subdirs))
+    writer.end()

@@ -1,0 +1,31 @@
+"""`docker logs [OPTIONS] CONTAINER`: the output a container has produced, optionally followed."""
+
+from __future__ import annotations
+
+from .. import attach
+
+
+def flags(cli):
+    fs = cli.flags("logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container")
+    fs.bool(["f", "-follow"], False, "Follow log output")
+    fs.bool(["t", "-timestamps"], False, "Show timestamps")
+    return fs
+
+
+def run(cli, args: list[str]) -> int:
+    opts, rest = cli.parse(flags(cli), args, 1, 1)
+    info = cli.client.json("GET", f"/containers/{rest[0]}/json") or {}
+    tty = bool((info.get("Config") or {}).get("Tty"))
+    query = {
+        "stdout": 1,
+        "stderr": 1,
+        "follow": 1 if opts.follow else None,
+        "timestamps": 1 if opts.timestamps else None,
+    }
+    out = attach.byte_writer(cli.out)
+    sink = attach.RawSink(out) if tty else attach.Demuxer(out, attach.byte_writer(cli.err))
+    with cli.client.call("GET", f"/containers/{info.get('Id') or rest[0]}/logs", query) as resp:
+        for chunk in resp.iter_chunks():
+            sink.feed(chunk)
+    sink.close()
+    return 0

@@ -1,0 +1,460 @@
+"""Containers: create, start, stop, kill, restart, wait, remove, list; restore after a restart.
+
+Each running container has one monitor thread that blocks in the exec driver until the container's
+PID 1 exits, then records the exit, releases what the run held and wakes everyone waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal as signals
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import Conflict, DockerError, InvalidParameter, NotFound
+from ..execution.base import Command, ContainerStartError, ExecDriver, Resources, Stdio
+from ..image.image import new_id
+from ..sysutil import atomic
+from . import runconfig
+from .container import DEFAULT_PATH, Container
+from .names import NameRegistry, validate
+from .streams import Streams
+
+log = logging.getLogger(__name__)
+
+INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
+INIT_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm", "etc", "tmp")
+
+
+class NotRunning(Conflict):
+    pass
+
+
+class AlreadyRunning(Conflict):
+    pass
+
+
+def parse_signal(value: str | int | None) -> int:
+    if value in (None, ""):
+        return signals.SIGKILL
+    text = str(value).upper()
+    if text.isdigit():
+        number = int(text)
+        if 0 < number < signals.NSIG:
+            return number
+    else:
+        name = text if text.startswith("SIG") else "SIG" + text
+        sig = getattr(signals.Signals, name, None) if name in signals.Signals.__members__ else None
+        if sig is not None:
+            return int(sig)
+    raise InvalidParameter(f"Invalid signal: {value}")
+
+
+class ContainerService:
+    def __init__(self, daemon: Any, exec_driver: ExecDriver) -> None:
+        self.daemon = daemon
+        self.root = daemon.config.root
+        self.exec = exec_driver
+        self.names = NameRegistry()
+        self._containers: dict[str, Container] = {}
+        self._lock = threading.Lock()
+        self.stopping = False
+        # Hooks the networking and volume layers fill in; they default to doing nothing.
+        self.prepare_run: list[Callable[[Container, Command], None]] = []
+        self.release_run: list[Callable[[Container], None]] = []
+        self.on_remove: list[Callable[[Container, bool], None]] = []
+        # Called with the host pid of PID 1 before it may exec (the network is configured there).
+        self.on_created: list[Callable[[Container, int], None]] = []
+        # Create-time steps (volumes); each returns the undo to run if a later step of create() fails.
+        self.on_create: list[Callable[[Container], Callable[[], None]]] = []
+        os.makedirs(os.path.join(self.root, "containers"), mode=0o700, exist_ok=True)
+
+    # -- lookup --------------------------------------------------------------------------------------
+
+    def all(self) -> list[Container]:
+        with self._lock:
+            return list(self._containers.values())
+
+    def get(self, name: str) -> Container:
+        if not name:
+            raise NotFound("No such container: ")
+        by_name = self.names.get(name)
+        with self._lock:
+            if by_name and by_name in self._containers:
+                return self._containers[by_name]
+            if name in self._containers:
+                return self._containers[name]
+            matches = [c for i, c in self._containers.items() if i.startswith(name)]
+        if len(matches) == 1 and all(ch in "0123456789abcdef" for ch in name):
+            return matches[0]
+        if len(matches) > 1:
+            raise InvalidParameter(f"Multiple IDs found with provided prefix: {name}")
+        raise NotFound(f"No such container: {name}")
+
+    def using_image(self, image_id: str) -> list[str]:
+        """Containers whose image is `image_id` or a descendant of it (rmi refuses to remove those)."""
+        result = []
+        for c in self.all():
+            try:
+                chain = {img.id for img in self.daemon.graph.history(c.image)}
+            except DockerError:
+                chain = {c.image}
+            if image_id in chain:
+                result.append(c.id)
+        return result
+
+    def layer_ids(self) -> set[str]:
+        ids = set()
+        for c in self.all():
+            ids.update((c.id, c.init_id))
+        return ids
+
+    # -- create --------------------------------------------------------------------------------------
+
+    def create(self, body: dict[str, Any], name: str = "") -> tuple[Container, list[str]]:
+        config, host_config = runconfig.normalize_config(body)
+        if not config.get("Image"):
+            raise InvalidParameter("Config.Image is required")
+        image = self.daemon.images.lookup(config["Image"])
+        runconfig.merge_image_config(config, image.config)
+        path, args = runconfig.path_and_args(config)
+        warnings = []
+        if config.get("Memory") and not self.daemon.info_memory_limit():
+            warnings.append("Your kernel does not support memory limit capabilities. Limitation discarded.")
+            config["Memory"] = 0
+        container_id = new_id()
+        c = Container(self.root, container_id)
+        c.config, c.path, c.args, c.image = config, path, args, image.id
+        c.host_config = host_config or dict(runconfig.HOST_CONFIG_DEFAULTS)
+        c.driver, c.exec_driver = self.daemon.driver.name, f"{self.exec.name}-0.1"
+        if not config.get("Hostname"):
+            config["Hostname"] = container_id[:12]
+        c.name = validate(name) if name else ""
+        if c.name:
+            self.names.reserve(c.name, container_id)
+        else:
+            c.name = self.names.generate(container_id)
+        tmp = os.path.join(self.root, "containers", f".tmp-{container_id}")
+        undo: list[Callable[[], None]] = []
+        try:
+            self._create_layers(c, image.id)
+            for hook in self.on_create:  # before config.json is written, so it records the volumes
+                undo.append(hook(c))
+            os.makedirs(tmp, mode=0o700)
+            for fname in ("hostname", "hosts", "resolv.conf"):
+                atomic.write_bytes(os.path.join(tmp, fname), b"", 0o644)
+            atomic.write_json(os.path.join(tmp, "config.json"), c.to_json())
+            atomic.write_json(os.path.join(tmp, "hostconfig.json"), c.host_config)
+            os.rename(tmp, c.root)
+            atomic.fsync_dir(os.path.dirname(c.root))
+        except BaseException:
+            for step in reversed(undo):
+                step()
+            shutil.rmtree(tmp, ignore_errors=True)
+            for layer in (c.id, c.init_id):
+                self.daemon.driver.remove(layer)
+            self.names.release_id(container_id)
+            raise
+        c.streams = Streams(c.log_path, c.tty)
+        with self._lock:
+            self._containers[c.id] = c
+        self.daemon.events.publish("create", c.id, from_=config["Image"], name=c.name.lstrip("/"))
+        return c, warnings
+
+    def _create_layers(self, c: Container, image_id: str) -> None:
+        driver = self.daemon.driver
+        driver.create(c.init_id, image_id)
+        rootfs = driver.get(c.init_id)
+        try:
+            # Mount points and placeholders live in the init layer, so they never show in `docker diff`.
+            for d in INIT_DIRS:
+                target = os.path.join(rootfs, d)
+                if not os.path.lexists(target):
+                    os.makedirs(target, 0o755, exist_ok=True)
+            for f in INIT_FILES:
+                target = os.path.join(rootfs, f)
+                if not os.path.lexists(target):
+                    with open(target, "wb"):
+                        pass
+            mtab = os.path.join(rootfs, "etc", "mtab")
+            if not os.path.lexists(mtab):
+                os.symlink("/proc/mounts", mtab)
+        finally:
+            driver.put(c.init_id)
+        driver.create(c.id, c.init_id)
+
+    # -- start ---------------------------------------------------------------------------------------
+
+    def start(self, c: Container, host_config: dict[str, Any] | None = None) -> None:
+        with c.lock:
+            if c.state.running:
+                raise AlreadyRunning(f"Cannot start container {c.id[:12]}: The container is already running.")
+            if host_config:
+                merged = dict(c.host_config)
+                merged.update({k: v for k, v in runconfig.normalize_host_config(host_config).items()
+                               if v not in (None, "", False, [], {}) or k not in merged})
+                c.host_config = merged
+            rootfs = self.daemon.driver.get(c.id)
+            ready = threading.Event()
+            outcome: dict[str, Any] = {}
+            closers: list[int] = []
+            try:
+                command = self._command(c, rootfs)
+                for hook in self.prepare_run:
+                    hook(c, command)
+                self._write_name_files(c, command.hostname)
+                stdin, out, err, closers = c.streams.prepare(bool(c.config.get("OpenStdin")))
+                c.command = command
+                c.state.starting = True
+                thread = threading.Thread(
+                    target=self._monitor, args=(c, command, Stdio(stdin, out, err), closers, ready, outcome),
+                    name=f"monitor-{c.id[:12]}", daemon=True,
+                )
+                thread.start()
+            except BaseException:
+                c.state.starting = False
+                c.streams.abort(closers)
+                self._release(c)
+                raise
+            ready.wait()
+            if "error" in outcome:
+                raise outcome["error"]
+
+    def _command(self, c: Container, rootfs: str) -> Command:
+        from ..execution.base import Mount
+
+        config = c.config
+        hostname = config.get("Hostname") or c.id[:12]
+        env = [f"HOME=/", f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}", "container=lxc"]
+        if config.get("Tty"):
+            env.append("TERM=xterm")
+        keys = {e.split("=", 1)[0] for e in config.get("Env") or []}
+        env = [e for e in env if e.split("=", 1)[0] not in keys] + list(config.get("Env") or [])
+        mounts = [
+            Mount(c.file("resolv.conf"), "/etc/resolv.conf", True),
+            Mount(c.file("hostname"), "/etc/hostname", True),
+            Mount(c.file("hosts"), "/etc/hosts", True),
+        ]
+        memory = int(config.get("Memory") or 0)
+        return Command(
+            id=c.id,
+            rootfs=rootfs,
+            entrypoint=c.path,
+            args=list(c.args),
+            env=env,
+            user=config.get("User") or "",
+            workdir=config.get("WorkingDir") or "",
+            hostname=hostname,
+            tty=bool(config.get("Tty")),
+            privileged=bool(c.host_config.get("Privileged")),
+            network=None,
+            resources=Resources(memory=memory, memory_swap=int(config.get("MemorySwap") or 0),
+                                cpu_shares=int(config.get("CpuShares") or 0)),
+            mounts=mounts,
+            cgroup_parent=self.daemon.cgroup_parent,
+        )
+
+    def _write_name_files(self, c: Container, hostname: str) -> None:
+        atomic.write_bytes(c.file("hostname"), f"{hostname}\n".encode(), 0o644)
+        atomic.write_bytes(c.file("hosts"), self.daemon.networking.hosts_file(c, hostname).encode(), 0o644)
+        atomic.write_bytes(c.file("resolv.conf"), self.daemon.networking.resolv_conf(c).encode(), 0o644)
+
+    def _monitor(self, c: Container, command: Command, stdio: Stdio, closers: list[int],
+                 ready: threading.Event, outcome: dict[str, Any]) -> None:
+        def on_start(pid: int) -> None:
+            c.state.set_running(pid)
+            c.streams.started(closers)
+            c.save()
+            self.daemon.events.publish("start", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/"))
+            ready.set()
+
+        try:
+            code = self.exec.run(command, stdio, on_start,
+                                 on_created=lambda pid: [hook(c, pid) for hook in self.on_created])
+        except ContainerStartError as e:
+            c.streams.abort(closers)
+            c.state.set_stopped(e.exit_code, error=str(e))
+            self._release(c)
+            c.save()
+            outcome["error"] = DockerError(f"Cannot start container {c.id[:12]}: {e}")
+            self.daemon.events.publish("die", c.id, from_=c.config.get("Image", ""), exitCode=str(e.exit_code))
+            ready.set()
+            return
+        except BaseException as e:  # a driver bug must not leave the container "starting" forever
+            log.exception("exec driver failed for %s", c.id)
+            c.streams.abort(closers)
+            c.state.set_stopped(-1, error=str(e))
+            self._release(c)
+            c.save()
+            outcome["error"] = DockerError(f"Cannot start container {c.id[:12]}: {e}")
+            ready.set()
+            return
+        c.streams.finished()
+        self._release(c)
+        with c.lock:
+            c.state.set_stopped(code)
+            if self.stopping and self.daemon.config.restart:
+                # Stopped by the daemon's own shutdown: recorded as running so the next daemon restarts it.
+                doc = c.to_json()
+                doc["State"]["Running"] = True
+                atomic.write_json(c.file("config.json"), doc)
+            else:
+                c.save()
+        self.daemon.events.publish("die", c.id, from_=c.config.get("Image", ""), exitCode=str(code),
+                                   name=c.name.lstrip("/"))
+
+    def _release(self, c: Container) -> None:
+        for hook in reversed(self.release_run):
+            try:
+                hook(c)
+            except Exception:
+                log.exception("releasing %s failed", c.id)
+        try:
+            self.daemon.driver.put(c.id)
+        except Exception:
+            log.exception("unmounting %s failed", c.id)
+
+    # -- stop, kill, restart, wait -------------------------------------------------------------------
+
+    def kill(self, c: Container, sig: int = signals.SIGKILL, event: bool = True) -> None:
+        with c.lock:
+            if not c.state.running:
+                raise NotRunning(f"Container {c.id[:12]} is not running")
+            if c.state.ghost:
+                try:
+                    os.kill(c.state.pid, sig)
+                except ProcessLookupError:
+                    pass
+            else:
+                self.exec.kill(c.command, sig)
+        if event:
+            self.daemon.events.publish("kill", c.id, from_=c.config.get("Image", ""), signal=str(sig))
+
+    def stop(self, c: Container, timeout: int = 10) -> None:
+        if not c.state.running:
+            raise NotRunning(f"Container {c.id[:12]} is not running")
+        try:
+            self.kill(c, signals.SIGTERM, event=False)
+        except NotRunning:
+            pass
+        if c.state.wait_stopped(max(timeout, 0)) is None:
+            try:
+                self.kill(c, signals.SIGKILL, event=False)
+            except NotRunning:
+                pass
+            c.state.wait_stopped(30)
+        self.daemon.events.publish("stop", c.id, from_=c.config.get("Image", ""))
+
+    def restart(self, c: Container, timeout: int = 10) -> None:
+        if c.state.running:
+            self.stop(c, timeout)
+        self.start(c)
+        self.daemon.events.publish("restart", c.id, from_=c.config.get("Image", ""))
+
+    def wait(self, c: Container) -> int:
+        code = c.state.wait_stopped()
+        return code if code is not None else -1
+
+    # -- remove --------------------------------------------------------------------------------------
+
+    def remove(self, c: Container, force: bool = False, volumes: bool = False) -> None:
+        if c.state.running:
+            if not force:
+                raise Conflict(
+                    "Conflict, You cannot remove a running container. Stop the container before attempting "
+                    "removal or use -f"
+                )
+            try:
+                self.kill(c, signals.SIGKILL)
+            except NotRunning:
+                pass
+            c.state.wait_stopped(30)
+        with c.lock:
+            with self._lock:
+                self._containers.pop(c.id, None)
+            self.names.release_id(c.id)
+            trash = os.path.join(self.root, "containers", f".tmp-del-{c.id}")
+            try:
+                os.rename(c.root, trash)
+            except FileNotFoundError:
+                trash = ""
+            for layer in (c.id, c.init_id):
+                self.daemon.driver.remove(layer)
+            if trash:
+                shutil.rmtree(trash, ignore_errors=True)
+        for hook in self.on_remove:
+            hook(c, volumes)
+        self.daemon.events.publish("destroy", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/"))
+
+    # -- daemon start and stop -----------------------------------------------------------------------
+
+    def restore(self) -> list[Container]:
+        """Load every container; return those to start again (they ran when the daemon stopped)."""
+        base = os.path.join(self.root, "containers")
+        to_start = []
+        for name in sorted(os.listdir(base)):
+            path = os.path.join(base, name)
+            if atomic.is_temp_name(name):
+                shutil.rmtree(path, ignore_errors=True)
+                continue
+            try:
+                c = Container.load(self.root, name)
+            except (OSError, ValueError) as e:
+                log.warning("skipping unreadable container %s: %s", name, e)
+                continue
+            if not self.daemon.driver.exists(c.id):
+                log.warning("container %s lost its layer; it cannot run again", c.id)
+            c.streams = Streams(c.log_path, c.tty)
+            try:
+                self.names.reserve(c.name, c.id)
+            except Conflict:
+                c.name = self.names.generate(c.id)
+            with self._lock:
+                self._containers[c.id] = c
+            if c.state.running:
+                if c.state.pid and self.exec.is_alive(c.id, c.state.pid):
+                    self._adopt(c)
+                else:
+                    self.exec.cleanup(c.id)
+                    code = c.state.exit_code
+                    c.state.set_stopped(code)
+                    c.save()
+                    if self.daemon.config.restart:
+                        to_start.append(c)
+        return to_start
+
+    def _adopt(self, c: Container) -> None:
+        # Its stdio went with the old daemon: Docker 0.9 calls such a container a ghost.
+        c.state.ghost = True
+        self.daemon.driver.get(c.id)
+        c.command = Command(id=c.id, rootfs="", entrypoint=c.path, args=c.args, env=[],
+                            cgroup_parent=self.daemon.cgroup_parent)
+
+        def watch() -> None:
+            code = self.exec.adopt(c.command, c.state.pid)
+            self._release(c)
+            c.state.set_stopped(-1 if code is None else code)
+            c.save()
+            self.daemon.events.publish("die", c.id, from_=c.config.get("Image", ""))
+
+        threading.Thread(target=watch, name=f"adopt-{c.id[:12]}", daemon=True).start()
+
+    def shutdown(self, timeout: int = 10) -> None:
+        self.stopping = True
+        running = [c for c in self.all() if c.state.running]
+        threads = []
+        for c in running:
+            def stop_one(c: Container = c) -> None:
+                try:
+                    self.stop(c, timeout)
+                except DockerError:
+                    pass
+
+            t = threading.Thread(target=stop_one, daemon=True)
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join(timeout + 35)

@@ -1,0 +1,182 @@
+"""Containers on the network: address and ports at start, eth0 once PID 1 exists, links, release.
+
+The NetworkManager (network/) knows bridges, addresses and rules; this module knows containers:
+which ports they expose, which containers they link to, and what goes in their /etc/hosts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from ..errors import Conflict, InvalidParameter, NotFound
+from ..execution.base import Command
+from ..network import NetworkManager
+from ..network.linkenv import link_env
+from ..network.resolvconf import hosts_file
+from .container import Container
+
+log = logging.getLogger(__name__)
+
+
+def exposed_ports(c: Container) -> dict[str, Any]:
+    ports = dict(c.config.get("ExposedPorts") or {})
+    for spec in c.config.get("PortSpecs") or []:
+        # Docker 0.9's PortSpecs: "80", "8080:80", "ip:host:ctr", with an optional /proto.
+        port = spec.rsplit(":", 1)[-1]
+        ports.setdefault(port if "/" in port else f"{port}/tcp", {})
+    for key in (c.host_config.get("PortBindings") or {}):
+        ports.setdefault(key if "/" in key else f"{key}/tcp", {})
+    return ports
+
+
+def parse_link(spec: str) -> tuple[str, str]:
+    name, _, alias = spec.partition(":")
+    name, alias = name.strip("/"), (alias or name).strip("/")
+    if not name or not alias or "/" in alias:
+        raise InvalidParameter(f"Invalid link {spec!r}: expected name:alias")
+    return name, alias
+
+
+class ContainerNetworking:
+    def __init__(self, daemon: Any) -> None:
+        self.daemon = daemon
+        config = daemon.config
+        chain = "DOCKER" if not config.bridge or config.bridge == "none" else f"DOCKER-{config.bridge}"[:28]
+        self.manager = NetworkManager(
+            bridge=config.bridge, bridge_ip=config.bridge_ip, icc=config.icc, iptables=config.iptables,
+            default_ip=config.default_ip, mtu=config.mtu, dns=config.dns, chain=chain,
+            state_path=os.path.join(config.root, "network.json"),
+        )
+        svc = daemon.containers
+        svc.prepare_run.append(self.prepare)
+        svc.on_created.append(self.configure)
+        svc.release_run.append(self.release)
+        svc.on_remove.append(self.forget_links)
+
+    # -- daemon start and stop -----------------------------------------------------------------------
+
+    def setup(self) -> None:
+        self.manager.setup()
+        running = {c.id: c.network_settings for c in self.daemon.containers.all()
+                   if c.state.running and c.network_settings}
+        self.manager.restore(running)
+        for c in self.daemon.containers.all():
+            for spec in c.host_config.get("Links") or []:
+                try:
+                    name, alias = parse_link(spec)
+                    child = self.daemon.containers.get(name)
+                except (InvalidParameter, NotFound):
+                    continue
+                self._register_link_name(c, child, alias)
+                if c.state.running and child.state.running:
+                    self.manager.link(c.network_settings, child.network_settings,
+                                      list(exposed_ports(child)), True)
+
+    def shutdown(self) -> None:
+        self.manager.shutdown()
+
+    # -- per run -------------------------------------------------------------------------------------
+
+    def prepare(self, c: Container, command: Command) -> None:
+        links = self._resolve_links(c)
+        disabled = bool(c.config.get("NetworkDisabled")) or not self.manager.enabled
+        if disabled:
+            c.network_settings = {}
+        else:
+            c.network_settings = self.manager.allocate(
+                c.id, exposed=exposed_ports(c), port_bindings=c.host_config.get("PortBindings") or {},
+                publish_all=bool(c.host_config.get("PublishAllPorts")),
+            )
+        try:
+            hosts_links = []
+            for child, alias in links:
+                ip = (child.network_settings or {}).get("IPAddress", "")
+                command.env.extend(link_env(alias, f"{c.name}/{alias}", ip, sorted(exposed_ports(child)),
+                                            child.config.get("Env") or []))
+                hosts_links.append((alias, ip))
+                self.manager.link(c.network_settings, child.network_settings, list(exposed_ports(child)), True)
+            c.link_hosts = hosts_links
+            c.link_children = [(child.id, alias) for child, alias in links]
+        except BaseException:
+            self.release(c)
+            raise
+        command.hostname = command.hostname or c.id[:12]
+
+    def hosts_file(self, c: Container, hostname: str) -> str:
+        domain = c.config.get("Domainname") or ""
+        fqdn = f"{hostname}.{domain}" if domain else hostname
+        ip = (c.network_settings or {}).get("IPAddress", "")
+        return hosts_file(fqdn, ip, list(getattr(c, "link_hosts", [])))
+
+    def configure(self, c: Container, pid: int) -> None:
+        if c.network_settings and c.network_settings.get("IPAddress"):
+            self.manager.configure(c.network_settings, pid)
+
+    def release(self, c: Container) -> None:
+        for child_id, _alias in getattr(c, "link_children", []):
+            try:
+                child = self.daemon.containers.get(child_id)
+            except NotFound:
+                continue
+            self.manager.link(c.network_settings, child.network_settings, list(exposed_ports(child)), False)
+        c.link_children = []
+        if c.network_settings:
+            self.manager.release(c.id, c.network_settings)
+
+    def resolv_conf(self, c: Container) -> str:
+        dns = list(c.config.get("Dns") or []) + list(c.host_config.get("Dns") or [])
+        return self.manager.container_resolv_conf(dns)
+
+    # -- links ---------------------------------------------------------------------------------------
+
+    def _resolve_links(self, c: Container) -> list[tuple[Container, str]]:
+        result = []
+        for spec in c.host_config.get("Links") or []:
+            name, alias = parse_link(spec)
+            try:
+                child = self.daemon.containers.get(name)
+            except NotFound:
+                raise NotFound(f"Could not find entity for {name}")
+            if child.id == c.id:
+                raise InvalidParameter("a container cannot link to itself")
+            if not child.state.running:
+                raise Conflict(f"Cannot link to a non running container: {child.name} AS {c.name}/{alias}")
+            self._register_link_name(c, child, alias)
+            result.append((child, alias))
+        return result
+
+    def _register_link_name(self, parent: Container, child: Container, alias: str) -> None:
+        try:
+            self.daemon.containers.names.reserve(f"{parent.name}/{alias}", child.id)
+        except Conflict as e:
+            raise Conflict(f"Conflict, The link name {parent.name}/{alias} is already in use: {e}")
+
+    def remove_link(self, full_name: str) -> None:
+        """`docker rm --link /parent/alias`."""
+        name = "/" + full_name.strip("/")
+        parent_name, _, alias = name.rpartition("/")
+        if not parent_name or self.daemon.containers.names.get(name) is None:
+            raise NotFound(f"Link not found: {full_name}")
+        parent = self.daemon.containers.get(parent_name)
+        child_id = self.daemon.containers.names.get(name)
+        links = [spec for spec in parent.host_config.get("Links") or []
+                 if parse_link(spec)[1] != alias]
+        parent.host_config["Links"] = links or None
+        parent.save()
+        self.daemon.containers.names.release(name)
+        if parent.state.running and child_id:
+            try:
+                child = self.daemon.containers.get(child_id)
+                self.manager.link(parent.network_settings, child.network_settings,
+                                  list(exposed_ports(child)), False)
+            except NotFound:
+                pass
+
+    def forget_links(self, c: Container, _volumes: bool) -> None:
+        # Names like /parent/alias pointing at the removed container, or under the removed parent.
+        names = self.daemon.containers.names
+        for name in list(names._by_name):
+            if name.startswith(c.name + "/"):
+                names.release(name)

@@ -1,0 +1,522 @@
+"""Volumes: new data volumes (`-v /path`, an image's VOLUME), host bind mounts (`-v host:path[:mode]`)
+and `--volumes-from`, resolved when a container is created and bind-mounted each time it starts.
+
+On-disk layout under <graph root>/volumes (mode 0700):
+
+    <id>/config.json   {"ID", "Path", "Container", "Created"}: the container path it was made for
+                       and the container it was made for, written atomically
+    <id>/_data/        the volume's content: the directory bind-mounted into containers
+    .tmp-*             a volume being created or deleted when the daemon stopped; swept at start
+
+The content lives in `_data/` rather than directly in `<id>/` so that the metadata never shows
+inside a container, and so that `_data/` can take the owner and mode of the image's directory it
+replaces while `<id>/` stays private to root.
+
+Lifetime rule. Nothing counts references: a container's `Volumes` map (container path -> host path,
+persisted in its config.json) is the only record, and the set of containers referencing a volume is
+computed from all registered containers' maps whenever it is needed, so it is right after a daemon
+restart without any state of its own. A volume's data is deleted only by `rm -v` of a container that
+references it, and only when no other container (nor a container being created) references it. A
+plain `rm` never deletes volume data: a volume no container references any more stays on disk under
+volumes/ and is reachable by no command (as in Docker 0.9, `--volumes-from` needs a container that
+still references it). Bind-mounted host paths are never deleted. One exception: a volume made at
+create for a container that has never run, which a bind or `--volumes-from` given at start (API 1.9
+clients send them there) replaces, is deleted then unless another container references it.
+
+Mount points made at create go into the container's init layer, beside /etc/hosts and the others,
+so that neither `diff` nor `commit` shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import stat
+import subprocess
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import timeutil
+from ..errors import DockerError, InvalidParameter, NotFound, SystemError_
+from ..execution.base import Command, Mount
+from ..image.image import new_id
+from ..storage.base import remove_tree
+from ..sysutil import atomic
+from .container import Container
+from .containerfs import resolve_in_root
+from .state import ZERO_TIME
+
+log = logging.getLogger(__name__)
+
+DATA = "_data"
+META = "config.json"
+_HEX = frozenset("0123456789abcdef")
+
+
+# -- parsing (pure) ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bind:
+    source: str  # absolute host path, as given
+    destination: str  # clean absolute container path
+    writable: bool
+
+
+def clean_destination(path: str, what: str = "volume") -> str:
+    """A container path as Go's filepath.Clean leaves it; relative paths and `/` are refused."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise InvalidParameter(f"Invalid {what} path {path!r}: it must be an absolute path")
+    cleaned = "/" + os.path.normpath(path).lstrip("/")
+    if cleaned == "/":
+        raise InvalidParameter(f"Invalid {what} path {path!r}: a volume cannot be mounted on /")
+    return cleaned
+
+
+def parse_bind(spec: str) -> Bind:
+    """`/host:/container[:ro|:rw]` from HostConfig.Binds; the mode defaults to rw."""
+    parts = spec.split(":") if isinstance(spec, str) else []
+    if len(parts) not in (2, 3) or not all(parts):
+        raise InvalidParameter(
+            f"Invalid bind specification: {spec!r} (use /host/path:/container/path[:ro|rw])"
+        )
+    source, destination = parts[0], parts[1]
+    mode = parts[2] if len(parts) == 3 else "rw"
+    if mode not in ("ro", "rw"):
+        raise InvalidParameter(f"Invalid bind mode {mode!r} in {spec!r}: use ro or rw")
+    if not source.startswith("/"):
+        # The daemon's working directory means nothing to the user; the client makes paths absolute.
+        raise InvalidParameter(f"Invalid bind specification {spec!r}: the host path must be absolute")
+    return Bind(source, clean_destination(destination, "bind"), mode == "rw")
+
+
+def parse_binds(specs: Iterable[str] | None) -> list[Bind]:
+    binds = [parse_bind(s) for s in specs or ()]
+    seen: set[str] = set()
+    for b in binds:
+        if b.destination in seen:
+            raise InvalidParameter(f"Duplicate bind mount {b.destination}")
+        seen.add(b.destination)
+    return binds
+
+
+def parse_volumes_from(spec: str) -> tuple[str, bool | None]:
+    """`name[:ro|:rw]` → (name, writable); None keeps each volume's mode in the source container."""
+    name, sep, mode = spec.partition(":") if isinstance(spec, str) else ("", "", "")
+    if not name or (sep and mode not in ("ro", "rw")):
+        raise InvalidParameter(f"Malformed volumes-from specification: {spec!r} (use CONTAINER[:ro|rw])")
+    return name, (mode == "rw") if mode else None
+
+
+def volumes_from_specs(config: dict[str, Any], host_config: dict[str, Any]) -> list[str]:
+    """HostConfig.VolumesFrom (API 1.10+) then Config.VolumesFrom (API 1.9's comma list), deduplicated."""
+    specs: list[str] = []
+    value = host_config.get("VolumesFrom")
+    for item in [value] if isinstance(value, str) else value or ():
+        specs += str(item).split(",")
+    legacy = config.get("VolumesFrom")
+    if isinstance(legacy, str):
+        specs += legacy.split(",")
+    result: list[str] = []
+    for spec in (s.strip() for s in specs):
+        if spec and spec not in result:
+            result.append(spec)
+    return result
+
+
+def plan(
+    paths: Iterable[str],
+    binds: list[Bind],
+    sources: list[tuple[dict[str, str], dict[str, bool], bool | None]],
+    fixed: dict[str, tuple[str, bool]] | None = None,
+    reusable: dict[str, str] | None = None,
+) -> dict[str, tuple[str, bool]]:
+    """Container path → (host path, writable); host path "" asks for a new volume.
+
+    Precedence: `fixed` entries, then binds, then each `--volumes-from` source in the order given
+    (the first one to offer a path wins), then a volume for each remaining path of Config.Volumes
+    (`reusable` names volumes already made for this container, used again rather than replaced).
+    Binds win over volumes-from because the user named that path explicitly; volumes-from wins over
+    Config.Volumes as in Docker 0.9, so that an image's VOLUME is served by the data container.
+    A source's read-only volume stays read-only even with `:rw`: a read-only bind must not become
+    writable by going through a middleman container (Docker did the same).
+    """
+    result: dict[str, tuple[str, bool]] = dict(fixed or {})
+    for b in binds:
+        result.setdefault(b.destination, (b.source, b.writable))
+    for volumes, volumes_rw, mode in sources:
+        for dest, source in volumes.items():
+            writable = bool(volumes_rw.get(dest, True)) and mode is not False
+            result.setdefault(dest, (source, writable))
+    for path in paths:
+        result.setdefault(path, ((reusable or {}).get(path, ""), True))
+    return result
+
+
+def volume_id_of(volumes_dir: str, host_path: str) -> str | None:
+    """The id of the volume whose data directory is `host_path`, or None (a bind of a host path)."""
+    head, tail = os.path.split(host_path.rstrip("/"))
+    parent, vid = os.path.split(head)
+    if tail == DATA and parent == volumes_dir and len(vid) == 64 and set(vid) <= _HEX:
+        return vid
+    return None
+
+
+# -- the service -------------------------------------------------------------------------------------
+
+
+class VolumeService:
+    def __init__(self, daemon: Any) -> None:
+        self.daemon = daemon
+        self.dir = os.path.join(os.path.realpath(daemon.config.root), "volumes")
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        # Volumes taken by containers being created: they are not registered yet, so an `rm -v`
+        # running meanwhile would otherwise find the volume unreferenced and delete it.
+        self._pending: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
+        self._sweep()
+
+    # -- hooks -------------------------------------------------------------------------------------
+
+    def on_create(self, c: Container) -> Callable[[], None]:
+        """Resolve and make the container's volumes; return the undo for a create() that fails later."""
+        wanted = self._wanted(c)
+        volumes, made, dirs = self._resolve(c, *wanted, fixed={}, reusable={}, mountpoints=True)
+        c.volumes = {dest: src for dest, (src, _) in volumes.items()}
+        c.volumes_rw = {dest: rw for dest, (_, rw) in volumes.items()}
+
+        def undo() -> None:
+            with self._lock:
+                self._pending.pop(c.id, None)
+            self._discard(made, dirs)
+            c.volumes, c.volumes_rw = {}, {}
+
+        return undo
+
+    def prepare_run(self, c: Container, command: Command) -> None:
+        saved = _saved_host_config(c)
+        try:
+            paths, binds, _ = self._wanted(c)
+            asked = paths + [b.destination for b in binds]
+            if self._start_spec(c.host_config) != self._start_spec(saved) or not set(asked) <= set(c.volumes):
+                self._replan(c)
+        except DockerError:
+            # start() merged the refused host config into the container already: without this, every
+            # later plain `start` would fail on it too.
+            for key in ("Binds", "VolumesFrom"):
+                c.host_config[key] = saved.get(key)
+            raise
+        for dest in sorted(c.volumes or {}):
+            command.mounts.append(Mount(c.volumes[dest], dest, bool(c.volumes_rw.get(dest, True))))
+
+    def on_remove(self, c: Container, remove_volumes: bool) -> None:
+        with self._lock:
+            self._pending.pop(c.id, None)
+            if not remove_volumes:
+                return
+            doomed = self._own_volumes(c.volumes.values()) - self._referenced(exclude=c.id)
+            trash = [self._retire(vid) for vid in sorted(doomed)]
+        for path in trash:
+            self._delete(path)
+
+    # -- resolution --------------------------------------------------------------------------------
+
+    def _wanted(self, c: Container) -> tuple[list[str], list[Bind], list[tuple[str, bool | None]]]:
+        """Everything the user asked for, validated before anything is made."""
+        paths = []
+        for path in c.config.get("Volumes") or {}:
+            cleaned = clean_destination(path)
+            if cleaned not in paths:
+                paths.append(cleaned)
+        binds = parse_binds(c.host_config.get("Binds"))
+        froms = [parse_volumes_from(s) for s in volumes_from_specs(c.config, c.host_config)]
+        return paths, binds, froms
+
+    def _resolve(
+        self,
+        c: Container,
+        paths: list[str],
+        binds: list[Bind],
+        froms: list[tuple[str, bool | None]],
+        *,
+        fixed: dict[str, tuple[str, bool]],
+        reusable: dict[str, str],
+        mountpoints: bool,
+    ) -> tuple[dict[str, tuple[str, bool]], list[str], list[str]]:
+        """The container's final volumes, with new volumes and missing bind directories made.
+
+        Returns (volumes, ids of the volumes made, host directories made) so a failure later on can
+        take them back; on failure here, what this call made is already gone.
+        """
+        with self._lock:
+            sources = []
+            for name, mode in froms:
+                try:
+                    source = self.daemon.containers.get(name)
+                except NotFound:
+                    # 400, not 404: clients read a 404 from create as "no such image" and pull.
+                    raise InvalidParameter(f"Container {name} not found. Impossible to mount its volumes")
+                if source.id == c.id:
+                    raise InvalidParameter(f"Container {name} cannot mount volumes from itself")
+                sources.append((dict(source.volumes or {}), dict(source.volumes_rw or {}), mode))
+            entries = plan(paths, binds, sources, fixed, reusable)
+            self._pending[c.id] = {src for src, _ in entries.values() if src}
+        made: list[str] = []
+        dirs: list[str] = []
+        try:
+            for b in binds:
+                if entries.get(b.destination) == (b.source, b.writable):
+                    real = self._bind_source(b.source, dirs)
+                    entries[b.destination] = (real, b.writable)
+            with self._layer(c.init_id) as image_root:
+                for dest, (src, rw) in list(entries.items()):
+                    if not src:
+                        vid = self._new_volume(c.id, dest, resolve_in_root(image_root, dest))
+                        made.append(vid)
+                        entries[dest] = (self._data(vid), rw)
+                if mountpoints:
+                    _make_mountpoints(image_root, entries)
+            if mountpoints:
+                # A driver that copied the init layer when it made the container's (vfs) does not
+                # see the mount points made above; elsewhere (overlay) this finds them all there.
+                with self._layer(c.id) as rootfs:
+                    _make_mountpoints(rootfs, entries)
+            with self._lock:
+                self._pending[c.id] = {src for src, _ in entries.values()}
+        except BaseException:
+            with self._lock:
+                self._pending.pop(c.id, None)
+            self._discard(made, dirs)
+            raise
+        return entries, made, dirs
+
+    def _replan(self, c: Container) -> None:
+        """HostConfig given again at start (API 1.9 clients send Binds there) changed the volumes.
+
+        A container that never ran is resolved afresh, as Docker 0.9 did at first start, reusing the
+        volumes made for it at create; one that ran keeps every volume it has, and only gains paths.
+        """
+        paths, binds, froms = self._wanted(c)
+        current = {dest: (src, bool(c.volumes_rw.get(dest, True))) for dest, src in (c.volumes or {}).items()}
+        first_run = c.state.started_at == ZERO_TIME
+        own = (
+            {dest: src for dest, (src, _) in current.items() if self._made_for(src, c.id)}
+            if first_run
+            else {}
+        )
+        fixed = {} if first_run else current
+        if not first_run:
+            taken = [b.destination for b in binds if b.destination in current]
+            if taken:
+                log.warning(
+                    "container %s already has volumes at %s; binds given at start ignored",
+                    c.id[:12],
+                    ", ".join(taken),
+                )
+        entries, _, _ = self._resolve(c, paths, binds, froms, fixed=fixed, reusable=own, mountpoints=False)
+        dropped = {src for src, _ in current.values()} - {src for src, _ in entries.values()}
+        c.volumes = {dest: src for dest, (src, _) in entries.items()}
+        c.volumes_rw = {dest: rw for dest, (_, rw) in entries.items()}
+        c.save()
+        with self._lock:
+            self._pending.pop(c.id, None)
+            doomed = {vid for vid in self._own_volumes(dropped) if self._made_for(self._data(vid), c.id)}
+            trash = [self._retire(vid) for vid in sorted(doomed - self._referenced())]
+        for path in trash:
+            self._delete(path)
+
+    @staticmethod
+    def _start_spec(host_config: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+        return list(host_config.get("Binds") or []), list(host_config.get("VolumesFrom") or [])
+
+    def _bind_source(self, source: str, made_dirs: list[str]) -> str:
+        if not os.path.exists(source):
+            # Docker creates a missing host directory; remember which, to take them back on failure.
+            missing = []
+            path = source
+            while path != "/" and not os.path.lexists(path):
+                missing.append(path)
+                path = os.path.dirname(path)
+            try:
+                os.makedirs(source, 0o755, exist_ok=True)
+            except OSError as e:
+                raise InvalidParameter(f"Cannot create the host directory {source}: {e.strerror}")
+            made_dirs.extend(reversed(missing))
+        # As Docker 0.9 did: the path is fixed now, a symlink on the host changed later does not move it.
+        return os.path.realpath(source)
+
+    # -- references --------------------------------------------------------------------------------
+
+    def _referenced(self, exclude: str = "") -> set[str]:
+        """Ids of the volumes some container other than `exclude` uses. Call with the lock held."""
+        paths: set[str] = set()
+        registered = set()
+        for other in self.daemon.containers.all():
+            registered.add(other.id)
+            if other.id != exclude:
+                paths.update((other.volumes or {}).values())
+        for cid in [cid for cid in self._pending if cid in registered]:
+            del self._pending[cid]  # registered now: its config counts from here on
+        for cid, pending in self._pending.items():
+            if cid != exclude:
+                paths.update(pending)
+        return self._own_volumes(paths)
+
+    def _own_volumes(self, host_paths: Iterable[str]) -> set[str]:
+        ids = (volume_id_of(self.dir, p) for p in host_paths if p)
+        return {vid for vid in ids if vid}
+
+    def _made_for(self, host_path: str, container_id: str) -> bool:
+        vid = volume_id_of(self.dir, host_path)
+        if not vid:
+            return False
+        try:
+            meta = atomic.read_json(os.path.join(self.dir, vid, META))
+        except (OSError, ValueError):
+            return False
+        return isinstance(meta, dict) and meta.get("Container") == container_id
+
+    # -- volumes on disk ---------------------------------------------------------------------------
+
+    def _data(self, vid: str) -> str:
+        return os.path.join(self.dir, vid, DATA)
+
+    def _new_volume(self, container_id: str, dest: str, image_path: str) -> str:
+        """A new volume holding a copy of what the image has at `dest` (its owner and mode too)."""
+        vid = new_id()
+        tmp = os.path.join(self.dir, f".tmp-{vid}")
+        data = os.path.join(tmp, DATA)
+        try:
+            os.makedirs(data, 0o755)
+            os.chmod(tmp, 0o700)
+            try:
+                st = os.lstat(image_path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and not stat.S_ISDIR(st.st_mode):
+                raise InvalidParameter(f"Cannot mount a volume on {dest}: it is a file in the image")
+            if st is not None:
+                if os.listdir(image_path):
+                    _copy_contents(image_path, data)
+                os.chown(data, st.st_uid, st.st_gid)
+                os.chmod(data, stat.S_IMODE(st.st_mode))
+            meta = {"ID": vid, "Path": dest, "Container": container_id, "Created": timeutil.now_rfc3339()}
+            atomic.write_json(os.path.join(tmp, META), meta)
+            os.rename(tmp, os.path.join(self.dir, vid))
+            atomic.fsync_dir(self.dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return vid
+
+    def _retire(self, vid: str) -> str:
+        """Rename a volume out of sight (lock held), so that a crash mid-delete leaves no half volume."""
+        trash = os.path.join(self.dir, f".tmp-del-{vid}")
+        try:
+            os.rename(os.path.join(self.dir, vid), trash)
+        except FileNotFoundError:
+            return ""
+        return trash
+
+    def _delete(self, path: str) -> None:
+        if not path:
+            return
+        try:
+            remove_tree(path)
+        except OSError as e:
+            log.warning("could not delete volume %s: %s", os.path.basename(path), e)
+
+    def _discard(self, made: list[str], dirs: list[str]) -> None:
+        for vid in made:
+            with self._lock:
+                trash = self._retire(vid)
+            self._delete(trash)
+        for path in reversed(dirs):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass  # something was put there meanwhile: it is the user's now
+
+    def _sweep(self) -> None:
+        for name in os.listdir(self.dir):
+            if atomic.is_temp_name(name):
+                self._delete(os.path.join(self.dir, name))
+
+    def _layer(self, layer_id: str) -> _Mounted:
+        return _Mounted(self.daemon.driver, layer_id)
+
+
+class _Mounted:
+    def __init__(self, driver: Any, layer_id: str) -> None:
+        self.driver = driver
+        self.layer_id = layer_id
+
+    def __enter__(self) -> str:
+        return os.path.realpath(self.driver.get(self.layer_id))
+
+    def __exit__(self, *exc: object) -> None:
+        self.driver.put(self.layer_id)
+
+
+def _saved_host_config(c: Container) -> dict[str, Any]:
+    # The host config as last written: start() merges a new one into c.host_config before the hooks
+    # run and writes it only once the container runs.
+    try:
+        doc = atomic.read_json(c.file("hostconfig.json"))
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _make_mountpoints(root: str, entries: dict[str, tuple[str, bool]]) -> None:
+    """Create each mount point in `root`: a directory, or an empty file for a bind of a file."""
+    for dest in sorted(entries):
+        source = entries[dest][0]
+        is_dir = os.path.isdir(source)
+        target = resolve_in_root(root, dest)
+        try:
+            st = os.lstat(target)
+        except FileNotFoundError:
+            st = None
+        if st is None:
+            if is_dir:
+                os.makedirs(target, 0o755, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+        elif stat.S_ISDIR(st.st_mode) != is_dir:
+            what = "directory" if is_dir else "file"
+            raise InvalidParameter(
+                f"Cannot mount the {what} {source} on {dest}: the image has a "
+                f"{'file' if is_dir else 'directory'} there"
+            )
+
+
+def _copy_contents(source: str, dest: str) -> None:
+    # cp -a keeps owners, modes, hard links, xattrs and device nodes; symlinks are copied, not
+    # followed, so an image's link to / can't pull the host's files into the volume.
+    result = subprocess.run(
+        ["cp", "-a", "--reflink=auto", "--", source + "/.", dest + "/"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemError_(
+            f"copying the image's content into a new volume failed: "
+            f"{result.stderr.decode(errors='replace').strip()}"
+        )
+
+
+def wire(daemon: Any) -> VolumeService:
+    """Make the volume service and hook it into the container lifecycle."""
+    service = VolumeService(daemon)
+    containers = daemon.containers
+    containers.on_create.append(service.on_create)
+    containers.prepare_run.append(service.prepare_run)
+    containers.on_remove.append(service.on_remove)
+    return service

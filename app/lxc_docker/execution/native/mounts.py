@@ -1,0 +1,219 @@
+"""The container's filesystem view, built by its PID 1 in its own mount namespace: the rootfs bound
+onto itself, /proc, /sys (read-only), a tmpfs /dev with the standard nodes, devpts, shm, mqueue, the
+Command's bind mounts, then pivot_root so that the host's tree is gone.
+
+Every target path is resolved inside the rootfs (`resolve_in_root`): an image is untrusted data, and
+a symlink such as `/proc -> /` or `/etc -> ../../../etc` in it would otherwise send our mounts and
+mkdirs onto the host's own files (the CVE-2015-3627/3629 class of Docker bugs).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from lxc_docker.execution.native import devices
+from lxc_docker.sysutil import syscalls
+from lxc_docker.sysutil.syscalls import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    MS_REMOUNT,
+    MS_STRICTATIME,
+    mount,
+)
+
+_MAX_SYMLINKS = 40  # what the kernel allows in one path walk (ELOOP beyond)
+
+# /proc entries an unprivileged container may read but not write. Docker 0.9 relied on its AppArmor
+# profile for this; without AppArmor, root in the container could otherwise write
+# /proc/sys/kernel/core_pattern (a program run as root on the host) or /proc/sysrq-trigger.
+_PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus")
+# /proc entries hidden behind /dev/null: kernel memory, and other users' keys and timers.
+_PROC_MASKED = ("kcore", "keys", "timer_list", "sched_debug")
+
+
+class MountError(Exception):
+    pass
+
+
+def resolve_in_root(root: str, path: str) -> str:
+    """The host path of `path` as the container will see it: symlinks are followed, with absolute
+    targets taken relative to `root` and `..` stopping at `root`, so the result is always inside it.
+
+    `root` must itself be free of symlinks (a realpath). Components that don't exist are kept as
+    they are, for the caller to create.
+    """
+    pending = [c for c in reversed(path.split("/")) if c]
+    resolved: list[str] = []
+    links = 0
+    while pending:
+        component = pending.pop()
+        if component == ".":
+            continue
+        if component == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, component)
+        try:
+            st = os.lstat(candidate)
+        except OSError:
+            resolved.append(component)
+            continue
+        if not stat.S_ISLNK(st.st_mode):
+            resolved.append(component)
+            continue
+        links += 1
+        if links > _MAX_SYMLINKS:
+            raise OSError(40, "too many levels of symbolic links", os.path.join("/", *resolved, component))
+        target = os.readlink(candidate)
+        if target.startswith("/"):
+            resolved = []
+        pending.extend(c for c in reversed(target.split("/")) if c)
+    return os.path.join(root, *resolved)
+
+
+def _ensure_dir(root: str, path: str) -> str:
+    target = resolve_in_root(root, path)
+    os.makedirs(target, 0o755, exist_ok=True)
+    return target
+
+
+def _ensure_file(root: str, path: str) -> str:
+    target = resolve_in_root(root, path)
+    os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+    if not os.path.lexists(target):
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+    return target
+
+
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None, what: str
+) -> None:
+    try:
+        mount(source, target, fstype, flags, data)
+    except OSError as e:
+        raise MountError(f"mounting {what}: {e.strerror}")
+
+
+def setup_rootfs(spec: dict, tty: bool) -> None:
+    """Build the container's mount tree from `spec` (a Command as a dict) and pivot into it.
+
+    Runs in the container's PID 1, after unshare(CLONE_NEWNS), with umask 0.
+    """
+    root = os.path.realpath(spec["rootfs"])
+    privileged = bool(spec.get("privileged"))
+    # Nothing we mount may propagate back to the host, nor host mounts arrive later.
+    _mount(None, "/", None, MS_REC | MS_PRIVATE, None, "/ private")
+    # pivot_root needs the new root to be a mount point.
+    _mount(root, root, None, MS_BIND | MS_REC, None, "the root filesystem")
+
+    basic = MS_NOSUID | MS_NODEV | MS_NOEXEC
+    _mount("proc", _ensure_dir(root, "/proc"), "proc", basic, None, "/proc")
+    _mount("sysfs", _ensure_dir(root, "/sys"), "sysfs", basic | MS_RDONLY, None, "/sys")
+    dev = _ensure_dir(root, "/dev")
+    _mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", "/dev")
+    if privileged:
+        devices.copy_host_nodes("/dev", dev)
+    devices.make_nodes(dev)
+    os.mkdir(os.path.join(dev, "pts"), 0o755)
+    _mount(
+        "devpts",
+        os.path.join(dev, "pts"),
+        "devpts",
+        MS_NOSUID | MS_NOEXEC,
+        "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        "/dev/pts",
+    )
+    os.mkdir(os.path.join(dev, "shm"), 0o1777)
+    _mount("shm", os.path.join(dev, "shm"), "tmpfs", basic, "mode=1777,size=65536k", "/dev/shm")
+    os.mkdir(os.path.join(dev, "mqueue"), 0o755)
+    _mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", basic, None, "/dev/mqueue")
+    if tty:
+        _bind_console(os.path.join(dev, "console"))
+
+    for m in spec.get("mounts") or ():
+        bind(root, m["source"], m["destination"], m.get("writable", True), m.get("private", True))
+
+    if not privileged:
+        restrict_proc(os.path.join(root, "proc"), os.path.join(dev, "null"))
+    pivot(root)
+
+
+def _bind_console(console: str) -> None:
+    # Docker 0.9 shows the container's terminal as /dev/console too. The terminal (our stdin) is bound
+    # by its path, which this namespace's copy of the host's tree still has: binding through
+    # /proc/self/fd/0 fails (EINVAL) because that descriptor's mount belongs to the daemon's namespace.
+    # A terminal without such a path (from another namespace) only goes without /dev/console.
+    try:
+        source = os.readlink("/proc/self/fd/0")
+        os.close(os.open(console, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+        mount(source, console, None, MS_BIND)
+    except OSError:
+        try:
+            os.unlink(console)
+        except OSError:
+            pass
+
+
+def bind(root: str, source: str, destination: str, writable: bool = True, private: bool = True) -> None:
+    """Bind-mount the host path `source` at `destination` inside `root`, creating the target."""
+    try:
+        is_dir = stat.S_ISDIR(os.stat(source).st_mode)
+    except OSError as e:
+        raise MountError(f"mounting {source} on {destination}: {e.strerror}")
+    try:
+        target = _ensure_dir(root, destination) if is_dir else _ensure_file(root, destination)
+    except OSError as e:
+        raise MountError(f"creating mount point {destination}: {e.strerror}")
+    what = f"{source} on {destination}"
+    _mount(source, target, None, MS_BIND | MS_REC, None, what)
+    if not writable:
+        _remount_read_only(target, what)
+    if private:
+        _mount(None, target, None, MS_PRIVATE | MS_REC, None, what)
+
+
+def _remount_read_only(target: str, what: str) -> None:
+    # A bind remount sets the mount's flags to exactly those given: keep the nosuid, nodev and
+    # noexec it inherited from its source, or read-only would quietly loosen them.
+    kept = os.statvfs(target).f_flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | kept, None, what + " read-only")
+
+
+def restrict_proc(proc: str, null: str) -> None:
+    """Make the dangerous parts of a fresh /proc read-only or hidden (unprivileged containers)."""
+    for name in _PROC_READ_ONLY:
+        path = os.path.join(proc, name)
+        if os.path.exists(path):
+            _mount(path, path, None, MS_BIND | MS_REC, None, "/proc/" + name)
+            _remount_read_only(path, "/proc/" + name)
+    for name in _PROC_MASKED:
+        path = os.path.join(proc, name)
+        if os.path.exists(path):
+            _mount(null, path, None, MS_BIND, None, "/proc/" + name)
+
+
+def pivot(root: str) -> None:
+    """Make `root` the root of this mount namespace and detach the host's tree entirely."""
+    old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    new = os.open(root, os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fchdir(new)
+        # new_root == put_old stacks the old root on top of the new one, so no directory for it has
+        # to exist in the image; it is then detached from its own (old root) directory.
+        syscalls.pivot_root(".", ".")
+        os.fchdir(old)
+        syscalls.umount(".", MNT_DETACH)
+    except OSError as e:
+        raise MountError(f"pivot_root to {root}: {e.strerror}")
+    finally:
+        os.close(old)
+        os.close(new)
+    os.chdir("/")

@@ -1,0 +1,18 @@
+"""Choose the execution driver named by `-e`; the only module that imports a concrete driver."""
+
+from __future__ import annotations
+
+from lxc_docker.errors import DriverNotSupported
+from lxc_docker.execution.base import ExecDriver
+
+NAMES = ("native",)
+
+
+def new_driver(name: str = "native", cgroup_parent: str = "docker") -> ExecDriver:
+    """The driver `name`, whose containers' cgroups live under `cgroup_parent` unless a Command says
+    otherwise; DriverNotSupported for a driver this program does not have."""
+    if name == "native":
+        from lxc_docker.execution.native.driver import NativeDriver
+
+        return NativeDriver(cgroup_parent=cgroup_parent)
+    raise DriverNotSupported(f"execution driver {name!r} is not supported (choose from: {', '.join(NAMES)})")

@@ -1,0 +1,249 @@
+"""The iptables rules of the bridge network: pure builders for every rule, and a small runner.
+
+Layout (CHAIN is the daemon's chain name, DOCKER by default; BR the bridge):
+
+    nat    PREROUTING   -m addrtype --dst-type LOCAL -j CHAIN
+    nat    OUTPUT       ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j CHAIN
+    nat    POSTROUTING  -s SUBNET ! -o BR -j MASQUERADE
+    nat    CHAIN        one DNAT rule per published port
+    filter FORWARD      -i BR -j CHAIN  and  -o BR -j CHAIN
+    filter CHAIN        per published port and per link ACCEPT rules (inserted at the top), then the
+                        bridge policy: established replies in, containers out, container to container
+                        ACCEPT (--icc=true) or DROP (--icc=false)
+
+Everything that depends on containers lives in the two CHAIN chains, which the daemon owns and rebuilds
+at start, so a daemon that crashed leaves nothing that a restart would duplicate. Loopback is left
+out of the OUTPUT jump on purpose: the kernel will not route 127.0.0.1 to another interface, so
+connections to 127.0.0.1:hostPort go through the userland proxy instead.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from dataclasses import dataclass
+
+from ..errors import SystemError_
+
+ANY_IP = "0.0.0.0"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: where it goes and its match/target arguments."""
+
+    table: str
+    chain: str
+    args: tuple[str, ...]
+
+    def command(self, action: str) -> list[str]:
+        """The iptables arguments to apply `action` (-A, -I, -D, -C) to this rule."""
+        return ["-t", self.table, action, self.chain, *self.args]
+
+
+def nat_jump_rules(chain: str) -> list[Rule]:
+    return [
+        Rule("nat", "PREROUTING", ("-m", "addrtype", "--dst-type", "LOCAL", "-j", chain)),
+        Rule(
+            "nat", "OUTPUT", ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", chain)
+        ),
+    ]
+
+
+def masquerade_rule(subnet: str, bridge: str) -> Rule:
+    return Rule("nat", "POSTROUTING", ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"))
+
+
+def forward_jump_rules(chain: str, bridge: str) -> list[Rule]:
+    return [
+        Rule("filter", "FORWARD", ("-i", bridge, "-j", chain)),
+        Rule("filter", "FORWARD", ("-o", bridge, "-j", chain)),
+    ]
+
+
+def bridge_policy_rules(chain: str, bridge: str, icc: bool) -> list[Rule]:
+    """The tail of the filter chain, in order."""
+    return [
+        Rule(
+            "filter",
+            chain,
+            ("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"),
+        ),
+        Rule("filter", chain, ("-i", bridge, "!", "-o", bridge, "-j", "ACCEPT")),
+        Rule("filter", chain, ("-i", bridge, "-o", bridge, "-j", "ACCEPT" if icc else "DROP")),
+    ]
+
+
+def port_rules(
+    chain: str, bridge: str, proto: str, host_ip: str, host_port: int, ip: str, port: int
+) -> list[Rule]:
+    """The DNAT of one published port and the ACCEPT that lets it through when it comes from outside."""
+    # No -d for 0.0.0.0: iptables would read it as 0.0.0.0/32, not "any address".
+    dest = () if host_ip == ANY_IP else ("-d", host_ip)
+    return [
+        Rule(
+            "nat",
+            chain,
+            (
+                "-p", proto, *dest, "--dport", str(host_port), "!", "-i", bridge,
+                "-j", "DNAT", "--to-destination", f"{ip}:{port}",
+            ),
+        ),
+        Rule(
+            "filter",
+            chain,
+            ("-d", ip, "!", "-i", bridge, "-o", bridge, "-p", proto, "--dport", str(port), "-j", "ACCEPT"),
+        ),
+    ]  # fmt: skip
+
+
+def link_rules(chain: str, bridge: str, parent_ip: str, child_ip: str, port: int, proto: str) -> list[Rule]:
+    """With --icc=false: the parent may open `port` on the child, and the child may answer."""
+    return [
+        Rule(
+            "filter",
+            chain,
+            (
+                "-i", bridge, "-o", bridge, "-p", proto, "-s", parent_ip, "-d", child_ip,
+                "--dport", str(port), "-j", "ACCEPT",
+            ),
+        ),
+        Rule(
+            "filter",
+            chain,
+            (
+                "-i", bridge, "-o", bridge, "-p", proto, "-s", child_ip, "-d", parent_ip,
+                "--sport", str(port), "-j", "ACCEPT",
+            ),
+        ),
+    ]  # fmt: skip
+
+
+class IptablesError(SystemError_):
+    """iptables refused a command; the message carries its stderr."""
+
+
+class Iptables:
+    """Runs iptables with argument lists; -w waits for the xtables lock instead of failing."""
+
+    def __init__(self, binary: str = "iptables") -> None:
+        self.binary = binary
+
+    def run(self, args: list[str]) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(
+                [self.binary, "-w", *args],
+                capture_output=True,
+                text=True,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except FileNotFoundError:
+            raise IptablesError(
+                f"{self.binary} not found: install iptables or start the daemon with --iptables=false"
+            )
+
+    def check(self, args: list[str]) -> None:
+        proc = self.run(args)
+        if proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip()
+            raise IptablesError(f"iptables failed: {self.binary} {' '.join(args)}: {detail}")
+
+    def exists(self, rule: Rule) -> bool:
+        return self.run(rule.command("-C")).returncode == 0
+
+    def add(self, rule: Rule, insert: bool = False) -> None:
+        self.check(rule.command("-I" if insert else "-A"))
+
+    def ensure(self, rule: Rule, insert: bool = False) -> bool:
+        """Add `rule` unless it is already there; returns whether it was added."""
+        if self.exists(rule):
+            return False
+        self.add(rule, insert)
+        return True
+
+    def delete(self, rule: Rule) -> bool:
+        """Delete one copy of `rule`; returns False when there was none."""
+        return self.run(rule.command("-D")).returncode == 0
+
+    def delete_all(self, rule: Rule) -> int:
+        """Delete every copy of `rule` (a crashed older run may have left duplicates)."""
+        count = 0
+        while self.delete(rule):
+            count += 1
+        return count
+
+    def ensure_chain(self, table: str, chain: str) -> bool:
+        """Create `chain` if missing; returns whether it was created."""
+        proc = self.run(["-t", table, "-N", chain])
+        if proc.returncode == 0:
+            return True
+        if "exists" in (proc.stderr or ""):
+            return False
+        raise IptablesError(
+            f"iptables failed to create chain {chain} in table {table}: {proc.stderr.strip()}"
+        )
+
+    def flush_chain(self, table: str, chain: str) -> None:
+        self.run(["-t", table, "-F", chain])
+
+    def remove_chain(self, table: str, chain: str) -> None:
+        # Errors ignored on purpose: the chain may never have been created, or a jump to it may be
+        # someone else's, and shutdown must go on removing what it can.
+        self.run(["-t", table, "-F", chain])
+        self.run(["-t", table, "-X", chain])
+
+    def list_rules(self, table: str, chain: str) -> list[str]:
+        proc = self.run(["-t", table, "-S", chain])
+        return proc.stdout.splitlines() if proc.returncode == 0 else []
+
+
+class RuleBook:
+    """Reference-counted rules in the daemon's own chains: added on first use, deleted on last.
+
+    The chains are flushed when the daemon starts, so this count is the whole truth about them and
+    no `-C` round trip is needed per container. Filter rules go on top, ahead of the bridge policy.
+    """
+
+    def __init__(self, iptables: Iptables) -> None:
+        self.iptables = iptables
+        self._refs: dict[Rule, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, rules: list[Rule]) -> None:
+        """Add every rule, or none of them if one fails."""
+        done: list[Rule] = []
+        with self._lock:
+            try:
+                for rule in rules:
+                    if not self._refs.get(rule):
+                        self.iptables.add(rule, insert=rule.table == "filter")
+                    self._refs[rule] = self._refs.get(rule, 0) + 1
+                    done.append(rule)
+            except BaseException:
+                self._drop(done)
+                raise
+
+    def remove(self, rules: list[Rule]) -> None:
+        with self._lock:
+            self._drop(rules)
+
+    def _drop(self, rules: list[Rule]) -> None:
+        for rule in rules:
+            count = self._refs.get(rule, 0)
+            if count <= 0:
+                continue
+            if count == 1:
+                del self._refs[rule]
+                self.iptables.delete(rule)
+            else:
+                self._refs[rule] = count - 1
+
+    def forget(self) -> None:
+        """Drop the counts (the chains were flushed)."""
+        with self._lock:
+            self._refs.clear()
+
+    def rules(self) -> dict[Rule, int]:
+        with self._lock:
+            return dict(self._refs)
