@@ -18,8 +18,12 @@ from bench_extract import CACHE, _generate
 from common import Daemon, docker_entry
 
 
-def timed(argv: list[str], stdin_path: str | None = None, stdout_path: str | None = None,
-          env: dict[str, str] | None = None) -> float:
+def timed(
+    argv: list[str],
+    stdin_path: str | None = None,
+    stdout_path: str | None = None,
+    env: dict[str, str] | None = None,
+) -> float:
     stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
     stdout = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     try:
@@ -61,10 +65,14 @@ def main() -> None:
             saved = os.path.join(work, "saved.tar")
             results["save"].append(timed(docker + ["save", f"bench/import:{i}"], stdout_path=saved, env=env))
             results["cat"].append(timed(["cat", saved], stdout_path="/dev/null"))
-            subprocess.run(docker + ["rmi", f"bench/import:{i}"], env=env, stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                docker + ["rmi", f"bench/import:{i}"], env=env, stdout=subprocess.DEVNULL, check=True
+            )
             drop_caches()
             results["load"].append(timed(docker + ["load"], saved, env=env))
-            subprocess.run(docker + ["rmi", f"bench/import:{i}"], env=env, stdout=subprocess.DEVNULL, check=True)
+            subprocess.run(
+                docker + ["rmi", f"bench/import:{i}"], env=env, stdout=subprocess.DEVNULL, check=True
+            )
             os.unlink(saved)
     finally:
         d.stop()

@@ -28,7 +28,9 @@ def start_daemon(*extra: str) -> Daemon:
     return Daemon(base, list(extra)).start()
 
 
-def time_command(argv: list[str], runs: int, env: dict[str, str] | None = None, stdin: bytes | None = None) -> list[float]:
+def time_command(
+    argv: list[str], runs: int, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> list[float]:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -38,7 +40,8 @@ def time_command(argv: list[str], runs: int, env: dict[str, str] | None = None, 
 
 
 def summary(label: str, times: list[float]) -> str:
-    return f"{label}: median {statistics.median(times) * 1000:.1f} ms (min {min(times) * 1000:.1f}, n={len(times)})"
+    median = statistics.median(times) * 1000
+    return f"{label}: median {median:.1f} ms (min {min(times) * 1000:.1f}, n={len(times)})"
 
 
 def stop_daemon(d: Daemon) -> None:

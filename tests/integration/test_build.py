@@ -55,7 +55,7 @@ def built_id(result: subprocess.CompletedProcess) -> str:
 
 
 def image(daemon, name: str) -> dict:
-    return json.loads(daemon.out("inspect", name))[0]
+    return api_json(daemon, "GET", f"/v1.9/images/{name}/json")
 
 
 def config(daemon, name: str) -> dict:
@@ -63,7 +63,7 @@ def config(daemon, name: str) -> dict:
 
 
 def exists(daemon, name: str) -> bool:
-    return daemon.cli("inspect", name).returncode == 0
+    return api(daemon, "GET", f"/v1.9/images/{name}/json")[0] == 200
 
 
 def containers(daemon) -> set[str]:
@@ -153,10 +153,45 @@ def served():
     s.close()
 
 
+CLIENTS = ["ours", "cli28", "sdk"]
+
+
+def build_with(client: str, daemon, ctx: str, tag: str, no_cache: bool = False) -> str:
+    """Build `ctx` as `tag` with our CLI, the docker CLI 28 (classic builder) or the docker SDK;
+    return the build output."""
+    if client == "ours":
+        result = build(daemon, ctx, "-t", tag, "--rm", *(["--no-cache"] if no_cache else []))
+        built_id(result)
+        return result.stdout.decode()
+    if client == "cli28":
+        if not os.path.exists(DOCKER_CLI):
+            pytest.skip("the docker CLI is not installed at /usr/local/bin/docker")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env.update(
+            {
+                "DOCKER_HOST": daemon.host,
+                "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config",
+                "DOCKER_BUILDKIT": "0",
+            }
+        )
+        args = [DOCKER_CLI, "build", "-t", tag, *(["--no-cache"] if no_cache else []), ctx]
+        result = subprocess.run(args, capture_output=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.decode()
+    docker = pytest.importorskip("docker")
+    sdk = docker.DockerClient(base_url=daemon.host, version="auto", timeout=120)
+    try:
+        _, logs = sdk.images.build(path=ctx, tag=tag, rm=True, nocache=no_cache)
+        return "".join(m.get("stream", "") for m in logs)
+    finally:
+        sdk.close()
+
+
 # -- every instruction ---------------------------------------------------------------------------
 
 
-def test_all_instructions_make_the_expected_image(daemon, tmp_path):
+@pytest.mark.parametrize("client", CLIENTS)
+def test_all_instructions_make_the_expected_image(daemon, tmp_path, client):
     ctx = write_context(
         tmp_path / "ctx",
         {
@@ -179,16 +214,16 @@ CMD ["hi"]
 """,
         },
     )
-    result = build(daemon, ctx, "-t", "build/all")
-    out = result.stdout.decode()
-    image_id = built_id(result)
+    tag = f"build/all-{client}"
+    out = build_with(client, daemon, ctx, tag, no_cache=True)
+    image_id = re.findall(r"Successfully built ([0-9a-f]{12})", out)[-1]
     assert "Step 1 : FROM busybox\n" in out
     assert "Step 3 : RUN echo building; echo 'we are running some # of cool things' > /built.txt\n" in out
     assert "Step 4 : ENV GREETING hello world\n" in out
     assert re.search(r" ---> Running in [0-9a-f]{12}\nbuilding\n ---> [0-9a-f]{12}\n", out)
     assert "hello\n" in out  # RUN output reaches the client
-    assert b"Uploading context" in result.stderr
-    doc = image(daemon, "build/all")
+    assert "Removing intermediate container" in out
+    doc = image(daemon, tag)
     assert doc["id"].startswith(image_id)
     assert doc["author"] == "Test <t@example.com>"
     cfg = doc["config"]
@@ -197,21 +232,21 @@ CMD ["hi"]
     assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
     assert cfg["Volumes"] == {"/data": {}}
     assert cfg["WorkingDir"] == "/app" and cfg["User"] == "daemon"
-    assert run(daemon, "build/all") == "hi\n"
-    assert run(daemon, "build/all", "a", "b") == "a b\n"
+    assert run(daemon, tag) == "hi\n"
+    assert run(daemon, tag, "a", "b") == "a b\n"
     files = daemon.out(
         "run",
         "--rm",
         "--entrypoint",
         "/bin/cat",
-        "build/all",
+        tag,
         "/built.txt",
         "/greeting",
         "/tmp/pwd",
         "/tmp/uid",
     )
     assert files == "we are running some # of cool things\nhello world\n/app\n1\n"
-    history = daemon.out("history", "--no-trunc", "build/all")
+    history = daemon.out("history", "--no-trunc", tag)
     assert "/bin/sh -c #(nop) CMD [hi]" in history
     assert "/bin/sh -c #(nop) ENTRYPOINT [/bin/echo]" in history
     assert "/bin/sh -c #(nop) ENV GREETING=hello world" in history
@@ -277,6 +312,18 @@ ENV APP_DIR /srv
     assert run(daemon, "build/env", "cat", "/opt/app/env.txt") == "/opt/app/conf|two words\n"
     assert "FROM busybox" in run(daemon, "build/env", "cat", "/opt/app/Dockerfile")
     assert run(daemon, "build/env", "sh", "-c", "echo $LEVEL") == "two words\n"
+
+
+def test_volume_discards_what_later_steps_write_there(daemon, tmp_path):
+    ctx = write_context(
+        tmp_path / "ctx",
+        {"Dockerfile": "FROM busybox\nVOLUME /data\nRUN echo lost > /data/x && echo kept > /outside\n"},
+    )
+    before = containers(daemon)
+    built_id(build(daemon, ctx, "-t", "build/volume", "--rm"))
+    assert containers(daemon) == before
+    assert config(daemon, "build/volume")["Volumes"] == {"/data": {}}
+    assert run(daemon, "build/volume", "sh", "-c", "cat /outside; ls /data") == "kept\n"
 
 
 def test_add_files_directories_and_archives(daemon, tmp_path):
@@ -685,6 +732,24 @@ def test_bad_input(daemon, tmp_path, served, case):
     assert containers(daemon) == before
 
 
+def test_client_side_mistakes(daemon, tmp_path):
+    missing = build(daemon, str(tmp_path / "nowhere"))
+    assert missing.returncode != 0 and b"not a directory" in missing.stderr
+    empty = write_context(tmp_path / "empty", {"README": "no Dockerfile here"})
+    result = build(daemon, empty)
+    assert result.returncode != 0 and b"no Dockerfile found in" in result.stderr
+    bad_tag = build(daemon, empty, "-t", "Not/Valid")
+    assert bad_tag.returncode != 0 and b"Not/Valid" in bad_tag.stderr
+
+
+def test_contexts_are_cleaned_up(daemon, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {"f": "x", "Dockerfile": "FROM busybox\nADD f /f\n"})
+    built_id(build(daemon, ctx))
+    assert build(daemon, "-", input=b"FROM busybox\nADD f /f\n").returncode != 0
+    leftovers = [n for n in os.listdir(os.path.join(daemon.root, "tmp")) if n.startswith("build-")]
+    assert leftovers == []
+
+
 def test_symlinks_inside_a_copied_directory_are_copied_as_links(daemon, tmp_path):
     ctx = write_context(
         tmp_path / "ctx",
@@ -856,12 +921,15 @@ CMD                ["/usr/bin/true"]
 }
 
 
+@pytest.mark.parametrize("client", CLIENTS)
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
-def test_documentation_examples(daemon, tmp_path, name):
+def test_documentation_examples(daemon, tmp_path, name, client):
     files, expected, args, output = EXAMPLES[name]
     ctx = write_context(tmp_path / name, files)
-    tag = f"build/example-{name}"
-    built_id(build(daemon, ctx, "-t", tag, "--rm"))
+    tag = f"build/example-{name}-{client}"
+    before = containers(daemon)
+    assert "Successfully built" in build_with(client, daemon, ctx, tag)
+    assert containers(daemon) == before
     cfg = config(daemon, tag)
     for key, value in expected.items():
         assert (cfg.get(key) or None) == value, (key, cfg.get(key))

@@ -48,7 +48,9 @@ def test_docker_cli_version_and_info(real_cli):
 
 
 def test_docker_cli_image_lifecycle(real_cli, tmp_path):
-    image_id = real_cli("import", "-", "cli28/one:v1", input=small_tar("f.txt", b"cli28\n")).stdout.decode().strip()
+    image_id = (
+        real_cli("import", "-", "cli28/one:v1", input=small_tar("f.txt", b"cli28\n")).stdout.decode().strip()
+    )
     assert image_id.removeprefix("sha256:")[:12]
     listing = real_cli("images").stdout.decode()
     assert any(line.split()[:2] == ["cli28/one", "v1"] for line in listing.splitlines())
@@ -74,9 +76,13 @@ def test_docker_cli_image_lifecycle(real_cli, tmp_path):
 
 
 def test_docker_cli_loads_docker_20_10_fixture(real_cli):
-    real_cli("load", "-i", "/work/shared/fixtures/docker-20.10-save.tar"
-             if os.path.exists("/work/shared/fixtures/docker-20.10-save.tar")
-             else os.path.join(os.path.dirname(__file__), "../../../shared/fixtures/docker-20.10-save.tar"))
+    real_cli(
+        "load",
+        "-i",
+        "/work/shared/fixtures/docker-20.10-save.tar"
+        if os.path.exists("/work/shared/fixtures/docker-20.10-save.tar")
+        else os.path.join(os.path.dirname(__file__), "../../../shared/fixtures/docker-20.10-save.tar"),
+    )
     listing = real_cli("images", "fx/child").stdout.decode()
     assert "v1" in listing
     real_cli("rmi", "fx/child:v1", "fx/base")

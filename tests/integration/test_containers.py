@@ -47,12 +47,13 @@ def test_only_lo_without_networking(daemon):
 
 
 def test_mount_isolation(daemon):
-    out = daemon.out("run", "--privileged", "busybox", "sh", "-c",
-                     "mount -t tmpfs none /mnt && touch /mnt/x && ls /mnt")
+    out = daemon.out(
+        "run", "--privileged", "busybox", "sh", "-c", "mkdir -p /mnt && mount -t tmpfs none /mnt && touch /mnt/x && ls /mnt"
+    )
     assert out.strip() == "x"
     with open("/proc/self/mounts") as f:
         assert not any(" /mnt " in line for line in f)
-    denied = run(daemon, "busybox", "sh", "-c", "mount -t tmpfs none /mnt")
+    denied = run(daemon, "busybox", "sh", "-c", "mkdir -p /mnt && mount -t tmpfs none /mnt")
     assert denied.returncode != 0
 
 
@@ -69,8 +70,15 @@ def test_capabilities_are_dropped(daemon):
 
 
 def test_memory_limit_is_enforced(daemon):
-    result = run(daemon, "-m", "32m", "busybox", "sh", "-c",
-                 "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived")
+    result = run(
+        daemon,
+        "-m",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived",
+    )
     assert b"survived" not in result.stdout
     assert result.returncode == 137
     bad = run(daemon, "-m", "12zz", "busybox", "true")
@@ -89,8 +97,15 @@ def test_environment(daemon):
     assert "FOO=bar" in env and "HOME=/" in env and "container=lxc" in env and "HOSTNAME=envbox" in env
     assert any(e.startswith("PATH=") for e in env)
     tty_env = subprocess.run(
-        ["script", "-qec", " ".join(docker_cmd() + ["-H", daemon.host, "run", "-t", "busybox", "env"]),
-         "/dev/null"], capture_output=True, env=our_env(), timeout=60,
+        [
+            "script",
+            "-qec",
+            " ".join(docker_cmd() + ["-H", daemon.host, "run", "-t", "busybox", "env"]),
+            "/dev/null",
+        ],
+        capture_output=True,
+        env=our_env(),
+        timeout=60,
     )
     assert b"TERM=xterm" in tty_env.stdout
 
@@ -102,8 +117,16 @@ def test_stdin_piping(daemon):
 
 
 def test_detached_lifecycle_logs_top_stop_rm(daemon):
-    cid = daemon.out("run", "-d", "--name", "lifecycle", "busybox", "sh", "-c",
-                     "trap 'echo bye; exit 0' TERM; while true; do echo tick; sleep 0.2; done").strip()
+    cid = daemon.out(
+        "run",
+        "-d",
+        "--name",
+        "lifecycle",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo bye; exit 0' TERM; while true; do echo tick; sleep 0.2; done",
+    ).strip()
     assert len(cid) == 64
     deadline = time.monotonic() + 10
     while "tick" not in daemon.out("logs", "lifecycle") and time.monotonic() < deadline:
@@ -145,18 +168,27 @@ def test_unknown_image_and_container(daemon):
 
 
 def test_diff_commit_export_cp(daemon, tmp_path):
-    daemon.out("run", "--name", "changer", "busybox", "sh", "-c",
-               "echo data > /made.txt && rm /bin/ls && mkdir -p /etc/newdir")
+    daemon.out(
+        "run",
+        "--name",
+        "changer",
+        "busybox",
+        "sh",
+        "-c",
+        "echo data > /made.txt && rm /bin/ls && mkdir -p /etc/newdir",
+    )
     diff = daemon.out("diff", "changer").splitlines()
     assert "A /made.txt" in diff and "D /bin/ls" in diff and "C /bin" in diff
     image = daemon.out("commit", "-m", "msg", "-a", "me", "changer", "committed/img:v1").strip()
-    assert daemon.out("run", "committed/img:v1", "cat", "/made.txt") == "data\n"
-    assert daemon.cli("run", "committed/img:v1", "ls").returncode == 127
+    assert daemon.out("run", "--rm", "committed/img:v1", "cat", "/made.txt") == "data\n"
+    assert daemon.cli("run", "--rm", "committed/img:v1", "ls").returncode == 127
     meta = json.loads(daemon.out("inspect", image))[0]
     assert meta["comment"] == "msg" and meta["author"] == "me"
-    run_override = daemon.out("commit", "--run", '{"Cmd": ["cat", "/made.txt"]}', "changer", "committed/img:v2")
+    run_override = daemon.out(
+        "commit", "--run", '{"Cmd": ["cat", "/made.txt"]}', "changer", "committed/img:v2"
+    )
     assert run_override.strip()
-    assert daemon.out("run", "committed/img:v2") == "data\n"
+    assert daemon.out("run", "--rm", "committed/img:v2") == "data\n"
     exported = daemon.cli("export", "changer", check=True).stdout
     import io
     import tarfile
@@ -234,17 +266,26 @@ def test_cycles_leave_nothing_behind(daemon):
             return sum(1 for line in f if daemon.base in line)
 
     before_mounts = mounts()
-    before_cgroups = set(os.listdir("/sys/fs/cgroup/memory/docker")) if os.path.isdir("/sys/fs/cgroup/memory/docker") else set()
+    before_cgroups = (
+        set(os.listdir("/sys/fs/cgroup/memory/docker"))
+        if os.path.isdir("/sys/fs/cgroup/memory/docker")
+        else set()
+    )
     for _ in range(int(os.environ.get("LXC_DOCKER_CYCLES", "200"))):
         cid = daemon.out("create", "busybox", "sleep", "30").strip()
         daemon.out("start", cid)
         daemon.out("kill", cid)
         daemon.out("rm", cid)
     assert mounts() == before_mounts
-    after = set(os.listdir("/sys/fs/cgroup/memory/docker")) if os.path.isdir("/sys/fs/cgroup/memory/docker") else set()
+    after = (
+        set(os.listdir("/sys/fs/cgroup/memory/docker"))
+        if os.path.isdir("/sys/fs/cgroup/memory/docker")
+        else set()
+    )
     assert after <= before_cgroups
     assert os.listdir(os.path.join(daemon.root, "containers")) == [
-        n for n in os.listdir(os.path.join(daemon.root, "containers"))
+        n
+        for n in os.listdir(os.path.join(daemon.root, "containers"))
         if n in daemon.out("ps", "-a", "-q", "--no-trunc")
     ]
 
@@ -291,31 +332,65 @@ def test_hello_world_with_other_clients(daemon, client):
             pytest.skip("no docker CLI at /usr/local/bin/docker")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
         env["DOCKER_HOST"] = daemon.host
-        out = subprocess.run(["/usr/local/bin/docker", "run", "--rm", "busybox", "/bin/echo", "hello world"],
-                             capture_output=True, env=env, timeout=60)
+        out = subprocess.run(
+            ["/usr/local/bin/docker", "run", "--rm", "busybox", "/bin/echo", "hello world"],
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
         assert out.returncode == 0 and out.stdout == b"hello world\n", out.stderr
-        piped = subprocess.run(["/usr/local/bin/docker", "run", "-i", "--rm", "busybox", "cat"], input=b"piped\n",
-                               capture_output=True, env=env, timeout=60)
+        piped = subprocess.run(
+            ["/usr/local/bin/docker", "run", "-i", "--rm", "busybox", "cat"],
+            input=b"piped\n",
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
         assert piped.stdout == b"piped\n"
-        code = subprocess.run(["/usr/local/bin/docker", "run", "--rm", "busybox", "sh", "-c", "exit 7"],
-                              capture_output=True, env=env, timeout=60)
+        code = subprocess.run(
+            ["/usr/local/bin/docker", "run", "--rm", "busybox", "sh", "-c", "exit 7"],
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
         assert code.returncode == 7
-        cid = subprocess.run(["/usr/local/bin/docker", "run", "-d", "busybox", "sh", "-c",
-                              "while true; do echo hello world; sleep 0.2; done"],
-                             capture_output=True, env=env, timeout=60).stdout.decode().strip()
+        cid = (
+            subprocess.run(
+                [
+                    "/usr/local/bin/docker",
+                    "run",
+                    "-d",
+                    "busybox",
+                    "sh",
+                    "-c",
+                    "while true; do echo hello world; sleep 0.2; done",
+                ],
+                capture_output=True,
+                env=env,
+                timeout=60,
+            )
+            .stdout.decode()
+            .strip()
+        )
         deadline = time.monotonic() + 10
         logs = b""
         while b"hello world" not in logs and time.monotonic() < deadline:
             logs = subprocess.run(["/usr/local/bin/docker", "logs", cid], capture_output=True, env=env).stdout
         assert b"hello world" in logs
-        assert subprocess.run(["/usr/local/bin/docker", "rm", "-f", cid], env=env, capture_output=True).returncode == 0
+        assert (
+            subprocess.run(
+                ["/usr/local/bin/docker", "rm", "-f", cid], env=env, capture_output=True
+            ).returncode
+            == 0
+        )
         return
     docker = pytest.importorskip("docker")
     client_ = docker.DockerClient(base_url=daemon.host, timeout=60)
     try:
         assert client_.containers.run("busybox", "/bin/echo hello world", remove=True) == b"hello world\n"
-        c = client_.containers.run("busybox", ["sh", "-c", "while true; do echo hello world; sleep 0.2; done"],
-                                   detach=True)
+        c = client_.containers.run(
+            "busybox", ["sh", "-c", "while true; do echo hello world; sleep 0.2; done"], detach=True
+        )
         deadline = time.monotonic() + 10
         while b"hello world" not in c.logs() and time.monotonic() < deadline:
             time.sleep(0.1)

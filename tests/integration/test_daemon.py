@@ -59,7 +59,9 @@ def test_keep_alive_serves_several_requests_on_one_connection(daemon):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(daemon.sock)
-    s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\nGET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.sendall(
+        b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\nGET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     data = b""
     while chunk := s.recv(4096):
         data += chunk
@@ -78,8 +80,11 @@ def test_socket_mode_and_cors(daemon_factory):
 def test_second_daemon_on_same_pidfile_refuses(daemon_factory):
     first = daemon_factory().start()
     second = subprocess.run(
-        docker_cmd() + ["-d", "-H", f"unix://{first.base}/other.sock", "-g", f"{first.base}/root2", "-p", first.pidfile],
-        capture_output=True, env=our_env(), timeout=30,
+        docker_cmd()
+        + ["-d", "-H", f"unix://{first.base}/other.sock", "-g", f"{first.base}/root2", "-p", first.pidfile],
+        capture_output=True,
+        env=our_env(),
+        timeout=30,
     )
     assert second.returncode != 0
     assert b"pid file found, ensure docker is not running" in second.stderr
@@ -105,9 +110,12 @@ def test_bad_daemon_flags_fail_clearly(daemon_factory, tmp_path):
         (["--icc=false", "--iptables=false"], b"ICC uses iptables"),
     ):
         result = subprocess.run(
-            docker_cmd() + ["-d", "-g", str(tmp_path / "g"), "-p", str(tmp_path / "pid"), *args]
+            docker_cmd()
+            + ["-d", "-g", str(tmp_path / "g"), "-p", str(tmp_path / "pid"), *args]
             + ([] if "-H" in args else ["-H", f"unix://{tmp_path}/s.sock"]),
-            capture_output=True, env=our_env(), timeout=30,
+            capture_output=True,
+            env=our_env(),
+            timeout=30,
         )
         assert result.returncode != 0, args
         assert message in result.stderr, (args, result.stderr)
@@ -115,12 +123,20 @@ def test_bad_daemon_flags_fail_clearly(daemon_factory, tmp_path):
 
 
 def test_client_without_daemon_says_cannot_connect(tmp_path):
-    result = subprocess.run(docker_cmd() + ["-H", f"unix://{tmp_path}/none.sock", "images"],
-                            capture_output=True, env=our_env(), timeout=30)
+    result = subprocess.run(
+        docker_cmd() + ["-H", f"unix://{tmp_path}/none.sock", "images"],
+        capture_output=True,
+        env=our_env(),
+        timeout=30,
+    )
     assert result.returncode != 0
     assert b"Cannot connect to the Docker daemon. Is 'docker -d' running on this host?" in result.stderr
-    via_env = subprocess.run(docker_cmd() + ["info"], capture_output=True, timeout=30,
-                             env=our_env({"DOCKER_HOST": f"unix://{tmp_path}/none.sock"}))
+    via_env = subprocess.run(
+        docker_cmd() + ["info"],
+        capture_output=True,
+        timeout=30,
+        env=our_env({"DOCKER_HOST": f"unix://{tmp_path}/none.sock"}),
+    )
     assert b"Cannot connect to the Docker daemon" in via_env.stderr
 
 
@@ -129,16 +145,21 @@ def test_tcp_listener(daemon_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     d = daemon_factory("-H", f"tcp://127.0.0.1:{port}").start()
-    result = subprocess.run(docker_cmd() + ["-H", f"tcp://127.0.0.1:{port}", "version"],
-                            capture_output=True, env=our_env(), timeout=30)
+    result = subprocess.run(
+        docker_cmd() + ["-H", f"tcp://127.0.0.1:{port}", "version"],
+        capture_output=True,
+        env=our_env(),
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     assert b"Server version:" in result.stdout
     assert d.cli("version").returncode == 0  # the unix socket still answers
 
 
 def test_events_stream_does_not_block_other_clients(daemon):
-    proc = subprocess.Popen(docker_cmd() + ["-H", daemon.host, "events"], stdout=subprocess.PIPE,
-                            env=our_env())
+    proc = subprocess.Popen(
+        docker_cmd() + ["-H", daemon.host, "events"], stdout=subprocess.PIPE, env=our_env()
+    )
     try:
         daemon.out("tag", "busybox", "evtest:one")
         line = proc.stdout.readline().decode()

@@ -108,7 +108,11 @@ def test_rmi_rules_from_the_documentation(daemon):
         daemon.out("tag", image, name)
     refused = daemon.cli("rmi", image[:12])
     assert refused.returncode != 0
-    assert b"Conflict, cannot delete image %s because it is tagged in multiple repositories" % image[:12].encode() in refused.stderr
+    assert (
+        b"Conflict, cannot delete image %s because it is tagged in multiple repositories"
+        % image[:12].encode()
+        in refused.stderr
+    )
     assert b"failed to remove one or more images" in refused.stderr
     assert daemon.out("rmi", "test1") == f"Untagged: {image}\n"
     assert daemon.out("rmi", "test2") == f"Untagged: {image}\n"
@@ -184,7 +188,9 @@ def test_save_unknown_image_is_an_error(daemon):
 
 
 def test_load_fixture_written_by_docker_20_10(daemon):
-    fixture = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures", "docker-20.10-save.tar")
+    fixture = os.path.join(
+        os.path.dirname(__file__), "..", "..", "..", "shared", "fixtures", "docker-20.10-save.tar"
+    )
     if not os.path.exists(fixture):
         fixture = "/work/shared/fixtures/docker-20.10-save.tar"
     with open(fixture, "rb") as f:

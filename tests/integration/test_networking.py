@@ -59,8 +59,9 @@ def test_port_conflict_is_a_clear_error(net_daemon):
 
 
 def test_links_env_hosts_and_names(net_daemon):
-    db = net_daemon.out("run", "-d", "--name", "db", "--expose", "8080", "-e", "SECRET=s3", "busybox", "sh", "-c",
-                        HTTPD).strip()
+    net_daemon.out(
+        "run", "-d", "--name", "db", "--expose", "8080", "-e", "SECRET=s3", "busybox", "sh", "-c", HTTPD
+    ).strip()
     try:
         db_ip = json.loads(net_daemon.out("inspect", "db"))[0]["NetworkSettings"]["IPAddress"]
         env = net_daemon.out("run", "--link", "db:db", "busybox", "env").splitlines()
@@ -70,15 +71,18 @@ def test_links_env_hosts_and_names(net_daemon):
         assert "DB_ENV_SECRET=s3" in env
         hosts = net_daemon.out("run", "--link", "db:db", "busybox", "cat", "/etc/hosts")
         assert f"{db_ip}\tdb" in hosts
-        page = net_daemon.out("run", "--link", "db:db", "busybox", "wget", "-qO-", "http://db:8080/index.html")
+        page = net_daemon.out(
+            "run", "--link", "db:db", "busybox", "wget", "-qO-", "http://db:8080/index.html"
+        )
         assert page.startswith("hello from")
-        web = net_daemon.out("run", "-d", "--name", "webapp", "--link", "db:db", "busybox", "sleep", "60").strip()
+        web = net_daemon.out(
+            "run", "-d", "--name", "webapp", "--link", "db:db", "busybox", "sleep", "60"
+        ).strip()
         assert "webapp/db" in net_daemon.out("ps")
         net_daemon.out("rm", "--link", "/webapp/db")
         assert "webapp/db" not in net_daemon.out("ps")
         net_daemon.out("rm", "-f", web)
-        stopped = net_daemon.out("run", "--name", "stopped_db", "busybox", "true")
-        del stopped
+        net_daemon.out("run", "--name", "stopped_db", "busybox", "true")
         bad = net_daemon.cli("run", "--link", "stopped_db:x", "busybox", "true")
         assert bad.returncode != 0
         missing = net_daemon.cli("run", "--link", "ghost_db:x", "busybox", "true")
@@ -94,7 +98,9 @@ def test_container_to_container_over_the_bridge(net_daemon):
         out = ""
         deadline = time.monotonic() + 10
         while "hello" not in out and time.monotonic() < deadline:
-            out = net_daemon.cli("run", "busybox", "wget", "-qO-", f"http://{ip}:8080/index.html").stdout.decode()
+            out = net_daemon.cli(
+                "run", "busybox", "wget", "-qO-", f"http://{ip}:8080/index.html"
+            ).stdout.decode()
         assert "hello from" in out
     finally:
         net_daemon.out("rm", "-f", server)

@@ -9,7 +9,11 @@ import tarfile
 
 BUSYBOX = "/bin/busybox"
 
-PASSWD = "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+PASSWD = (
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+)
 GROUP = "root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n"
 
 
@@ -38,8 +42,22 @@ def write_rootfs_tar(path: str) -> str:
             info.size, info.mode, info.mtime = len(data), mode, mtime
             tar.addfile(info, io.BytesIO(data))
 
-        for d in ("bin", "dev", "etc", "home", "lib", "proc", "root", "sys", "usr", "usr/bin", "usr/sbin",
-                  "sbin", "var", "var/log"):
+        for d in (
+            "bin",
+            "dev",
+            "etc",
+            "home",
+            "lib",
+            "proc",
+            "root",
+            "sys",
+            "usr",
+            "usr/bin",
+            "usr/sbin",
+            "sbin",
+            "var",
+            "var/log",
+        ):
             add_dir(d, 0o700 if d == "root" else 0o755)
         add_dir("tmp", 0o1777)
         with open(BUSYBOX, "rb") as f:

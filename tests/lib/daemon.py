@@ -67,16 +67,30 @@ class Daemon:
 
     def args(self) -> list[str]:
         # Never the host's docker0: without a test bridge (-b) the daemon runs without networking.
-        bridge = [] if any(a in ("-b", "--bridge") or a.startswith(("-b=", "--bridge=")) for a in self.extra_args) \
+        bridge = (
+            []
+            if any(a in ("-b", "--bridge") or a.startswith(("-b=", "--bridge=")) for a in self.extra_args)
             else ["-b", "none"]
-        return docker_cmd() + ["-d", "-D", "-H", self.host, "-g", self.root, "-p", self.pidfile, *bridge,
-                               *self.extra_args]
+        )
+        return docker_cmd() + [
+            "-d",
+            "-D",
+            "-H",
+            self.host,
+            "-g",
+            self.root,
+            "-p",
+            self.pidfile,
+            *bridge,
+            *self.extra_args,
+        ]
 
     def start(self, timeout: float = 20.0) -> Daemon:
         os.makedirs(self.base, exist_ok=True)
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.args(), stdout=log, stderr=subprocess.STDOUT, env=our_env(),
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.args(), stdout=log, stderr=subprocess.STDOUT, env=our_env(), start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -110,8 +124,14 @@ class Daemon:
             self.proc.kill()
             self.proc.wait(10)
 
-    def cli(self, *args: str, input: bytes | None = None, timeout: float = 60, env: dict[str, str] | None = None,
-            check: bool = False) -> subprocess.CompletedProcess:
+    def cli(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             docker_cmd() + ["-H", self.host, *args],
             input=input,

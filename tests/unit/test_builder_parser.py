@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 from lxc_docker.builder import context as ctxfiles
-from lxc_docker.builder.builder import go_list
+from lxc_docker.builder.builder import add_from_context, go_list
 from lxc_docker.builder.cache import cache_key
 from lxc_docker.builder.parser import DockerfileError, logical_lines, parse, parse_trigger
 from lxc_docker.errors import ArchiveError, NotFound
@@ -338,9 +338,9 @@ def test_add_writes_into_a_root_without_leaving_it(tmp_path):
     os.symlink("/etc", root / "etclink")
     files = {"f": ("payload", 0o640), "d/sub/x": "x", "d/link": ("link", "sub/x"), "d/sub": ("dir", 0o700)}
     with make_context(tmp_path, files) as ctx:
-        ctx.add(str(root), ctx.resolve("f"), "/escape/tmp/via-link", "f")
-        ctx.add(str(root), ctx.resolve("f"), "/etclink/", "f")
-        ctx.add(str(root), ctx.resolve("d"), "/copy", "d")
+        add_from_context(str(root), ctx, ctx.resolve("f"), "/escape/tmp/via-link", "f")
+        add_from_context(str(root), ctx, ctx.resolve("f"), "/etclink/", "f")
+        add_from_context(str(root), ctx, ctx.resolve("d"), "/copy", "d")
     assert (root / "tmp" / "via-link").read_text() == "payload"
     assert (root / "etc" / "f").stat().st_mode & 0o777 == 0o640
     assert (root / "copy" / "sub" / "x").read_text() == "x"

@@ -29,8 +29,20 @@ def test_parse_valid(name, expected):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "Busybox", "a..b", "-x", "x-", "a/B", "x:.tag", "x:-tag", "x:" + "t" * 129, "x@sha256:ab", "a b",
-     "0" * 64],
+    [
+        "",
+        "Busybox",
+        "a..b",
+        "-x",
+        "x-",
+        "a/B",
+        "x:.tag",
+        "x:-tag",
+        "x:" + "t" * 129,
+        "x@sha256:ab",
+        "a b",
+        "0" * 64,
+    ],
 )
 def test_parse_invalid(name):
     with pytest.raises(ValueError):

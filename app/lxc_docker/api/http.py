@@ -84,8 +84,9 @@ class BodyReader:
 
 
 class Request:
-    def __init__(self, method: str, path: str, query: str, headers: Any, body: BodyReader,
-                 version: tuple[int, int]) -> None:
+    def __init__(
+        self, method: str, path: str, query: str, headers: Any, body: BodyReader, version: tuple[int, int]
+    ) -> None:
         self.method = method
         self.path = path
         self.headers = headers
@@ -178,7 +179,10 @@ def common_headers(cors: bool) -> list[tuple[str, str]]:
     if cors:
         headers += [
             ("Access-Control-Allow-Origin", "*"),
-            ("Access-Control-Allow-Headers", "Origin, X-Requested-With, Content-Type, Accept, X-Registry-Auth"),
+            (
+                "Access-Control-Allow-Headers",
+                "Origin, X-Requested-With, Content-Type, Accept, X-Registry-Auth",
+            ),
             ("Access-Control-Allow-Methods", "GET, POST, DELETE, PUT, OPTIONS, HEAD"),
         ]
     return headers

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import codecs
 import copy
+import hashlib
 import os
 import posixpath
 import re
+import stat
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
+from ..archive import tar
+from ..daemon.containerfs import resolve_in_root
 from ..daemon.runconfig import CONFIG_DEFAULTS
 from ..errors import DockerError, NotFound
 from ..image.image import Image
@@ -176,7 +180,7 @@ class Builder:
         assigned = []
         for key, raw in ins.value:
             value = self._substitute(raw)
-            env = [e for e in self.config.get("Env") or []]
+            env = list(self.config.get("Env") or [])
             entry = f"{key}={value}"
             for i, existing in enumerate(env):
                 if existing.split("=", 1)[0] == key:
@@ -233,7 +237,7 @@ class Builder:
         got = self.context.download(url)
         name = name or "download"
         key = f"url:{_sha256_text(name + chr(0) + got.sha256)}"
-        self._commit_layer(key, dest, lambda root: ctxfiles.add_download(root, got, dest, name))
+        self._commit_layer(key, dest, lambda root: add_download(root, got, dest, name))
 
     def _add_local(self, src: str, dest: str) -> None:
         context = self.context
@@ -241,7 +245,7 @@ class Builder:
         # The name as written: `ADD link /dir/` makes /dir/link, whatever the symlink points at.
         name = posixpath.basename(posixpath.normpath(src))
         key = context.checksum(rel, name)
-        self._commit_layer(key, dest, lambda root: context.add(root, rel, dest, name))
+        self._commit_layer(key, dest, lambda root: add_from_context(root, context, rel, dest, name))
 
     def _commit_layer(self, key: str, dest: str, fill: Callable[[str], int]) -> None:
         """A new image whose layer `fill` writes, given the layer's mounted root; cached by `key`."""
@@ -366,6 +370,125 @@ class Builder:
         return _VARIABLE.sub(replace, text)
 
 
+# -- ADD: writing into the new layer -------------------------------------------------------------
+#
+# `root` is a new layer, mounted and used by nothing else. Destination paths are resolved the way
+# the container will see them: symlinks in the image are followed but cannot lead out of `root`.
+
+
+def add_from_context(root: str, context: BuildContext, rel: bytes, dest: str, name: str) -> int:
+    """ADD of context entry `rel` to `dest`; returns the bytes written.
+
+    A directory's contents go into directory `dest` (tar -x semantics: a union, the source winning
+    file by file), owned by 0:0 with their modes and times; a local tarball is unpacked into
+    `dest` with the owners it records; anything else is copied as one file (0:0, its mode and
+    time) to `dest`, or to `dest/name` when `dest` ends with / or is a directory.
+    """
+    if context.is_dir(rel):
+        host, created = ensure_dir(root, dest)
+        if created and rel:
+            os.chmod(host, context.content(rel).mode)
+        return tar.extract(context.tree(rel), host, whiteouts="keep", same_owner=True)
+    if context.is_archive(rel):
+        host, _ = ensure_dir(root, dest)
+        return tar.extract(context.archive(rel), host, whiteouts="keep", same_owner=True)
+    entry = context.content(rel)
+    host = place(root, dest, name)
+    if entry.type in ctxfiles.NODE_TYPES:
+        os.mknod(host, ctxfiles.NODE_TYPES[entry.type] | entry.mode, os.makedev(*entry.dev))
+        os.lchown(host, 0, 0)
+        return 0
+    _write_file(host, lambda fd: context.copy_content(rel, fd), entry.mode, entry.mtime)
+    return entry.size
+
+
+def add_download(root: str, got: ctxfiles.Download, dest: str, name: str) -> int:
+    """A downloaded file to `dest` (or `dest/name`): 0:0 and mode 0755, as the reference says of
+    new files (a download has no metadata of its own). Never unpacked."""
+    host = place(root, dest, name)
+    size = os.path.getsize(got.path)
+    src = os.open(got.path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _write_file(host, lambda fd: ctxfiles.copy_range(src, fd, 0, size), 0o755, None)
+    finally:
+        os.close(src)
+    return size
+
+
+def place(root: str, dest: str, name: str) -> str:
+    """Host path where a file added as `name` to `dest` goes, made free for it; parents created.
+
+    `dest` ending with / means `dest/name`; so does an existing directory (as later Dockers do;
+    0.9 replaced it). Whatever else is there is replaced, never written through: a symlink in its
+    place could point anywhere.
+    """
+    target = dest + name if dest.endswith("/") else dest
+    parent, base = posixpath.split(posixpath.normpath("/" + target))
+    if not base:
+        parent, base = "/", name
+    host_parent, _ = ensure_dir(root, parent)
+    host = os.path.join(host_parent, base)
+    existing = _lstat(host)
+    if existing is not None and stat.S_ISDIR(existing.st_mode):
+        host = os.path.join(host, name)
+        existing = _lstat(host)
+        if existing is not None and stat.S_ISDIR(existing.st_mode):
+            raise DockerError(f"cannot replace directory {posixpath.join(target, name)} with a file")
+    if existing is not None:
+        os.unlink(host)
+    return host
+
+
+def _write_file(host: str, fill: Callable[[int], None], mode: int, mtime: int | None) -> None:
+    out = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fill(out)
+        os.fchown(out, 0, 0)
+        os.fchmod(out, mode)
+        if mtime is not None:
+            os.utime(out, (mtime, mtime))
+    finally:
+        os.close(out)
+
+
+def ensure_dir(root: str, path: str) -> tuple[str, bool]:
+    """Host path of directory `path` of the image, made (0755, 0:0) with missing parents if needed.
+
+    Returns (host path, whether the directory itself was created).
+    """
+    try:
+        host = resolve_in_root(root, path)
+    except NotADirectoryError:
+        raise DockerError(f"cannot add to {path}: a parent is not a directory in the image") from None
+    st = _lstat(host)
+    if st is not None:
+        if not stat.S_ISDIR(st.st_mode):
+            raise DockerError(f"cannot add to {path}: it exists in the image and is not a directory")
+        return host, False
+    # From the deepest existing ancestor down: every component made here is a fresh directory,
+    # never a symlink, so nothing is created outside `root`.
+    missing = []
+    current = host
+    while _lstat(current) is None:
+        missing.append(current)
+        current = os.path.dirname(current)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o755)
+        except NotADirectoryError:
+            raise DockerError(f"cannot create directory {path}: a parent is not a directory") from None
+        os.chmod(directory, 0o755)
+        os.lchown(directory, 0, 0)
+    return host, True
+
+
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
 class _OutputSink:
     """Stands in for an attached client's socket: a RUN container's output joins the build output."""
 
@@ -386,6 +509,4 @@ class _OutputSink:
 
 
 def _sha256_text(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.encode()).hexdigest()

@@ -1,5 +1,5 @@
-"""The files of a build: where the context comes from, how its paths are named safely, and how ADD
-puts them (or a download) into an image.
+"""The files of a build: where the context comes from (a tar, a URL, a git repository), how its
+paths are named safely, and the streams ADD copies from.
 
 The context tar is not unpacked. As it arrives, its file contents go into one spool file and its
 entries into an index (name → type, metadata, offset in the spool, SHA-256 of the content). A
@@ -32,7 +32,7 @@ from ..errors import ArchiveError, DockerError, InvalidParameter, NotFound
 MAX_LINKS = 40
 DOCKERFILE_MAX = 10 << 20  # a Dockerfile sent alone is read whole; anything larger is no Dockerfile
 DIR, REG, SYMLINK, HARDLINK = b"5", b"0", b"2", b"1"
-_NODES = {b"3": stat.S_IFCHR, b"4": stat.S_IFBLK, b"6": stat.S_IFIFO}
+NODE_TYPES = {b"3": stat.S_IFCHR, b"4": stat.S_IFBLK, b"6": stat.S_IFIFO}
 _INLINE_MAX = 256 << 10  # smaller files join the tar's buffer; bigger ones are streamed
 
 
@@ -121,7 +121,7 @@ class BuildContext:
                     reader.skip(m.size + (-m.size % BLOCK))
                     if kind == b"D":  # a GNU dump directory is a directory
                         kind = DIR
-                    if kind not in (DIR, SYMLINK, HARDLINK) and kind not in _NODES:
+                    if kind not in (DIR, SYMLINK, HARDLINK) and kind not in NODE_TYPES:
                         continue  # volume labels and the like carry nothing to add
                     entry = Entry(kind, m.mode, 0, m.mtime // 1_000_000_000, m.linkname, xattrs=m.xattrs)
                     entry.dev = (m.devmajor, m.devminor)
@@ -251,7 +251,7 @@ class BuildContext:
                 digest.update(b"%d\0%s" % (entry.size, entry.digest))
             elif entry.type in (SYMLINK, HARDLINK):
                 digest.update(entry.linkname)
-            elif entry.type in _NODES:
+            elif entry.type in NODE_TYPES:
                 digest.update(b"%d,%d" % entry.dev)
             digest.update(b"\n")
         return "dir:" + digest.hexdigest()
@@ -269,35 +269,21 @@ class BuildContext:
         except (OSError, ArchiveError, EOFError):
             return False
 
+    def archive(self, rel: bytes) -> BinaryIO:
+        """The content of tarball `rel`, to unpack (ADD of a local tar)."""
+        return self._slice(self.content(rel))  # type: ignore[return-value]
+
+    def tree(self, rel: bytes) -> BinaryIO:
+        """A tar of directory `rel`'s contents, names relative to it, owners 0:0 (ADD of a
+        directory); made from the spool as it is read."""
+        return _Pieces(self._tree(rel))  # type: ignore[return-value]
+
+    def copy_content(self, rel: bytes, out: int) -> None:
+        entry = self.content(rel)
+        copy_range(self._spool, out, entry.offset, entry.size)
+
     def _slice(self, entry: Entry) -> _Slice:
         return _Slice(self._spool, entry.offset, entry.size)
-
-    # -- ADD -----------------------------------------------------------------------------------
-
-    def add(self, root: str, rel: bytes, dest: str, name: str) -> int:
-        """Add context entry `rel` to the image root `root` at `dest`, as ADD does; returns bytes.
-
-        A directory's contents are copied into `dest` (tar -x semantics: a union, the source
-        winning file by file), owned by 0:0 with their modes and times; a local tarball is unpacked
-        into `dest` with the owners it records; anything else is copied as one file (0:0, its mode
-        and time) to `dest`, or to `dest/name` when `dest` ends with / or is a directory.
-        """
-        if self.is_dir(rel):
-            host, created = ensure_dir(root, dest)
-            if created and rel:
-                os.chmod(host, self.lookup(rel).mode)  # type: ignore[union-attr]
-            return tar.extract(_Pieces(self._tree(rel)), host, whiteouts="keep", same_owner=True)
-        if self.is_archive(rel):
-            host, _ = ensure_dir(root, dest)
-            return tar.extract(self._slice(self.content(rel)), host, whiteouts="keep", same_owner=True)
-        entry = self.content(rel)
-        host = place(root, dest, name)
-        if entry.type in _NODES:
-            os.mknod(host, _NODES[entry.type] | entry.mode, os.makedev(*entry.dev))
-            os.lchown(host, 0, 0)
-            return 0
-        _write_file(host, self._spool, entry.offset, entry.size, entry.mode, entry.mtime)
-        return entry.size
 
     def _tree(self, rel: bytes) -> Iterator[bytes]:
         """The tar of directory `rel`'s contents, names relative to it and owners 0:0."""
@@ -332,7 +318,7 @@ class BuildContext:
                 writer.header(name + b"/", DIR, **common)
             elif kind == SYMLINK:
                 writer.header(name, SYMLINK, linkname=entry.linkname, **common)
-            elif kind in _NODES:
+            elif kind in NODE_TYPES:
                 writer.header(name, kind, dev=entry.dev, **common)
             if sink.parts:
                 yield from sink.take()
@@ -382,7 +368,7 @@ def _spool_pieces(fd: int, offset: int, size: int) -> Iterator[bytes]:
     while size > 0:
         data = os.pread(fd, min(size, CHUNK), offset)
         if not data:
-            raise DockerError("the build context's spool file is shorter than its index")
+            raise DockerError("a file of the build ended before its expected size")
         offset += len(data)
         size -= len(data)
         yield data
@@ -591,62 +577,8 @@ def is_tar_header(block: bytes) -> bool:
     return stored == sum(block[:148]) + 8 * 32 + sum(block[156:BLOCK])
 
 
-# -- writing into an image's root filesystem ---------------------------------------------------
-#
-# `root` is a new layer, mounted and used by nothing else. Destination paths are resolved the way
-# the container will see them: symlinks in the image are followed but cannot lead out of `root`.
-
-
-def add_download(root: str, got: Download, dest: str, name: str) -> int:
-    """A downloaded file to `dest` (or `dest/name`): 0:0 and mode 0755, as the reference says of
-    new files (a download has no metadata of its own). Never unpacked."""
-    host = place(root, dest, name)
-    size = os.path.getsize(got.path)
-    fd = os.open(got.path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _write_file(host, fd, 0, size, 0o755, None)
-    finally:
-        os.close(fd)
-    return size
-
-
-def place(root: str, dest: str, name: str) -> str:
-    """Host path where a file added as `name` to `dest` goes, made free for it; parents created.
-
-    `dest` ending with / means `dest/name`; so does an existing directory (as later Dockers do;
-    0.9 replaced it). Whatever else is there is replaced, never written through: a symlink in its
-    place could point anywhere.
-    """
-    target = dest + name if dest.endswith("/") else dest
-    parent, base = posixpath.split(posixpath.normpath("/" + target))
-    if not base:
-        parent, base = "/", name
-    host_parent, _ = ensure_dir(root, parent)
-    host = os.path.join(host_parent, base)
-    existing = _lstat(host)
-    if existing is not None and stat.S_ISDIR(existing.st_mode):
-        host = os.path.join(host, name)
-        existing = _lstat(host)
-        if existing is not None and stat.S_ISDIR(existing.st_mode):
-            raise DockerError(f"cannot replace directory {posixpath.join(target, name)} with a file")
-    if existing is not None:
-        os.unlink(host)
-    return host
-
-
-def _write_file(host: str, src_fd: int, offset: int, size: int, mode: int, mtime: int | None) -> None:
-    out = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        _copy_range(src_fd, out, offset, size)
-        os.fchown(out, 0, 0)
-        os.fchmod(out, mode)
-        if mtime is not None:
-            os.utime(out, (mtime, mtime))
-    finally:
-        os.close(out)
-
-
-def _copy_range(src: int, dst: int, offset: int, size: int) -> None:
+def copy_range(src: int, dst: int, offset: int, size: int) -> None:
+    """Copy `size` bytes at `offset` of file `src` to the position of `dst`, in the kernel if it can."""
     done = 0
     try:
         while done < size:
@@ -660,43 +592,3 @@ def _copy_range(src: int, dst: int, offset: int, size: int) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(dst, view) :]
-
-
-def ensure_dir(root: str, path: str) -> tuple[str, bool]:
-    """Host path of directory `path` of the image, made (0755, 0:0) with missing parents if needed.
-
-    Returns (host path, whether the directory itself was created).
-    """
-    from ..daemon.containerfs import resolve_in_root
-
-    try:
-        host = resolve_in_root(root, path)
-    except NotADirectoryError:
-        raise DockerError(f"cannot add to {path}: a parent is not a directory in the image") from None
-    st = _lstat(host)
-    if st is not None:
-        if not stat.S_ISDIR(st.st_mode):
-            raise DockerError(f"cannot add to {path}: it exists in the image and is not a directory")
-        return host, False
-    # From the deepest existing ancestor down: every component made here is a fresh directory,
-    # never a symlink, so nothing is created outside `root`.
-    missing = []
-    current = host
-    while _lstat(current) is None:
-        missing.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, 0o755)
-        except NotADirectoryError:
-            raise DockerError(f"cannot create directory {path}: a parent is not a directory") from None
-        os.chmod(directory, 0o755)
-        os.lchown(directory, 0, 0)
-    return host, True
-
-
-def _lstat(path: str) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None

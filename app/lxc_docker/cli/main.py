@@ -57,8 +57,14 @@ def global_flags() -> FlagSet:
     fs.bool(["D", "-debug"], False, "Enable debug mode")
     fs.list(["H", "-host"], "tcp://host:port to bind/connect to or unix://path/to/socket to use")
     fs.bool(["-api-enable-cors"], False, "Enable CORS headers in the remote API")
-    fs.string(["b", "-bridge"], "", "Attach containers to a pre-existing network bridge; use 'none' to disable container networking")
-    fs.string(["-bip"], "", "Use this CIDR notation address for the network bridge's IP, not compatible with -b")
+    fs.string(
+        ["b", "-bridge"],
+        "",
+        "Attach containers to a pre-existing network bridge; use 'none' to disable container networking",
+    )
+    fs.string(
+        ["-bip"], "", "Use this CIDR notation address for the network bridge's IP, not compatible with -b"
+    )
     fs.bool(["d", "-daemon"], False, "Enable daemon mode")
     fs.list(["#dns", "-dns"], "Force docker to use specific DNS servers")
     fs.string(["g", "-graph"], "/var/lib/docker", "Path to use as the root of the docker runtime")
@@ -69,9 +75,19 @@ def global_flags() -> FlagSet:
     fs.bool(["r", "-restart"], True, "Restart previously running containers")
     fs.string(["s", "-storage-driver"], "", "Force the docker runtime to use a specific storage driver")
     fs.string(["e", "-exec-driver"], "native", "Force the docker runtime to use a specific exec driver")
-    fs.string(["G", "-group"], "docker", "Group to assign the unix socket specified by -H when running in daemon mode; use '' (the empty string) to disable setting of a group")
+    fs.string(
+        ["G", "-group"],
+        "docker",
+        "Group to assign the unix socket specified by -H when running in daemon mode; "
+        "use '' (the empty string) to disable setting of a group",
+    )
     fs.bool(["v", "-version"], False, "Print version information and quit")
-    fs.int(["#mtu", "-mtu"], 0, "Set the containers network MTU; if no value is provided: default to the default route MTU or 1500 if no default route is available")
+    fs.int(
+        ["#mtu", "-mtu"],
+        0,
+        "Set the containers network MTU; if no value is provided: default to the default route MTU "
+        "or 1500 if no default route is available",
+    )
     return fs
 
 
@@ -97,7 +113,9 @@ class Cli:
     def flags(self, name: str, usage: str, description: str) -> FlagSet:
         return FlagSet(name, usage, description)
 
-    def parse(self, fs: FlagSet, args: list[str], min_args: int = 0, max_args: int = -1) -> tuple[Any, list[str]]:
+    def parse(
+        self, fs: FlagSet, args: list[str], min_args: int = 0, max_args: int = -1
+    ) -> tuple[Any, list[str]]:
         opts, rest = fs.parse(args)
         for warning in fs.warnings:
             self.err.write(warning + "\n")

@@ -58,8 +58,9 @@ class Client:
             data = resp.read()
         return jsonlite.loads(data) if data.strip() else None
 
-    def stream(self, method: str, path: str, query: Mapping[str, object] | None = None, **kw: Any
-               ) -> Iterator[dict[str, Any]]:
+    def stream(
+        self, method: str, path: str, query: Mapping[str, object] | None = None, **kw: Any
+    ) -> Iterator[dict[str, Any]]:
         """The JSON messages of a progress or event stream, each as soon as it arrives."""
         resp = self.call(method, path, query, **kw)
         with resp:

@@ -43,16 +43,24 @@ class DaemonConfig:
             except ValueError as e:
                 raise InvalidParameter(str(e))
         if self.bridge and self.bridge_ip:
-            raise InvalidParameter("You specified -b & --bip, mutually exclusive options. Please specify only one.")
+            raise InvalidParameter(
+                "You specified -b & --bip, mutually exclusive options. Please specify only one."
+            )
         if self.bridge_ip:
             try:
                 ipaddress.IPv4Interface(self.bridge_ip)
             except ValueError:
-                raise InvalidParameter(f"Invalid --bip address {self.bridge_ip!r}: expected CIDR like 172.17.42.1/16")
+                raise InvalidParameter(
+                    f"Invalid --bip address {self.bridge_ip!r}: expected CIDR like 172.17.42.1/16"
+                )
             if "/" not in self.bridge_ip:
-                raise InvalidParameter(f"Invalid --bip address {self.bridge_ip!r}: expected CIDR like 172.17.42.1/16")
+                raise InvalidParameter(
+                    f"Invalid --bip address {self.bridge_ip!r}: expected CIDR like 172.17.42.1/16"
+                )
         if not self.icc and not self.iptables:
-            raise InvalidParameter("You specified --iptables=false with --icc=false. ICC uses iptables to function.")
+            raise InvalidParameter(
+                "You specified --iptables=false with --icc=false. ICC uses iptables to function."
+            )
         for server in self.dns:
             try:
                 ipaddress.ip_address(server)

@@ -84,8 +84,11 @@ class ContainerPath:
         self.daemon.driver.put(self.c.id)
 
     def mounts(self) -> list[tuple[str, str]]:
-        binds = [("/etc/resolv.conf", self.c.file("resolv.conf")), ("/etc/hostname", self.c.file("hostname")),
-                 ("/etc/hosts", self.c.file("hosts"))]
+        binds = [
+            ("/etc/resolv.conf", self.c.file("resolv.conf")),
+            ("/etc/hostname", self.c.file("hostname")),
+            ("/etc/hosts", self.c.file("hosts")),
+        ]
         binds += [(dest, src) for dest, src in (self.c.volumes or {}).items()]
         return sorted(binds, key=lambda b: len(b[0]), reverse=True)
 
@@ -95,7 +98,7 @@ class ContainerPath:
         norm = os.path.normpath(path)
         for dest, src in self.mounts():
             if norm == dest or norm.startswith(dest.rstrip("/") + "/"):
-                rest = norm[len(dest):].lstrip("/")
+                rest = norm[len(dest) :].lstrip("/")
                 if os.path.isdir(src):
                     return resolve_in_root(src, rest) if rest else src
                 if not rest:
@@ -117,8 +120,13 @@ def copy_out(daemon: Any, c: Container, resource: str, out: BinaryIO) -> dict[st
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             tar.add(host, arcname=name, recursive=True)
         link = os.readlink(host) if stat.S_ISLNK(st.st_mode) else ""
-        return {"name": name, "size": st.st_size, "mode": _go_mode(st.st_mode), "mtime": _iso(st.st_mtime),
-                "linkTarget": link}
+        return {
+            "name": name,
+            "size": st.st_size,
+            "mode": _go_mode(st.st_mode),
+            "mtime": _iso(st.st_mtime),
+            "linkTarget": link,
+        }
 
 
 def stat_path(daemon: Any, c: Container, path: str) -> dict[str, Any]:
@@ -129,8 +137,13 @@ def stat_path(daemon: Any, c: Container, path: str) -> dict[str, Any]:
         except FileNotFoundError:
             raise NotFound(f"Could not find the file {path} in container {c.name.lstrip('/') or c.id}")
         link = os.readlink(host) if stat.S_ISLNK(st.st_mode) else ""
-        return {"name": os.path.basename(os.path.normpath(path)) or "/", "size": st.st_size,
-                "mode": _go_mode(st.st_mode), "mtime": _iso(st.st_mtime), "linkTarget": link}
+        return {
+            "name": os.path.basename(os.path.normpath(path)) or "/",
+            "size": st.st_size,
+            "mode": _go_mode(st.st_mode),
+            "mtime": _iso(st.st_mtime),
+            "linkTarget": link,
+        }
 
 
 def copy_in(daemon: Any, c: Container, path: str, body: BinaryIO) -> None:
@@ -142,8 +155,17 @@ def copy_in(daemon: Any, c: Container, path: str, body: BinaryIO) -> None:
         layer_tar.extract(body, host, whiteouts="keep")
 
 
-def commit(daemon: Any, c: Container, *, repo: str, tag: str, comment: str, author: str,
-           run: dict[str, Any] | None, changes_text: list[str]) -> Image:
+def commit(
+    daemon: Any,
+    c: Container,
+    *,
+    repo: str,
+    tag: str,
+    comment: str,
+    author: str,
+    run: dict[str, Any] | None,
+    changes_text: list[str],
+) -> Image:
     repo, tag = daemon.images._check_new_name(repo, tag)
     config = runconfig.merge_commit_config(c.config, run)
     if changes_text:
@@ -155,7 +177,12 @@ def commit(daemon: Any, c: Container, *, repo: str, tag: str, comment: str, auth
         daemon.driver.diff(c.id, c.init_id, spool)
         spool.seek(0)
         image = daemon.graph.create(
-            spool, parent=c.image, comment=comment, author=author, config=config, container=c.id,
+            spool,
+            parent=c.image,
+            comment=comment,
+            author=author,
+            config=config,
+            container=c.id,
             container_config=c.config,
         )
     if repo:

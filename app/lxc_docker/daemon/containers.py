@@ -194,8 +194,13 @@ class ContainerService:
                 raise AlreadyRunning(f"Cannot start container {c.id[:12]}: The container is already running.")
             if host_config:
                 merged = dict(c.host_config)
-                merged.update({k: v for k, v in runconfig.normalize_host_config(host_config).items()
-                               if v not in (None, "", False, [], {}) or k not in merged})
+                merged.update(
+                    {
+                        k: v
+                        for k, v in runconfig.normalize_host_config(host_config).items()
+                        if v not in (None, "", False, [], {}) or k not in merged
+                    }
+                )
                 c.host_config = merged
             rootfs = self.daemon.driver.get(c.id)
             ready = threading.Event()
@@ -210,8 +215,10 @@ class ContainerService:
                 c.command = command
                 c.state.starting = True
                 thread = threading.Thread(
-                    target=self._monitor, args=(c, command, Stdio(stdin, out, err), closers, ready, outcome),
-                    name=f"monitor-{c.id[:12]}", daemon=True,
+                    target=self._monitor,
+                    args=(c, command, Stdio(stdin, out, err), closers, ready, outcome),
+                    name=f"monitor-{c.id[:12]}",
+                    daemon=True,
                 )
                 thread.start()
             except BaseException:
@@ -228,7 +235,7 @@ class ContainerService:
 
         config = c.config
         hostname = config.get("Hostname") or c.id[:12]
-        env = [f"HOME=/", f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}", "container=lxc"]
+        env = ["HOME=/", f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}", "container=lxc"]
         if config.get("Tty"):
             env.append("TERM=xterm")
         keys = {e.split("=", 1)[0] for e in config.get("Env") or []}
@@ -251,8 +258,11 @@ class ContainerService:
             tty=bool(config.get("Tty")),
             privileged=bool(c.host_config.get("Privileged")),
             network=None,
-            resources=Resources(memory=memory, memory_swap=int(config.get("MemorySwap") or 0),
-                                cpu_shares=int(config.get("CpuShares") or 0)),
+            resources=Resources(
+                memory=memory,
+                memory_swap=int(config.get("MemorySwap") or 0),
+                cpu_shares=int(config.get("CpuShares") or 0),
+            ),
             mounts=mounts,
             cgroup_parent=self.daemon.cgroup_parent,
         )
@@ -262,25 +272,37 @@ class ContainerService:
         atomic.write_bytes(c.file("hosts"), self.daemon.networking.hosts_file(c, hostname).encode(), 0o644)
         atomic.write_bytes(c.file("resolv.conf"), self.daemon.networking.resolv_conf(c).encode(), 0o644)
 
-    def _monitor(self, c: Container, command: Command, stdio: Stdio, closers: list[int],
-                 ready: threading.Event, outcome: dict[str, Any]) -> None:
+    def _monitor(
+        self,
+        c: Container,
+        command: Command,
+        stdio: Stdio,
+        closers: list[int],
+        ready: threading.Event,
+        outcome: dict[str, Any],
+    ) -> None:
         def on_start(pid: int) -> None:
             c.state.set_running(pid)
             c.streams.started(closers)
             c.save()
-            self.daemon.events.publish("start", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/"))
+            self.daemon.events.publish(
+                "start", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/")
+            )
             ready.set()
 
         try:
-            code = self.exec.run(command, stdio, on_start,
-                                 on_created=lambda pid: [hook(c, pid) for hook in self.on_created])
+            code = self.exec.run(
+                command, stdio, on_start, on_created=lambda pid: [hook(c, pid) for hook in self.on_created]
+            )
         except ContainerStartError as e:
             c.streams.abort(closers)
             c.state.set_stopped(e.exit_code, error=str(e))
             self._release(c)
             c.save()
             outcome["error"] = DockerError(f"Cannot start container {c.id[:12]}: {e}")
-            self.daemon.events.publish("die", c.id, from_=c.config.get("Image", ""), exitCode=str(e.exit_code))
+            self.daemon.events.publish(
+                "die", c.id, from_=c.config.get("Image", ""), exitCode=str(e.exit_code)
+            )
             ready.set()
             return
         except BaseException as e:  # a driver bug must not leave the container "starting" forever
@@ -303,8 +325,9 @@ class ContainerService:
                 atomic.write_json(c.file("config.json"), doc)
             else:
                 c.save()
-        self.daemon.events.publish("die", c.id, from_=c.config.get("Image", ""), exitCode=str(code),
-                                   name=c.name.lstrip("/"))
+        self.daemon.events.publish(
+            "die", c.id, from_=c.config.get("Image", ""), exitCode=str(code), name=c.name.lstrip("/")
+        )
 
     def _release(self, c: Container) -> None:
         for hook in reversed(self.release_run):
@@ -430,8 +453,14 @@ class ContainerService:
         # Its stdio went with the old daemon: Docker 0.9 calls such a container a ghost.
         c.state.ghost = True
         self.daemon.driver.get(c.id)
-        c.command = Command(id=c.id, rootfs="", entrypoint=c.path, args=c.args, env=[],
-                            cgroup_parent=self.daemon.cgroup_parent)
+        c.command = Command(
+            id=c.id,
+            rootfs="",
+            entrypoint=c.path,
+            args=c.args,
+            env=[],
+            cgroup_parent=self.daemon.cgroup_parent,
+        )
 
         def watch() -> None:
             code = self.exec.adopt(c.command, c.state.pid)
@@ -447,6 +476,7 @@ class ContainerService:
         running = [c for c in self.all() if c.state.running]
         threads = []
         for c in running:
+
             def stop_one(c: Container = c) -> None:
                 try:
                     self.stop(c, timeout)

@@ -9,13 +9,13 @@ import threading
 from typing import Any
 
 from .. import ADVERTISED_API_VERSION, API_VERSION, __version__
+from ..execution.select import new_driver as new_exec_driver
 from ..image.graph import Graph
 from ..image.tags import TagStore
-from ..execution.select import new_driver as new_exec_driver
 from ..storage.select import new_driver
 from .config import DaemonConfig
-from .events import EventBus
 from .containers import ContainerService
+from .events import EventBus
 from .images import ImageService
 from .networking import ContainerNetworking
 from .volumes import wire as wire_volumes
@@ -96,12 +96,22 @@ class Daemon:
             "KernelVersion": kernel,
             "BuildTime": "",
             "Components": [
-                {"Name": "Engine", "Version": __version__,
-                 "Details": {"ApiVersion": ADVERTISED_API_VERSION, "DocumentedApiVersion": API_VERSION,
-                             "MinAPIVersion": "1.0", "Os": "linux", "Arch": _arch(),
-                             "KernelVersion": kernel, "GitCommit": "lxc-docker",
-                             "GoVersion": f"python{platform.python_version()}", "BuildTime": "",
-                             "Experimental": "false"}}
+                {
+                    "Name": "Engine",
+                    "Version": __version__,
+                    "Details": {
+                        "ApiVersion": ADVERTISED_API_VERSION,
+                        "DocumentedApiVersion": API_VERSION,
+                        "MinAPIVersion": "1.0",
+                        "Os": "linux",
+                        "Arch": _arch(),
+                        "KernelVersion": kernel,
+                        "GitCommit": "lxc-docker",
+                        "GoVersion": f"python{platform.python_version()}",
+                        "BuildTime": "",
+                        "Experimental": "false",
+                    },
+                }
             ],
         }
 
@@ -135,7 +145,8 @@ class Daemon:
             "OSType": "linux",
             "Architecture": platform.machine(),
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "MemoryLimit": os.path.isdir("/sys/fs/cgroup/memory") or os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
+            "MemoryLimit": os.path.isdir("/sys/fs/cgroup/memory")
+            or os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
             "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
             "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
             "DockerRootDir": self.config.root,

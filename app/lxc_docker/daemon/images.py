@@ -30,8 +30,13 @@ def _no_progress(_: dict[str, Any]) -> None:
 
 
 class ImageService:
-    def __init__(self, graph: Graph, tags: TagStore, events: EventBus,
-                 containers_using: Callable[[str], list[str]] = lambda _id: []) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        tags: TagStore,
+        events: EventBus,
+        containers_using: Callable[[str], list[str]] = lambda _id: [],
+    ) -> None:
         self.graph = graph
         self.tags = tags
         self.events = events
@@ -94,8 +99,9 @@ class ImageService:
 
     # -- changes -------------------------------------------------------------------------------------
 
-    def import_image(self, src: str, repo: str, tag: str, body: BinaryIO, progress: Progress = _no_progress
-                     ) -> Image:
+    def import_image(
+        self, src: str, repo: str, tag: str, body: BinaryIO, progress: Progress = _no_progress
+    ) -> Image:
         repo, tag = self._check_new_name(repo, tag)
         if src == "-":
             stream: BinaryIO = body
@@ -136,18 +142,15 @@ class ImageService:
 
     def delete(self, name: str, force: bool = False, noprune: bool = False) -> list[dict[str, str]]:
         image = self.lookup(name)
-        using = self.containers_using(image.id)
-        if using and not force:
-            raise Conflict(f"Conflict, cannot delete {image.id[:12]} because the container {using[0][:12]} is using it")
         results: list[dict[str, str]] = []
-        by_id = self.tags.by_id()
-        named_tags = by_id.get(image.id, [])
+        named_tags = self.tags.by_id().get(image.id, [])
         if image.id.startswith(name) and name not in named_tags and f"{name}:latest" not in named_tags:
             # Deleting by id: untag it everywhere, but only if that is one repository (Docker 0.9's rule).
             repos = {reference.split_tag(rt)[0] for rt in named_tags}
             if len(repos) > 1 and not force:
                 raise Conflict(
-                    f"Conflict, cannot delete image {image.id[:12]} because it is tagged in multiple repositories"
+                    f"Conflict, cannot delete image {image.id[:12]} "
+                    "because it is tagged in multiple repositories"
                 )
             if not named_tags and self.graph.has_children(image.id):
                 raise Conflict(f"Conflict, cannot delete {image.id[:12]} because it has dependent child images")
@@ -155,11 +158,18 @@ class ImageService:
         else:
             repo, tag = reference.split_tag(name)
             to_untag = [(reference.normalize_repo(repo), tag or reference.DEFAULT_TAG)]
+        remaining = set(named_tags) - {f"{r}:{t}" for r, t in to_untag}
+        would_delete = not remaining and not self.graph.has_children(image.id)
+        using = self.containers_using(image.id) if would_delete else []
+        if using and not force:
+            raise Conflict(
+                f"Conflict, cannot delete {image.id[:12]} because the container {using[0][:12]} is using it"
+            )
         for repo, tag in to_untag:
             if self.tags.delete(repo, tag):
                 results.append({"Untagged": f"{repo}:{tag}"})
                 self.events.publish("untag", image.id, type="image", name=f"{repo}:{tag}")
-        if self.tags.tags_of(image.id) or self.graph.has_children(image.id):
+        if not would_delete or using:
             return results
         self._delete_chain(image, results, prune=not noprune)
         return results
@@ -246,7 +256,12 @@ def _single_file_layer(rootfs: str, path: str, data: bytes) -> BinaryIO:
             except OSError:
                 st = None
             if st is not None and stat.S_ISDIR(st.st_mode):
-                info.mode, info.uid, info.gid, info.mtime = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)
+                info.mode, info.uid, info.gid, info.mtime = (
+                    stat.S_IMODE(st.st_mode),
+                    st.st_uid,
+                    st.st_gid,
+                    int(st.st_mtime),
+                )
             tar.addfile(info)
         info = tarfile.TarInfo("/".join(parts))
         info.size = len(data)

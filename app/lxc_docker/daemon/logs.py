@@ -51,8 +51,14 @@ class LogWriter:
             self.changed.notify_all()
 
 
-def read(path: str, *, follow: bool = False, tail: int = -1, stop: threading.Event | None = None,
-         is_running=lambda: False) -> Iterator[dict]:
+def read(
+    path: str,
+    *,
+    follow: bool = False,
+    tail: int = -1,
+    stop: threading.Event | None = None,
+    is_running=lambda: False,
+) -> Iterator[dict]:
     """Entries of a log file; with `follow`, keep yielding new ones while the container runs."""
     try:
         f = open(path, "rb")

@@ -75,8 +75,12 @@ def run_daemon(opts: Any) -> int:
             server.listen(host)
         server.serve()
         daemon.start_restored()
-        log.info("daemon started: %s (root %s, storage driver %s)",
-                 ", ".join(config.hosts), config.root, daemon.driver.name)
+        log.info(
+            "daemon started: %s (root %s, storage driver %s)",
+            ", ".join(config.hosts),
+            config.root,
+            daemon.driver.name,
+        )
         while not stop.wait(3600):
             pass
         log.info("received signal, shutting down")

@@ -26,7 +26,7 @@ def exposed_ports(c: Container) -> dict[str, Any]:
         # Docker 0.9's PortSpecs: "80", "8080:80", "ip:host:ctr", with an optional /proto.
         port = spec.rsplit(":", 1)[-1]
         ports.setdefault(port if "/" in port else f"{port}/tcp", {})
-    for key in (c.host_config.get("PortBindings") or {}):
+    for key in c.host_config.get("PortBindings") or {}:
         ports.setdefault(key if "/" in key else f"{key}/tcp", {})
     return ports
 
@@ -45,8 +45,14 @@ class ContainerNetworking:
         config = daemon.config
         chain = "DOCKER" if not config.bridge or config.bridge == "none" else f"DOCKER-{config.bridge}"[:28]
         self.manager = NetworkManager(
-            bridge=config.bridge, bridge_ip=config.bridge_ip, icc=config.icc, iptables=config.iptables,
-            default_ip=config.default_ip, mtu=config.mtu, dns=config.dns, chain=chain,
+            bridge=config.bridge,
+            bridge_ip=config.bridge_ip,
+            icc=config.icc,
+            iptables=config.iptables,
+            default_ip=config.default_ip,
+            mtu=config.mtu,
+            dns=config.dns,
+            chain=chain,
             state_path=os.path.join(config.root, "network.json"),
         )
         svc = daemon.containers
@@ -59,8 +65,11 @@ class ContainerNetworking:
 
     def setup(self) -> None:
         self.manager.setup()
-        running = {c.id: c.network_settings for c in self.daemon.containers.all()
-                   if c.state.running and c.network_settings}
+        running = {
+            c.id: c.network_settings
+            for c in self.daemon.containers.all()
+            if c.state.running and c.network_settings
+        }
         self.manager.restore(running)
         for c in self.daemon.containers.all():
             for spec in c.host_config.get("Links") or []:
@@ -71,8 +80,9 @@ class ContainerNetworking:
                     continue
                 self._register_link_name(c, child, alias)
                 if c.state.running and child.state.running:
-                    self.manager.link(c.network_settings, child.network_settings,
-                                      list(exposed_ports(child)), True)
+                    self.manager.link(
+                        c.network_settings, child.network_settings, list(exposed_ports(child)), True
+                    )
 
     def shutdown(self) -> None:
         self.manager.shutdown()
@@ -86,17 +96,28 @@ class ContainerNetworking:
             c.network_settings = {}
         else:
             c.network_settings = self.manager.allocate(
-                c.id, exposed=exposed_ports(c), port_bindings=c.host_config.get("PortBindings") or {},
+                c.id,
+                exposed=exposed_ports(c),
+                port_bindings=c.host_config.get("PortBindings") or {},
                 publish_all=bool(c.host_config.get("PublishAllPorts")),
             )
         try:
             hosts_links = []
             for child, alias in links:
                 ip = (child.network_settings or {}).get("IPAddress", "")
-                command.env.extend(link_env(alias, f"{c.name}/{alias}", ip, sorted(exposed_ports(child)),
-                                            child.config.get("Env") or []))
+                command.env.extend(
+                    link_env(
+                        alias,
+                        f"{c.name}/{alias}",
+                        ip,
+                        sorted(exposed_ports(child)),
+                        child.config.get("Env") or [],
+                    )
+                )
                 hosts_links.append((alias, ip))
-                self.manager.link(c.network_settings, child.network_settings, list(exposed_ports(child)), True)
+                self.manager.link(
+                    c.network_settings, child.network_settings, list(exposed_ports(child)), True
+                )
             c.link_hosts = hosts_links
             c.link_children = [(child.id, alias) for child, alias in links]
         except BaseException:
@@ -161,16 +182,16 @@ class ContainerNetworking:
             raise NotFound(f"Link not found: {full_name}")
         parent = self.daemon.containers.get(parent_name)
         child_id = self.daemon.containers.names.get(name)
-        links = [spec for spec in parent.host_config.get("Links") or []
-                 if parse_link(spec)[1] != alias]
+        links = [spec for spec in parent.host_config.get("Links") or [] if parse_link(spec)[1] != alias]
         parent.host_config["Links"] = links or None
         parent.save()
         self.daemon.containers.names.release(name)
         if parent.state.running and child_id:
             try:
                 child = self.daemon.containers.get(child_id)
-                self.manager.link(parent.network_settings, child.network_settings,
-                                  list(exposed_ports(child)), False)
+                self.manager.link(
+                    parent.network_settings, child.network_settings, list(exposed_ports(child)), False
+                )
             except NotFound:
                 pass
 

@@ -81,7 +81,9 @@ def normalize_config(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, An
     if env is not None and not (isinstance(env, list) and all(isinstance(x, str) for x in env)):
         raise InvalidParameter("Env must be a list of KEY=VALUE strings")
     if config["WorkingDir"] and not str(config["WorkingDir"]).startswith("/"):
-        raise InvalidParameter(f"The working directory '{config['WorkingDir']}' is invalid. It needs to be an absolute path.")
+        raise InvalidParameter(
+            f"The working directory '{config['WorkingDir']}' is invalid. It needs to be an absolute path."
+        )
     for key in ("Volumes", "ExposedPorts"):
         if config[key] is not None and not isinstance(config[key], dict):
             raise InvalidParameter(f"{key} must be an object")

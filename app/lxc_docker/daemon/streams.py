@@ -103,7 +103,9 @@ class Streams:
             self._master = master
             self._pumps = [threading.Thread(target=self._pump, args=(master, "stdout"), daemon=True)]
             if open_stdin:
-                self._pumps.append(threading.Thread(target=self._feed_pty, args=(child_stdin,), name="feed", daemon=True))
+                self._pumps.append(
+                    threading.Thread(target=self._feed_pty, args=(child_stdin,), name="feed", daemon=True)
+                )
             return slave, slave, slave, [slave]
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -216,7 +218,9 @@ class Streams:
             return
         fcntl.ioctl(self._master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
 
-    def send_log_entry(self, sub: Subscriber, entry: dict, stamp: Callable[[dict], bytes] | None = None) -> None:
+    def send_log_entry(
+        self, sub: Subscriber, entry: dict, stamp: Callable[[dict], bytes] | None = None
+    ) -> None:
         stream = entry.get("stream", "stdout")
         data = entry.get("log", "").encode()
         if stamp is not None:

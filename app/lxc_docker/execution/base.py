@@ -113,8 +113,13 @@ class ContainerStartError(DockerError):
 class ExecDriver(Protocol):
     name: str  # "native"
 
-    def run(self, command: Command, stdio: Stdio, on_start: Callable[[int], None],
-            on_created: Callable[[int], None] | None = None) -> int:
+    def run(
+        self,
+        command: Command,
+        stdio: Stdio,
+        on_start: Callable[[int], None],
+        on_created: Callable[[int], None] | None = None,
+    ) -> int:
         """Start the container, call `on_start(host pid of its PID 1)` once its command runs (in its
         cgroups, with its network and mounts), block until PID 1 exits, remove its cgroups and return
         its exit code (N, or 128+signal). Raises ContainerStartError, before `on_start`, when the

@@ -27,7 +27,9 @@ from .tags import TagStore
 log = logging.getLogger(__name__)
 
 
-def save(graph: Graph, tags: TagStore, images: list[tuple[str, list[tuple[str, str]]]], out: BinaryIO) -> None:
+def save(
+    graph: Graph, tags: TagStore, images: list[tuple[str, list[tuple[str, str]]]], out: BinaryIO
+) -> None:
     """Write `images` [(image id, [(repo, tag), ...])] with all their ancestors to `out` as a tar."""
     layers: list[Image] = []
     seen: set[str] = set()
@@ -99,7 +101,9 @@ def load(graph: Graph, tags: TagStore, stream: BinaryIO) -> tuple[list[Image], l
                     created.append(graph.register(img, layer))
             missing = [(r, t, i) for r, t, i in names if not graph.exists(i)]
             if missing:
-                raise ArchiveError(f"invalid image archive: tag {missing[0][0]}:{missing[0][1]} names a missing image")
+                raise ArchiveError(
+                    f"invalid image archive: tag {missing[0][0]}:{missing[0][1]} names a missing image"
+                )
             if names:
                 tags.set_many(names)
         except BaseException:
@@ -268,7 +272,9 @@ def _parents_first(chain: list[tuple[Image, str | None]], graph: Graph) -> list[
             if img.parent in by_id:
                 visit(img.parent, depth + 1)
             elif not graph.exists(img.parent):
-                raise ArchiveError(f"invalid image archive: parent {img.parent[:12]} of {img.id[:12]} is missing")
+                raise ArchiveError(
+                    f"invalid image archive: parent {img.parent[:12]} of {img.id[:12]} is missing"
+                )
         done.add(image_id)
         ordered.append((img, path))
 

@@ -25,7 +25,9 @@ def register(router: Router, daemon: Daemon) -> None:
     def attach(req: Request, res: Response, name: str) -> None:
         c = svc.get(name)
         want_stdin, want_out, want_err = req.q_bool("stdin"), req.q_bool("stdout"), req.q_bool("stderr")
-        sock = res.hijack("application/vnd.docker.raw-stream" if not c.tty else "application/vnd.docker.raw-stream")
+        sock = res.hijack(
+            "application/vnd.docker.raw-stream" if not c.tty else "application/vnd.docker.raw-stream"
+        )
         sub = None
         try:
             if req.q_bool("logs"):
@@ -60,7 +62,9 @@ def register(router: Router, daemon: Daemon) -> None:
         tail = -1 if tail_raw in ("", "all") else max(int(tail_raw) if tail_raw.isdigit() else -1, -1)
         timestamps = req.q_bool("timestamps")
         follow = req.q_bool("follow")
-        writer = res.stream("application/vnd.docker.raw-stream" if c.tty else "application/vnd.docker.multiplexed-stream")
+        writer = res.stream(
+            "application/vnd.docker.raw-stream" if c.tty else "application/vnd.docker.multiplexed-stream"
+        )
         for entry in logfile.read(c.log_path, follow=follow, tail=tail, is_running=lambda: c.state.running):
             stream = entry.get("stream", "stdout")
             if (stream == "stdout" and not want_out) or (stream == "stderr" and not want_err):
@@ -68,7 +72,9 @@ def register(router: Router, daemon: Daemon) -> None:
             data = entry["log"].encode()
             if timestamps:
                 data = entry.get("time", "").encode() + b" " + data
-            writer.write(data if c.tty else frame(stream if stream in ("stdout", "stderr") else "stdout", data))
+            writer.write(
+                data if c.tty else frame(stream if stream in ("stdout", "stderr") else "stdout", data)
+            )
 
     router.add("POST", "/containers/{name}/attach", attach)
     router.add("GET", "/containers/{name}/logs", logs)

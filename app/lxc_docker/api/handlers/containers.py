@@ -40,8 +40,14 @@ def _ports(c: Container) -> list[dict[str, Any]]:
         port, _, proto = spec.partition("/")
         if bindings:
             for b in bindings:
-                ports.append({"IP": b.get("HostIp", ""), "PrivatePort": int(port),
-                              "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
+                ports.append(
+                    {
+                        "IP": b.get("HostIp", ""),
+                        "PrivatePort": int(port),
+                        "PublicPort": int(b.get("HostPort") or 0),
+                        "Type": proto or "tcp",
+                    }
+                )
         else:
             ports.append({"PrivatePort": int(port), "Type": proto or "tcp"})
     return ports
@@ -173,8 +179,14 @@ def register(router: Router, daemon: Daemon) -> None:
         from ..http import ChunkedWriter
         from .images import _Buffered
 
-        res._head(200, [("Content-Type", "application/x-tar"), ("Transfer-Encoding", "chunked"),
-                        ("X-Docker-Container-Path-Stat", _stat_header(st))])
+        res._head(
+            200,
+            [
+                ("Content-Type", "application/x-tar"),
+                ("Transfer-Encoding", "chunked"),
+                ("X-Docker-Container-Path-Stat", _stat_header(st)),
+            ],
+        )
         res._writer = ChunkedWriter(res._h.wfile)
         out = _Buffered(res._writer)
         containerfs.copy_out(daemon, c, req.q("path"), out)
@@ -199,8 +211,14 @@ def register(router: Router, daemon: Daemon) -> None:
         if run is not None and not isinstance(run, dict):
             raise InvalidParameter("run must be a JSON object")
         image = containerfs.commit(
-            daemon, c, repo=req.q("repo"), tag=req.q("tag"), comment=req.q("comment") or req.q("m"),
-            author=req.q("author"), run=run, changes_text=req.q_all("changes"),
+            daemon,
+            c,
+            repo=req.q("repo"),
+            tag=req.q("tag"),
+            comment=req.q("comment") or req.q("m"),
+            author=req.q("author"),
+            run=run,
+            changes_text=req.q_all("changes"),
         )
         res.json({"Id": image.id}, 201)
 
@@ -221,7 +239,8 @@ def register(router: Router, daemon: Daemon) -> None:
         ("GET", "/containers/{name}/archive", archive_get),
         ("PUT", "/containers/{name}/archive", archive_put),
         ("POST", "/containers/{name}/resize", resize),
-        ("DELETE", "/containers/{name}", delete),
+        # `rm --link /parent/alias` names a link: the one place a container name holds slashes.
+        ("DELETE", "/containers/{name:/?[^/]+(?:/[^/]+)?}", delete),
         ("POST", "/commit", commit),
     ):
         router.add(method, pattern, handler)
@@ -247,7 +266,9 @@ def _summary(daemon: Daemon, c: Container, now: float, size: bool) -> dict[str, 
         "Ports": _ports(c),
         "Names": daemon.container_names(c),
         "Labels": {},
-        "State": "running" if c.state.running else ("exited" if not c.state.finished_at.startswith("0001-") else "created"),
+        "State": "running"
+        if c.state.running
+        else ("exited" if not c.state.finished_at.startswith("0001-") else "created"),
         "ImageID": c.image,
         "HostConfig": {"NetworkMode": "default"},
     }
@@ -261,17 +282,35 @@ def _inspect(daemon: Daemon, c: Container, req: Request) -> dict[str, Any]:
     doc = c.to_json()
     doc["HostConfig"] = c.host_config
     settings = {k: v for k, v in (c.network_settings or {}).items() if not k.startswith("_")}
-    base_settings = {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "Bridge": "", "PortMapping": None,
-                     "Ports": None}
+    base_settings = {
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "Gateway": "",
+        "Bridge": "",
+        "PortMapping": None,
+        "Ports": None,
+    }
     base_settings.update(settings)
     doc["NetworkSettings"] = base_settings
     if not req.at_least(1, 12):
         return doc
     doc["Id"] = doc.pop("ID")
     state = doc["State"]
-    status = "running" if c.state.running else ("exited" if not c.state.finished_at.startswith("0001-") else "created")
-    state.update({"Status": status, "Paused": False, "Restarting": False, "OOMKilled": False, "Dead": False,
-                  "Error": c.state.error})
+    status = (
+        "running"
+        if c.state.running
+        else ("exited" if not c.state.finished_at.startswith("0001-") else "created")
+    )
+    state.update(
+        {
+            "Status": status,
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": False,
+            "Dead": False,
+            "Error": c.state.error,
+        }
+    )
     doc["Name"] = c.name
     doc["LogPath"] = c.log_path
     doc["RestartCount"] = 0
@@ -283,6 +322,13 @@ def _inspect(daemon: Daemon, c: Container, req: Request) -> dict[str, Any]:
     doc["Config"] = dict(c.config)
     doc["Config"].setdefault("Labels", {})
     doc["GraphDriver"] = {"Name": c.driver, "Data": None}
+    host = dict(c.host_config)
+    # Fields today's clients read unconditionally (the SDK looks at LogConfig before reading logs).
+    host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    host.setdefault("NetworkMode", "default")
+    host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    host.setdefault("AutoRemove", False)
+    doc["HostConfig"] = host
     return doc
 
 
@@ -291,7 +337,9 @@ def _top(daemon: Daemon, c: Container, ps_args: str) -> dict[str, Any]:
 
     pids = set(daemon.exec_driver.pids(c.id)) or {c.state.pid}
     try:
-        output = subprocess.run(["ps", *shlex.split(ps_args)], capture_output=True, check=True, text=True).stdout
+        output = subprocess.run(
+            ["ps", *shlex.split(ps_args)], capture_output=True, check=True, text=True
+        ).stdout
     except subprocess.CalledProcessError as e:
         raise InvalidParameter(f"Error running ps: {e.stderr.strip() or e}")
     except ValueError as e:

@@ -54,8 +54,15 @@ def register(router: Router, daemon: Daemon) -> None:
         if req.at_least(1, 24):
             for r in rows:
                 # Since Docker 1.10 `Size` is the whole image, not the top layer.
-                r.update({"Size": r["VirtualSize"], "RepoDigests": [], "SharedSize": -1, "Containers": -1,
-                          "Labels": None})
+                r.update(
+                    {
+                        "Size": r["VirtualSize"],
+                        "RepoDigests": [],
+                        "SharedSize": -1,
+                        "Containers": -1,
+                        "Labels": None,
+                    }
+                )
         res.json(rows)
 
     def inspect(req: Request, res: Response, name: str) -> None:
@@ -151,8 +158,11 @@ def register(router: Router, daemon: Daemon) -> None:
             lines.append(f' "{parent}" -> "{image.id[:12]}"')
             if image.id in by_id:
                 label = "\\n".join(by_id[image.id])
-                lines.append(f' "{image.id[:12]}" [label="{image.id[:12]}\\n{label}",shape=box,fillcolor="paleturquoise",style="filled,rounded"];')
-        lines.append(' base [style=invisible]')
+                lines.append(
+                    f' "{image.id[:12]}" [label="{image.id[:12]}\\n{label}",shape=box,'
+                    'fillcolor="paleturquoise",style="filled,rounded"];'
+                )
+        lines.append(" base [style=invisible]")
         lines.append("}")
         res.text("\n".join(lines) + "\n")
 

@@ -37,9 +37,8 @@ def register(router: Router, daemon: Daemon) -> None:
         try:
             writer = res.stream()
             for event in past:
-                if until is None or event.time_ns <= until:
-                    if match(event):
-                        writer.write_json(_event_json(event, req))
+                if (until is None or event.time_ns <= until) and match(event):
+                    writer.write_json(_event_json(event, req))
             while True:
                 timeout = None
                 if until is not None:
@@ -97,13 +96,9 @@ def _event_filter(filters: dict[str, Any]) -> Any:
         if actions and e.action not in actions:
             return False
         attrs = dict(e.attributes)
-        if containers and not any(
-            e.id.startswith(c) or attrs.get("name") == c for c in containers
-        ):
+        if containers and not any(e.id.startswith(c) or attrs.get("name") == c for c in containers):
             return False
-        if images and not any(e.id.startswith(i) or e.from_ == i or attrs.get("name") == i for i in images):
-            return False
-        return True
+        return not images or any(e.id.startswith(i) or e.from_ == i or attrs.get("name") == i for i in images)
 
     return match
 

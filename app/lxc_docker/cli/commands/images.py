@@ -9,7 +9,9 @@ from ..formatting import TabWriter, human_duration, human_size
 
 def flags(cli):
     fs = cli.flags("images", "[OPTIONS] [NAME]", "List images")
-    fs.bool(["a", "-all"], False, "Show all images (by default filter out the intermediate images used to build)")
+    fs.bool(
+        ["a", "-all"], False, "Show all images (by default filter out the intermediate images used to build)"
+    )
     fs.bool(["#notrunc", "-no-trunc"], False, "Don't truncate output")
     fs.bool(["q", "-quiet"], False, "Only show numeric IDs")
     fs.bool(["t", "#tree", "-tree"], False, "Output graph in tree format")
@@ -54,8 +56,13 @@ def _tree(cli, opts, name: str) -> int:
         by_parent.setdefault(parent if parent in ids else "", []).append(img)
     roots = by_parent.get("", [])
     if name:
-        start = [i for i in images if name in i.get("RepoTags", []) or f"{name}:latest" in i.get("RepoTags", [])
-                 or i["Id"].startswith(name)]
+        start = [
+            i
+            for i in images
+            if name in i.get("RepoTags", [])
+            or f"{name}:latest" in i.get("RepoTags", [])
+            or i["Id"].startswith(name)
+        ]
         if not start:
             cli.err.write(f"Error: No such image: {name}\n")
             return 1
@@ -67,7 +74,8 @@ def _tree(cli, opts, name: str) -> int:
         for n, img in enumerate(nodes):
             kids = by_parent.get(img["Id"], [])
             image_id = img["Id"] if opts.no_trunc else img["Id"][:12]
-            line = f"{prefix}{'└─' if n == len(nodes) - 1 else '├─'}{image_id} Virtual Size: {human_size(img.get('VirtualSize', 0))}"
+            branch = "└─" if n == len(nodes) - 1 else "├─"
+            line = f"{prefix}{branch}{image_id} Virtual Size: {human_size(img.get('VirtualSize', 0))}"
             tags = [t for t in img.get("RepoTags") or [] if t != "<none>:<none>"]
             if tags:
                 line += " Tags: " + ", ".join(tags)

@@ -6,7 +6,11 @@ from ...client.api import ApiError
 
 
 def flags(cli):
-    fs = cli.flags("inspect", "CONTAINER|IMAGE [CONTAINER|IMAGE...]", "Return low-level information on a container or image")
+    fs = cli.flags(
+        "inspect",
+        "CONTAINER|IMAGE [CONTAINER|IMAGE...]",
+        "Return low-level information on a container or image",
+    )
     fs.string(["f", "#format", "-format"], "", "Format the output using the given go template.")
     return fs
 

@@ -9,7 +9,9 @@ from ..main import CommandError
 
 
 def flags(cli):
-    fs = cli.flags("save", "IMAGE [IMAGE...]", "Save an image to a tar archive (streamed to stdout by default)")
+    fs = cli.flags(
+        "save", "IMAGE [IMAGE...]", "Save an image to a tar archive (streamed to stdout by default)"
+    )
     fs.string(["o", "-output"], "", "Write to a file, instead of STDOUT")
     return fs
 

@@ -112,8 +112,13 @@ class NativeDriver:
 
     # -- the ExecDriver interface ---------------------------------------------------------------
 
-    def run(self, command: Command, stdio: Stdio, on_start: Callable[[int], None],
-            on_created: Callable[[int], None] | None = None) -> int:
+    def run(
+        self,
+        command: Command,
+        stdio: Stdio,
+        on_start: Callable[[int], None],
+        on_created: Callable[[int], None] | None = None,
+    ) -> int:
         pid = self.start(command, stdio, on_created)
         try:
             on_start(pid)
