@@ -48,7 +48,12 @@ def test_only_lo_without_networking(daemon):
 
 def test_mount_isolation(daemon):
     out = daemon.out(
-        "run", "--privileged", "busybox", "sh", "-c", "mkdir -p /mnt && mount -t tmpfs none /mnt && touch /mnt/x && ls /mnt"
+        "run",
+        "--privileged",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /mnt && mount -t tmpfs none /mnt && touch /mnt/x && ls /mnt",
     )
     assert out.strip() == "x"
     with open("/proc/self/mounts") as f:

@@ -153,7 +153,9 @@ class ImageService:
                     "because it is tagged in multiple repositories"
                 )
             if not named_tags and self.graph.has_children(image.id):
-                raise Conflict(f"Conflict, cannot delete {image.id[:12]} because it has dependent child images")
+                raise Conflict(
+                    f"Conflict, cannot delete {image.id[:12]} because it has dependent child images"
+                )
             to_untag = [reference.split_tag(rt) for rt in named_tags]
         else:
             repo, tag = reference.split_tag(name)
