@@ -408,3 +408,77 @@ def test_hello_world_with_other_clients(daemon, client):
         c.remove()
     finally:
         client_.close()
+
+
+def _pty_session(argv: list[str], env: dict[str, str]):
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # child: becomes the CLI on the pty
+        os.execvpe(argv[0], argv, env)
+
+    def read_until(token: bytes, timeout: float = 15.0) -> bytes:
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while token not in buf and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    buf += os.read(fd, 4096)
+                except OSError:
+                    break
+        return buf
+
+    return pid, fd, read_until
+
+
+def test_tty_session_and_detach(daemon):
+    argv = docker_cmd() + ["-H", daemon.host, "run", "-i", "-t", "--name", "ttysession", "busybox", "sh"]
+    pid, fd, read_until = _pty_session(argv, our_env())
+    try:
+        assert b"# " in read_until(b"# ")
+        os.write(fd, b"echo $TERM-$((6*7))\r")
+        assert b"xterm-42" in read_until(b"xterm-42")
+        os.write(fd, b"\x10\x11")  # Ctrl-P Ctrl-Q: detach, the container keeps running
+        deadline = time.monotonic() + 15
+        status = None
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        assert status is not None and os.WIFEXITED(status)
+        assert json.loads(daemon.out("inspect", "ttysession"))[0]["State"]["Running"]
+    finally:
+        os.close(fd)
+        daemon.cli("rm", "-f", "ttysession")
+
+
+def test_sig_proxy_forwards_signals(daemon):
+    import signal
+
+    proc = subprocess.Popen(
+        docker_cmd()
+        + [
+            "-H",
+            daemon.host,
+            "run",
+            "--name",
+            "sigproxy",
+            "busybox",
+            "sh",
+            "-c",
+            "trap 'echo got TERM; exit 3' TERM; echo ready; while true; do sleep 0.1; done",
+        ],
+        stdout=subprocess.PIPE,
+        env=our_env(),
+    )
+    try:
+        assert proc.stdout.readline() == b"ready\n"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 3
+        assert b"got TERM" in proc.stdout.read()
+    finally:
+        proc.kill()
+        daemon.cli("rm", "-f", "sigproxy")
