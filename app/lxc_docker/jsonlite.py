@@ -55,7 +55,28 @@ def loads(data: bytes | str) -> Any:
     return value
 
 
+_encoder = None
+
+
+def _unencodable(obj: Any) -> Any:
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
 def dumps(obj: Any, **kwargs: Any) -> str:
+    """Compact JSON; with no options it uses the C encoder directly, sparing the `json` import."""
+    global _encoder
+    if not kwargs:
+        if _encoder is None:
+            try:
+                from _json import encode_basestring_ascii, make_encoder
+
+                _encoder = make_encoder(
+                    None, _unencodable, encode_basestring_ascii, None, ": ", ", ", False, False, True
+                )
+            except ImportError:
+                _encoder = False
+        if _encoder:
+            return "".join(_encoder(obj, 0))
     import json
 
     return json.dumps(obj, **kwargs)
