@@ -38,34 +38,14 @@ def _volume_excludes(c: Container) -> list[str]:
     return [p.lstrip("/") for p in (c.volumes or {})]
 
 
-def resolve_in_root(root: str, path: str, max_links: int = 40) -> str:
+def resolve_in_root(root: str, path: str) -> str:
     """Host path of container path `path` under `root`, following symlinks as the container would."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    resolved: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, part)
-        try:
-            st = os.lstat(candidate)
-        except FileNotFoundError:
-            resolved.append(part)
-            continue
-        if stat.S_ISLNK(st.st_mode):
-            links += 1
-            if links > max_links:
-                raise InvalidParameter(f"too many levels of symbolic links in {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        resolved.append(part)
-    return os.path.join(root, *resolved)
+    from ..execution.native.mounts import resolve_in_root as resolve
+
+    try:
+        return resolve(root, path)
+    except OSError as e:
+        raise InvalidParameter(f"cannot resolve {path}: {e.strerror}")
 
 
 class ContainerPath:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import sys
-
-from ..main import CommandError
+from ..tarout import refuse_terminal, write_body
 
 
 def flags(cli):
@@ -16,26 +13,7 @@ def flags(cli):
 
 def run(cli, args: list[str]) -> int:
     opts, rest = cli.parse(flags(cli), args, 1, 1)
-    if not opts.output and sys.stdout.isatty():
-        raise CommandError("Cowardly refusing to save to a terminal. Use the -o flag or redirect.")
+    refuse_terminal(opts.output)
     with cli.client.call("GET", f"/containers/{rest[0]}/export") as resp:
-        if opts.output:
-            tmp = f"{opts.output}.tmp-{os.getpid()}"
-            try:
-                with open(tmp, "wb") as f:
-                    _copy(resp, f)
-                os.replace(tmp, opts.output)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-        else:
-            sys.stdout.flush()
-            _copy(resp, sys.stdout.buffer)
+        write_body(resp, opts.output)
     return 0
-
-
-def _copy(resp, out) -> None:
-    for chunk in resp.iter_chunks(1 << 20):
-        out.write(chunk)
-    out.flush()

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ...client.api import ApiError
-from ..main import CommandError
+from ._each import post_each
 
 
 def flags(cli):
@@ -18,15 +17,4 @@ def flags(cli):
 
 def run(cli, args: list[str]) -> int:
     opts, rest = cli.parse(flags(cli), args, 1)
-    failed = False
-    for name in rest:
-        try:
-            cli.client.call("POST", f"/containers/{name}/stop", {"t": opts.time}).close()
-        except ApiError as e:
-            cli.err.write(f"Error: {e}\n")
-            failed = True
-            continue
-        cli.out.write(name + "\n")
-    if failed:
-        raise CommandError("failed to stop one or more containers")
-    return 0
+    return post_each(cli, rest, "stop", {"t": opts.time})
