@@ -74,6 +74,7 @@ def run_daemon(opts: Any) -> int:
         for host in config.hosts:
             server.listen(host)
         server.serve()
+        pidfile.write_pid()
         daemon.start_restored()
         log.info(
             "daemon started: %s (root %s, storage driver %s)",

@@ -28,9 +28,16 @@ class Pidfile:
                 + (f" (held by process {other})" if other else "")
             )
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        os.fsync(fd)
         self._fd = fd
+
+    def write_pid(self) -> None:
+        """Record our pid: done once the API listens, so init scripts that wait for a pidfile with a
+        live pid in it know the daemon answers (the lock alone already keeps a second daemon out)."""
+        if self._fd is None:
+            return
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        os.fsync(self._fd)
 
     def release(self) -> None:
         if self._fd is None:
