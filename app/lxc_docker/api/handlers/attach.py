@@ -25,9 +25,8 @@ def register(router: Router, daemon: Daemon) -> None:
     def attach(req: Request, res: Response, name: str) -> None:
         c = svc.get(name)
         want_stdin, want_out, want_err = req.q_bool("stdin"), req.q_bool("stdout"), req.q_bool("stderr")
-        sock = res.hijack(
-            "application/vnd.docker.raw-stream" if not c.tty else "application/vnd.docker.raw-stream"
-        )
+        # Clients of API 1.24 tell framed from raw output by the container's Tty, not by content type.
+        sock = res.hijack("application/vnd.docker.raw-stream")
         sub = None
         try:
             if req.q_bool("logs"):
