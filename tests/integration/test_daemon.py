@@ -157,14 +157,25 @@ def test_tcp_listener(daemon_factory):
 
 
 def test_events_stream_does_not_block_other_clients(daemon):
+    import select
+    import time
+
+    # --since covers a subscription that lands after the tag: the client process may start slowly.
+    since = str(int(time.time()) - 1)
     proc = subprocess.Popen(
-        docker_cmd() + ["-H", daemon.host, "events"], stdout=subprocess.PIPE, env=our_env()
+        docker_cmd() + ["-H", daemon.host, "events", "--since", since], stdout=subprocess.PIPE, env=our_env()
     )
     try:
         daemon.out("tag", "busybox", "evtest:one")
-        line = proc.stdout.readline().decode()
-        assert "tag" in line
+        deadline = time.monotonic() + 30
+        seen = b""
+        fd = proc.stdout.fileno()  # raw reads: a buffered readline would hide lines from select()
+        while not any(line.endswith(b": tag") for line in seen.splitlines()):
+            ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+            assert ready, f"no tag event arrived within 30 s: {seen!r}"
+            seen += os.read(fd, 65536)
         assert daemon.cli("images").returncode == 0
+        assert proc.poll() is None  # the stream stays open
     finally:
         proc.kill()
         proc.wait()
