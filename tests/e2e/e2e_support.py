@@ -385,6 +385,8 @@ class ArtifactDaemon:
             str(self.base / "graph"),
             "-p",
             str(self.base / "docker.pid"),
+            # Never the host's docker0: these daemons share the host's network namespace.
+            *([] if "-b" in self.extra else ["-b", "none", "--iptables=false"]),
             *self.extra,
         ]
         with open(self.log_path, "ab") as log:

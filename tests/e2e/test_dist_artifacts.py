@@ -107,7 +107,20 @@ def test_socket_activation(dist, shiv_root, short_tmp, kind):
         "os.environ['LISTEN_PID'] = str(os.getpid()); os.environ['LISTEN_FDS'] = '1'; "
         "os.execvp(sys.argv[2], sys.argv[2:])"
     )
-    args = [*cmd, "-d", "-D", "-H", "fd://", "-g", str(short_tmp / "graph"), "-p", str(short_tmp / "pid")]
+    args = [
+        *cmd,
+        "-d",
+        "-D",
+        "-H",
+        "fd://",
+        "-g",
+        str(short_tmp / "graph"),
+        "-p",
+        str(short_tmp / "pid"),
+        "-b",
+        "none",
+        "--iptables=false",
+    ]
     with open(short_tmp / "daemon.log", "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-c", launcher, str(listener.fileno()), *args],

@@ -108,6 +108,8 @@ def test_bad_daemon_flags_fail_clearly(daemon_factory, tmp_path):
         (["-s", "nosuchdriver"], b"nosuchdriver"),
         (["-e", "qemu"], b"exec driver"),
         (["--icc=false", "--iptables=false"], b"ICC uses iptables"),
+        # Fails after the storage driver is up (it holds a mount), so the daemon must give that back.
+        (["-b", "ldtnosuchbr0", "--iptables=false"], b"not found"),
     ):
         result = subprocess.run(
             docker_cmd()
@@ -120,6 +122,8 @@ def test_bad_daemon_flags_fail_clearly(daemon_factory, tmp_path):
         assert result.returncode != 0, args
         assert message in result.stderr, (args, result.stderr)
         assert b"Traceback" not in result.stderr
+        with open("/proc/self/mounts") as f:
+            assert str(tmp_path) not in f.read(), f"a failed start left mounts behind: {args}"
 
 
 def test_client_without_daemon_says_cannot_connect(tmp_path):

@@ -29,21 +29,26 @@ class Daemon:
         self.stopping = False
         os.makedirs(config.root, mode=0o700, exist_ok=True)
         self.driver = new_driver(config.storage_driver or None, config.root)
-        self.graph = Graph(config.root, self.driver)
-        self.tags = TagStore(config.root, self.driver.name)
-        self.tags.prune({img.id for img in self.graph.all()})
-        self.events = EventBus()
-        self.images = ImageService(self.graph, self.tags, self.events)
-        self._clean_tmp()
-        self.cgroup_parent = "docker"
-        self.exec_driver = new_exec_driver(config.exec_driver, self.cgroup_parent)
-        self.containers = ContainerService(self, self.exec_driver)
-        self.volumes = wire_volumes(self)
-        self.images.containers_using = self.containers.using_image
-        self.networking = ContainerNetworking(self)
-        self._restart_queue = self.containers.restore()
-        self.graph.remove_orphan_layers(keep=self.containers.layer_ids())
-        self.networking.setup()
+        try:
+            self.graph = Graph(config.root, self.driver)
+            self.tags = TagStore(config.root, self.driver.name)
+            self.tags.prune({img.id for img in self.graph.all()})
+            self.events = EventBus()
+            self.images = ImageService(self.graph, self.tags, self.events)
+            self._clean_tmp()
+            self.cgroup_parent = "docker"
+            self.exec_driver = new_exec_driver(config.exec_driver, self.cgroup_parent)
+            self.containers = ContainerService(self, self.exec_driver)
+            self.volumes = wire_volumes(self)
+            self.images.containers_using = self.containers.using_image
+            self.networking = ContainerNetworking(self)
+            self._restart_queue = self.containers.restore()
+            self.graph.remove_orphan_layers(keep=self.containers.layer_ids())
+            self.networking.setup()
+        except BaseException:
+            # The driver may hold mounts (overlay binds its home privately): give them back.
+            self.driver.cleanup()
+            raise
 
     def start_restored(self) -> None:
         """Start again the containers that ran when the daemon last stopped (`-r=true`)."""
