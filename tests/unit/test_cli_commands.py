@@ -33,35 +33,6 @@ from lxc_docker.cli import main as cli_main
 WAIT = 10
 CID = "4c01db0b339c" + "a1b2c3d4" * 6 + "abcd"
 
-# The table entries the lead adds to cli/main.py's COMMANDS; patched in here until then.
-ENTRIES = {
-    "attach": ("attach_", "Attach to a running container"),
-    "commit": ("commit", "Create a new image from a container's changes"),
-    "cp": ("cp", "Copy files/folders from the containers filesystem to the host path"),
-    "create": ("create", "Create a new container"),
-    "diff": ("diff", "Inspect changes on a container's filesystem"),
-    "export": ("export", "Stream the contents of a container as a tar archive"),
-    "kill": ("kill", "Kill a running container"),
-    "logs": ("logs", "Fetch the logs of a container"),
-    "port": ("port", "Lookup the public-facing port which is NAT-ed to PRIVATE_PORT"),
-    "ps": ("ps", "List containers"),
-    "restart": ("restart", "Restart a running container"),
-    "rm": ("rm", "Remove one or more containers"),
-    "run": ("run", "Run a command in a new container"),
-    "start": ("start", "Start a stopped container"),
-    "stop": ("stop", "Stop a running container"),
-    "top": ("top", "Lookup the running processes of a container"),
-    "wait": ("wait", "Block until a container stops, then print its exit code"),
-}
-
-
-@pytest.fixture(autouse=True)
-def command_table(monkeypatch):
-    for name, entry in ENTRIES.items():
-        if name not in cli_main.COMMANDS:
-            monkeypatch.setitem(cli_main.COMMANDS, name, entry)
-
-
 # -- the fake daemon -------------------------------------------------------------------------------------
 
 

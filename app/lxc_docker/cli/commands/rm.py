@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ...client.api import ApiError
-from ..main import CommandError
+from ._each import call_each
 
 
 def flags(cli):
@@ -17,15 +16,4 @@ def flags(cli):
 def run(cli, args: list[str]) -> int:
     opts, rest = cli.parse(flags(cli), args, 1)
     query = {"v": opts.volumes or None, "link": opts.link or None, "force": opts.force or None}
-    failed = False
-    for name in rest:
-        try:
-            cli.client.call("DELETE", f"/containers/{name}", query).close()
-        except ApiError as e:
-            cli.err.write(f"Error: {e}\n")
-            failed = True
-            continue
-        cli.out.write(name + "\n")
-    if failed:
-        raise CommandError("failed to remove one or more containers")
-    return 0
+    return call_each(cli, rest, "DELETE", "", query, "remove")
