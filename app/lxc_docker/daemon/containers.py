@@ -353,6 +353,10 @@ class ContainerService:
                     pass
             else:
                 self.exec.kill(c.command, sig)
+        if sig == signals.SIGKILL:
+            # As Docker 0.9 did: after `docker kill` returns the container is stopped, so a `docker rm`
+            # right after it never races the exit.
+            c.state.wait_stopped(10)
         if event:
             self.daemon.events.publish("kill", c.id, from_=c.config.get("Image", ""), signal=str(sig))
 
