@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 sh scripts/setup-dev.sh
 .venv/bin/ruff check app tests bench
 .venv/bin/ruff format --check app tests bench
+# The layers of docs/architecture.md (contracts in pyproject.toml).
+(cd app && ../.venv/bin/lint-imports ../pyproject.toml)
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

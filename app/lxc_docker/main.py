@@ -1,4 +1,7 @@
-"""Entry point of the one `docker` program: daemon with `-d`, client otherwise."""
+"""Entry point of the one `docker` program: daemon with `-d`, client otherwise.
+
+The daemon (`engine`) and the client (`cli`) never import each other; only this module knows both.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,22 @@ def main(argv: list[str] | None = None) -> int:
         from .execution.native.init import main as init_main
 
         return init_main(args[1:])
+    from .cli.main import parse_global
+
+    parsed = parse_global(args)
+    if isinstance(parsed, int):
+        return parsed
+    opts, rest = parsed
+    if opts.daemon:
+        if rest:
+            sys.stderr.write(f"Error: extra arguments after -d: {' '.join(rest)}\n")
+            return 2
+        from .engine import run_daemon
+
+        return run_daemon(opts)
     from .cli.main import main as cli_main
 
-    return cli_main(args)
+    return cli_main(opts, rest)
 
 
 if __name__ == "__main__":

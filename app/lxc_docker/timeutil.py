@@ -39,3 +39,30 @@ def parse_rfc3339(text: str) -> float:
     except ValueError as e:
         raise ValueError(f"invalid timestamp {text!r}") from e
     return dt.timestamp() + frac
+
+
+def human_duration(seconds: float) -> str:
+    """Docker's utils.HumanDuration, used as "19 hours ago" and "Up 3 seconds"."""
+    whole = int(seconds)
+    if whole < 1:
+        return "Less than a second"
+    if whole < 60:
+        # Go prints "%d seconds" even for 1, and so does Docker 0.9.
+        return f"{whole} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 3:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{seconds / 3600 / 24 / 365:f} years"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from .cli.flags import FlagSet, Options
+from .mflag import FlagSet, Options
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

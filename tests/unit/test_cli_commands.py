@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lxc_docker.cli import main as cli_main
+from lxc_docker.main import main as docker_main
 
 WAIT = 10
 CID = "4c01db0b339c" + "a1b2c3d4" * 6 + "abcd"
@@ -158,7 +158,7 @@ def docker(daemon, capsys) -> Callable[..., tuple[int, str, str]]:
     """docker(*args) → (exit code, stdout, stderr), run in-process against the fake daemon."""
 
     def run(*args: str) -> tuple[int, str, str]:
-        code = cli_main.main(["-H", f"unix://{daemon.path}", *args])
+        code = docker_main(["-H", f"unix://{daemon.path}", *args])
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -597,7 +597,7 @@ def test_cp_replaces_planted_symlink_instead_of_following_it(daemon, docker, tmp
 def test_cp_to_stdout_passes_the_archive_through(daemon, capsysbinary):
     archive = make_tar((entry("hosts"), b"127.0.0.1 localhost\n"))
     daemon.on("POST", "/containers/web/copy", (200, archive))
-    code = cli_main.main(["-H", f"unix://{daemon.path}", "cp", "web:/etc/hosts", "-"])
+    code = docker_main(["-H", f"unix://{daemon.path}", "cp", "web:/etc/hosts", "-"])
     out, _ = capsysbinary.readouterr()
     assert (code, out) == (0, archive)
 

@@ -13,11 +13,11 @@ from lxc_docker.cli.formatting import (
     TabWriter,
     format_event_time,
     go_format_g,
-    human_duration,
     human_size,
     parse_time,
     trunc_id,
 )
+from lxc_docker.timeutil import human_duration
 
 
 def tab(*chunks: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lxc_docker.cli.flags import FlagError, FlagSet
+from lxc_docker.mflag import FlagError, FlagSet
 from lxc_docker.types import (
     ERR_ATTACH_DETACH,
     ERR_DETACH_RM,

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from .. import ADVERTISED_API_VERSION, API_VERSION
 from ..errors import InvalidParameter, NotFound
 
 Handler = Callable[..., Any]
+
+
+class Route(NamedTuple):
+    """One endpoint: a handler module lists its own in `ROUTES`; the handler is a plain function
+    called as `handler(backend, request, response, **path_params)`."""
+
+    method: str
+    pattern: str
+    handler: Handler
+
+
 _VERSION_RE = re.compile(r"^/v(\d+)\.(\d+)(/.*)$")
 MIN_VERSION = (1, 0)
 MAX_VERSION = tuple(int(p) for p in ADVERTISED_API_VERSION.split("."))
@@ -31,6 +43,11 @@ class Router:
 
     def add(self, method: str, pattern: str, handler: Handler) -> None:
         self._routes.append((method, _compile(pattern), handler))
+
+    def add_routes(self, routes: list[Route], backend: Any) -> None:
+        """Register a handler module's table; its handlers see `backend` and nothing else."""
+        for route in routes:
+            self.add(route.method, route.pattern, partial(route.handler, backend))
 
     def split_version(self, path: str) -> tuple[tuple[int, int], str]:
         m = _VERSION_RE.match(path)

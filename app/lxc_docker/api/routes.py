@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def build_router(daemon: Daemon) -> Router:
     router = Router()
-    system.register(router, daemon)
+    router.add_routes(system.ROUTES, daemon)
     images.register(router, daemon)
     containers.register(router, daemon)
     attach.register(router, daemon)

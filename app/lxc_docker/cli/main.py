@@ -9,7 +9,7 @@ import os
 import sys
 
 from .. import __version__
-from .flags import FlagError, FlagSet, HelpRequested
+from ..mflag import FlagError, FlagSet, HelpRequested
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -146,7 +146,8 @@ def run_command(cli: Cli, name: str, args: list[str]) -> int:
     return module.run(cli, args) or 0
 
 
-def main(argv: list[str]) -> int:
+def parse_global(argv: list[str]) -> tuple[Any, list[str]] | int:
+    """The global options and what follows them, or the exit code when there is nothing more to do."""
     fs = global_flags()
     try:
         opts, rest = fs.parse(argv)
@@ -162,13 +163,11 @@ def main(argv: list[str]) -> int:
     if opts.version:
         sys.stdout.write(f"Docker version {__version__}, build lxc-docker\n")
         return 0
-    if opts.daemon:
-        if rest:
-            sys.stderr.write(f"Error: extra arguments after -d: {' '.join(rest)}\n")
-            return 2
-        from ..daemon.main import run_daemon
+    return opts, rest
 
-        return run_daemon(opts)
+
+def main(opts: Any, rest: list[str]) -> int:
+    """The client: run the command named in `rest` against the daemon the global options name."""
     if opts.host and len(opts.host) > 1:
         sys.stderr.write("Error: Please specify only one -H\n")
         return 1

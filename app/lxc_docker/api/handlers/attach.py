@@ -14,7 +14,7 @@ from ..router import Router
 if TYPE_CHECKING:
     from ...daemon.container import Container
     from ...daemon.daemon import Daemon
-    from ..server import Response
+    from ..response import Response
 
 DETACH = b"\x10\x11"  # Ctrl-P Ctrl-Q
 

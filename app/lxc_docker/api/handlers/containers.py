@@ -9,17 +9,17 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ... import timeutil
-from ...cli.formatting import human_duration
 from ...daemon import containerfs
 from ...daemon.containers import AlreadyRunning, NotRunning, parse_signal
 from ...errors import InvalidParameter, NotFound
+from ...timeutil import human_duration
 from ..http import Request
 from ..router import Router
 
 if TYPE_CHECKING:
     from ...daemon.container import Container
     from ...daemon.daemon import Daemon
-    from ..server import Response
+    from ..response import Response
 
 
 def status_text(c: Container, now: float) -> str:

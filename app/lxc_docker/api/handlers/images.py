@@ -13,7 +13,7 @@ from ..router import Router
 
 if TYPE_CHECKING:
     from ...daemon.daemon import Daemon
-    from ..server import Response
+    from ..response import Response
 
 
 class _Buffered:

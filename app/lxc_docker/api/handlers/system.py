@@ -3,64 +3,78 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ... import ADVERTISED_API_VERSION
 from ...errors import InvalidParameter
 from ..http import Request
-from ..router import Router
+from ..router import Route
 
 if TYPE_CHECKING:
-    from ...daemon.daemon import Daemon
-    from ...daemon.events import Event
-    from ..server import Response
+    from ...daemon.events import Event, EventBus
+    from ..response import Response
 
 
-def register(router: Router, daemon: Daemon) -> None:
-    def ping(req: Request, res: Response) -> None:
-        res.text("OK")
+class SystemBackend(Protocol):
+    """What these endpoints need of the daemon."""
 
-    def version(req: Request, res: Response) -> None:
-        res.json(daemon.version())
+    events: EventBus
+    stopping: bool
 
-    def info(req: Request, res: Response) -> None:
-        res.json(daemon.info())
+    def version(self) -> dict[str, Any]: ...
 
-    def events(req: Request, res: Response) -> None:
-        since = _time_param(req, "since")
-        until = _time_param(req, "until")
-        filters = req.q_json("filters") or {}
-        if not isinstance(filters, dict):
-            raise InvalidParameter("filters must be a JSON object")
-        match = _event_filter(filters)
-        past, sub = daemon.events.subscribe(since)
-        try:
-            writer = res.stream()
-            for event in past:
-                if (until is None or event.time_ns <= until) and match(event):
-                    writer.write_json(_event_json(event, req))
-            while True:
-                timeout = None
-                if until is not None:
-                    timeout = (until - time.time_ns()) / 1e9
-                    if timeout <= 0:
-                        break
-                event = sub.get(timeout=timeout)
-                if event is None:
-                    if until is not None and time.time_ns() >= until:
-                        break
-                    if daemon.stopping:
-                        break
-                    continue
-                if match(event):
-                    writer.write_json(_event_json(event, req))
-        finally:
-            sub.close()
+    def info(self) -> dict[str, Any]: ...
 
-    router.add("GET", "/_ping", ping)
-    router.add("GET", "/version", version)
-    router.add("GET", "/info", info)
-    router.add("GET", "/events", events)
+
+def ping(backend: SystemBackend, req: Request, res: Response) -> None:
+    res.text("OK")
+
+
+def version(backend: SystemBackend, req: Request, res: Response) -> None:
+    res.json(backend.version())
+
+
+def info(backend: SystemBackend, req: Request, res: Response) -> None:
+    res.json(backend.info())
+
+
+def events(backend: SystemBackend, req: Request, res: Response) -> None:
+    since = _time_param(req, "since")
+    until = _time_param(req, "until")
+    filters = req.q_json("filters") or {}
+    if not isinstance(filters, dict):
+        raise InvalidParameter("filters must be a JSON object")
+    match = _event_filter(filters)
+    past, sub = backend.events.subscribe(since)
+    try:
+        writer = res.stream()
+        for event in past:
+            if (until is None or event.time_ns <= until) and match(event):
+                writer.write_json(_event_json(event, req))
+        while True:
+            timeout = None
+            if until is not None:
+                timeout = (until - time.time_ns()) / 1e9
+                if timeout <= 0:
+                    break
+            event = sub.get(timeout=timeout)
+            if event is None:
+                if until is not None and time.time_ns() >= until:
+                    break
+                if backend.stopping:
+                    break
+                continue
+            if match(event):
+                writer.write_json(_event_json(event, req))
+    finally:
+        sub.close()
+
+
+ROUTES = [
+    Route("GET", "/_ping", ping),
+    Route("GET", "/version", version),
+    Route("GET", "/info", info),
+    Route("GET", "/events", events),
+]
 
 
 def _time_param(req: Request, name: str) -> int | None:
@@ -122,6 +136,3 @@ def _event_json(e: Event, req: Request) -> dict[str, Any]:
             }
         )
     return doc
-
-
-__all__ = ["register", "ADVERTISED_API_VERSION"]

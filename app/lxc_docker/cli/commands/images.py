@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from ..formatting import TabWriter, human_duration, human_size
+from ...timeutil import human_duration
+from ..formatting import TabWriter, human_size
 
 
 def flags(cli):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 
-from ..flags import go_quote
-from ..formatting import TabWriter, human_duration, human_size
+from ...mflag import go_quote
+from ...timeutil import human_duration
+from ..formatting import TabWriter, human_size
 
 
 def flags(cli):

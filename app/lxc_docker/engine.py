@@ -1,4 +1,7 @@
-"""`docker -d`: start the daemon, serve the API until SIGTERM/SIGINT, then shut down cleanly."""
+"""`docker -d`: wire the daemon to the API server, serve until SIGTERM/SIGINT, then shut down cleanly.
+
+Start-up sits above both `api` and `daemon`, so neither needs to import the other's start-up.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,9 @@ import sys
 import threading
 from typing import Any
 
-from ..errors import DockerError
-from ..sysutil.pidfile import Pidfile, PidfileBusy
-from .config import DaemonConfig
+from .daemon.config import DaemonConfig
+from .errors import DockerError
+from .sysutil.pidfile import Pidfile, PidfileBusy
 
 log = logging.getLogger("lxc_docker")
 
@@ -65,9 +68,9 @@ def run_daemon(opts: Any) -> int:
     signal.signal(signal.SIGQUIT, lambda *_: stop.set())
     daemon = server = None
     try:
-        from ..api.routes import build_router
-        from ..api.server import ApiServer
-        from .daemon import Daemon
+        from .api.routes import build_router
+        from .api.server import ApiServer
+        from .daemon.daemon import Daemon
 
         daemon = Daemon(config)
         server = ApiServer(build_router(daemon), cors=config.api_enable_cors, group=config.group)

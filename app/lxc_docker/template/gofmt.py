@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .template_lex import go_quote
+from .lex import go_quote
 
 
 def go_type(value: Any) -> str:

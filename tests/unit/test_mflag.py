@@ -2,7 +2,7 @@
 
 import pytest
 
-from lxc_docker.cli.flags import (
+from lxc_docker.mflag import (
     FlagError,
     FlagSet,
     HelpRequested,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from .template_lex import (
+from .lex import (
     ASSIGN,
     BOOL,
     CHAR,
@@ -36,7 +36,7 @@ from .template_lex import (
     go_unquote,
     lex,
 )
-from .template_nodes import (
+from .nodes import (
     ActionNode,
     BranchNode,
     ChainNode,

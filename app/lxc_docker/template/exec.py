@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from .template_funcs import BUILTINS, MISSING, ArgTypeError, FuncError, truth
-from .template_gofmt import format_value, go_type, sorted_keys
-from .template_lex import TemplateError
-from .template_nodes import (
+from .funcs import BUILTINS, MISSING, ArgTypeError, FuncError, truth
+from .gofmt import format_value, go_type, sorted_keys
+from .lex import TemplateError
+from .nodes import (
     ActionNode,
     BranchNode,
     ChainNode,

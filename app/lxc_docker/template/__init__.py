@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .template_exec import execute
-from .template_funcs import FUNCTION_NAMES
-from .template_lex import TemplateError
-from .template_nodes import ListNode
-from .template_parse import parse_tree
+from .exec import execute
+from .funcs import FUNCTION_NAMES
+from .lex import TemplateError
+from .nodes import ListNode
+from .parse import parse_tree
 
 __all__ = ["Template", "TemplateError", "parse", "render"]
 

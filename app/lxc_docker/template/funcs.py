@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from .template_gofmt import format_value, go_type, json_float, sprint, sprintf, sprintln
+from .gofmt import format_value, go_type, json_float, sprint, sprintf, sprintln
 
 
 class _Missing:

@@ -1,0 +1,71 @@
+"""How a handler answers a request: JSON, text, a chunked stream, or the raw socket (hijack)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import TYPE_CHECKING, Any
+
+from .http import ChunkedWriter, Request, common_headers
+
+if TYPE_CHECKING:
+    from http.server import BaseHTTPRequestHandler
+
+
+class Response:
+    """How a handler answers; exactly one of json/text/empty/stream/raw/hijack per request."""
+
+    def __init__(self, handler: BaseHTTPRequestHandler, request: Request, cors: bool) -> None:
+        self._h = handler
+        self._request = request
+        self._cors = cors
+        self.started = False
+        self.hijacked = False
+        self._writer: ChunkedWriter | None = None
+
+    def _head(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self.started = True
+        self._h.send_response(status)
+        for key, value in common_headers(self._cors) + headers:
+            self._h.send_header(key, value)
+        self._h.end_headers()
+
+    def send(self, status: int, body: bytes, content_type: str) -> None:
+        headers = [("Content-Length", str(len(body)))]
+        if body or status not in (204, 304):
+            headers.insert(0, ("Content-Type", content_type))
+        self._head(status, headers)
+        if self._request.method != "HEAD" and body:
+            self._h.wfile.write(body)
+        self._h.wfile.flush()
+
+    def json(self, obj: Any, status: int = 200) -> None:
+        self.send(status, json.dumps(obj).encode(), "application/json")
+
+    def text(self, text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8") -> None:
+        self.send(status, text.encode(), content_type)
+
+    def empty(self, status: int = 204) -> None:
+        self.send(status, b"", "text/plain; charset=utf-8")
+
+    def stream(self, content_type: str = "application/json", status: int = 200) -> ChunkedWriter:
+        self._head(status, [("Content-Type", content_type), ("Transfer-Encoding", "chunked")])
+        self._writer = ChunkedWriter(self._h.wfile)
+        return self._writer
+
+    def finish(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+    def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> socket.socket:
+        """Take over the connection for a raw bidirectional stream (attach)."""
+        upgrade = self._request.headers.get("Upgrade", "").lower() == "tcp"
+        self.started = self.hijacked = True
+        status = "101 UPGRADED" if upgrade else "200 OK"
+        lines = [f"HTTP/1.1 {status}", f"Content-Type: {content_type}"]
+        if upgrade:
+            lines += ["Connection: Upgrade", "Upgrade: tcp"]
+        self._h.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self._h.wfile.flush()
+        self._h.close_connection = True
+        return self._h.connection
