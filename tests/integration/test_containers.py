@@ -11,6 +11,7 @@ import time
 import pytest
 
 from lib.daemon import docker_cmd, our_env
+from lib.poll import poll
 
 
 def run(daemon, *args, input=None):
@@ -133,10 +134,7 @@ def test_detached_lifecycle_logs_top_stop_rm(daemon):
         "trap 'echo bye; exit 0' TERM; while true; do echo tick; sleep 0.2; done",
     ).strip()
     assert len(cid) == 64
-    deadline = time.monotonic() + 10
-    while "tick" not in daemon.out("logs", "lifecycle") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert "tick" in daemon.out("logs", "lifecycle")
+    poll(lambda: "tick" in daemon.out("logs", "lifecycle"), what="the first tick in the logs")
     ps = daemon.out("ps")
     assert "lifecycle" in ps and "Up " in ps
     top = daemon.out("top", "lifecycle")
@@ -323,10 +321,7 @@ def test_sigkill_of_the_daemon_keeps_containers(daemon_factory, busybox_tar):
     assert ids.count(cid) == 1 and len(ids) == 2
     assert "Ghost" in d.out("ps")
     d.out("kill", cid)
-    deadline = time.monotonic() + 20
-    while cid in d.out("ps", "-q", "--no-trunc") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert cid not in d.out("ps", "-q", "--no-trunc")
+    poll(lambda: cid not in d.out("ps", "-q", "--no-trunc"), 20, "the killed ghost to leave ps")
     d.out("rm", cid, "stopped_one")
 
 
@@ -377,11 +372,13 @@ def test_hello_world_with_other_clients(daemon, client):
             .stdout.decode()
             .strip()
         )
-        deadline = time.monotonic() + 10
-        logs = b""
-        while b"hello world" not in logs and time.monotonic() < deadline:
-            logs = subprocess.run(["/usr/local/bin/docker", "logs", cid], capture_output=True, env=env).stdout
-        assert b"hello world" in logs
+        poll(
+            lambda: (
+                b"hello world"
+                in subprocess.run(["/usr/local/bin/docker", "logs", cid], capture_output=True, env=env).stdout
+            ),
+            what="hello world in the logs (docker CLI 28)",
+        )
         assert (
             subprocess.run(
                 ["/usr/local/bin/docker", "rm", "-f", cid], env=env, capture_output=True
@@ -396,10 +393,7 @@ def test_hello_world_with_other_clients(daemon, client):
         c = client_.containers.run(
             "busybox", ["sh", "-c", "while true; do echo hello world; sleep 0.2; done"], detach=True
         )
-        deadline = time.monotonic() + 10
-        while b"hello world" not in c.logs() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert b"hello world" in c.logs()
+        poll(lambda: b"hello world" in c.logs(), what="hello world in the logs (docker SDK)")
         c.reload()
         assert c.status == "running"
         c.stop(timeout=1)

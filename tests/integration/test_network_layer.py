@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from lib.poll import wait_for
 from lxc_docker.network import NetworkManager, PortAlreadyAllocated, disabled_settings
 from lxc_docker.network import bridge as br
 
@@ -77,15 +78,6 @@ def sh(*args: str, check: bool = True) -> str:
 def read(path: str) -> str:
     with open(path) as f:
         return f.read().strip()
-
-
-def wait_for(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
 
 
 class FakeContainer:

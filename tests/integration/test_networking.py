@@ -6,6 +6,8 @@ import json
 import time
 import urllib.request
 
+from lib.poll import poll
+
 HTTPD = "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"
 
 
@@ -95,12 +97,12 @@ def test_container_to_container_over_the_bridge(net_daemon):
     server = net_daemon.out("run", "-d", "busybox", "sh", "-c", HTTPD).strip()
     try:
         ip = json.loads(net_daemon.out("inspect", server))[0]["NetworkSettings"]["IPAddress"]
-        out = ""
-        deadline = time.monotonic() + 10
-        while "hello" not in out and time.monotonic() < deadline:
-            out = net_daemon.cli(
-                "run", "busybox", "wget", "-qO-", f"http://{ip}:8080/index.html"
-            ).stdout.decode()
+
+        def fetch() -> str:
+            out = net_daemon.cli("run", "busybox", "wget", "-qO-", f"http://{ip}:8080/index.html").stdout
+            return out.decode() if b"hello" in out else ""
+
+        out = poll(fetch, what="the web server answering another container")
         assert "hello from" in out
     finally:
         net_daemon.out("rm", "-f", server)

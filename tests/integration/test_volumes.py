@@ -14,11 +14,11 @@ import socket
 import sys
 import tarfile
 import tempfile
-import time
 
 import pytest
 
 from lib.daemon import APP
+from lib.poll import poll
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -73,17 +73,6 @@ def try_sh(daemon, flags: list[str], script: str):
 def load_busybox(d, busybox_tar: str) -> None:
     with open(busybox_tar, "rb") as f:
         d.cli("import", "-", "busybox", input=f.read(), check=True)
-
-
-def poll(predicate, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

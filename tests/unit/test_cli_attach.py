@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from lib.poll import wait_for
 from lxc_docker.cli import term
 from lxc_docker.cli.attach import Demuxer, StreamError, byte_writer, pump
 
@@ -309,9 +310,7 @@ def test_catch_signals_and_resize_hook():
     undo = term.catch_signals([signal.SIGUSR1], seen.append)
     try:
         os.kill(os.getpid(), signal.SIGUSR1)
-        deadline = time.monotonic() + WAIT
-        while not seen and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: seen, WAIT)
     finally:
         undo()
     assert seen == [signal.SIGUSR1]
@@ -321,9 +320,7 @@ def test_catch_signals_and_resize_hook():
     undo = term.on_resize(lambda: resized.append(True))
     try:
         os.kill(os.getpid(), signal.SIGWINCH)
-        deadline = time.monotonic() + WAIT
-        while not resized and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: resized, WAIT)
     finally:
         undo()
     assert resized == [True]

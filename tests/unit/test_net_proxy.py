@@ -5,20 +5,11 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-import time
 
 import pytest
 
+from lib.poll import wait_for
 from lxc_docker.network.proxy import ProxyLoop, bind
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 @pytest.fixture
