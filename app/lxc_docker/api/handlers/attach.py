@@ -25,7 +25,8 @@ class ContainerLookup(Protocol):
 class AttachBackend(Protocol):
     """What these endpoints need of the daemon: the container, whose streams and log file they read."""
 
-    containers: ContainerLookup
+    @property
+    def containers(self) -> ContainerLookup: ...
 
 
 def attach(backend: AttachBackend, req: Request, res: Response, name: str) -> None:

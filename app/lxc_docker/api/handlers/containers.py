@@ -60,10 +60,17 @@ class ContainersBackend(Protocol):
     methods they belong here.
     """
 
-    containers: ContainerStore
-    images: ImageLookup
-    exec_driver: ProcessLister
-    events: EventPublisher
+    @property
+    def containers(self) -> ContainerStore: ...
+
+    @property
+    def images(self) -> ImageLookup: ...
+
+    @property
+    def exec_driver(self) -> ProcessLister: ...
+
+    @property
+    def events(self) -> EventPublisher: ...
 
     def container_names(self, c: Container) -> list[str]: ...
 

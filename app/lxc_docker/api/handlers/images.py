@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
@@ -23,17 +24,20 @@ Progress = Callable[[dict[str, Any]], None]
 
 
 class ImageStore(Protocol):
+    # Inside this class `list` names the method below, hence builtins.list in the annotations.
     def lookup(self, name: str) -> Image: ...
 
-    def list(self, all: bool = False, name_filter: str = "") -> list[dict[str, Any]]: ...
+    def list(self, all: bool = False, name_filter: str = "") -> builtins.list[dict[str, Any]]: ...
 
-    def history(self, name: str) -> list[dict[str, Any]]: ...
+    def history(self, name: str) -> builtins.list[dict[str, Any]]: ...
 
     def import_image(self, src: str, repo: str, tag: str, body: BinaryIO, progress: Progress) -> Image: ...
 
     def tag(self, name: str, repo: str, tag: str, force: bool = False) -> None: ...
 
-    def delete(self, name: str, force: bool = False, noprune: bool = False) -> list[dict[str, str]]: ...
+    def delete(
+        self, name: str, force: bool = False, noprune: bool = False
+    ) -> builtins.list[dict[str, str]]: ...
 
     def insert(self, name: str, url: str, path: str, progress: Progress) -> Image: ...
 
@@ -53,11 +57,20 @@ class EventPublisher(Protocol):
 class ImagesBackend(Protocol):
     """What these endpoints need of the daemon. `graph` and `tags` go to `image.saveload` as they are."""
 
-    images: ImageStore
-    graph: Graph
-    tags: TagStore
-    driver: StorageDriverName
-    events: EventPublisher
+    @property
+    def images(self) -> ImageStore: ...
+
+    @property
+    def graph(self) -> Graph: ...
+
+    @property
+    def tags(self) -> TagStore: ...
+
+    @property
+    def driver(self) -> StorageDriverName: ...
+
+    @property
+    def events(self) -> EventPublisher: ...
 
 
 def list_images(backend: ImagesBackend, req: Request, res: Response) -> None:
@@ -94,8 +107,8 @@ def history(backend: ImagesBackend, req: Request, res: Response, name: str) -> N
 def create(backend: ImagesBackend, req: Request, res: Response) -> None:
     src = req.q("fromSrc")
     if not src:
-        image = req.q("fromImage") or "(none)"
-        raise NotFound(f"No such image: {image} (pulling from a registry is not available in this version)")
+        wanted = req.q("fromImage") or "(none)"
+        raise NotFound(f"No such image: {wanted} (pulling from a registry is not available in this version)")
     repo, tag = req.q("repo"), req.q("tag")
     # Validate the name before reading the body: a bad name must not leave an untagged image.
     backend.images._check_new_name(repo, tag)
