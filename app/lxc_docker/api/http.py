@@ -8,12 +8,14 @@ chunked stream, a raw tar, or a hijacked connection.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs
 
 from .. import ADVERTISED_API_VERSION
 from ..errors import InvalidParameter
 
+_HEX_SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
 _TRUE = {"1", "true", "True", "TRUE", "t", "T", "yes"}
 
 
@@ -52,10 +54,12 @@ class BodyReader:
             line = self._rfile.readline(1024)
             if not line:
                 raise InvalidParameter("request body ended early")
-            try:
-                self._chunk_left = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
+            digits = line.split(b";", 1)[0].strip()
+            # int(x, 16) alone also takes "-5", "+5", "0x5" and "1_0"; a negative size would make
+            # the read below swallow the rest of the connection.
+            if not _HEX_SIZE.fullmatch(digits):
                 raise InvalidParameter("malformed chunked request body")
+            self._chunk_left = int(digits, 16)
             if self._chunk_left == 0:
                 # Trailers end with an empty line.
                 while self._rfile.readline(1024) not in (b"\r\n", b"\n", b""):

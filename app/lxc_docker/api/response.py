@@ -48,9 +48,26 @@ class Response:
     def empty(self, status: int = 204) -> None:
         self.send(status, b"", "text/plain; charset=utf-8")
 
-    def stream(self, content_type: str = "application/json", status: int = 200) -> ChunkedWriter:
-        self._head(status, [("Content-Type", content_type), ("Transfer-Encoding", "chunked")])
+    def headers_only(self, status: int, headers: list[tuple[str, str]]) -> None:
+        """Answer with headers and no body (HEAD requests that describe a resource in headers)."""
+        self._head(status, headers)
+        self._h.wfile.flush()
+
+    def stream(
+        self,
+        content_type: str = "application/json",
+        status: int = 200,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> ChunkedWriter:
+        self._head(
+            status, [("Content-Type", content_type), ("Transfer-Encoding", "chunked"), *(headers or [])]
+        )
         self._writer = ChunkedWriter(self._h.wfile)
+        return self._writer
+
+    @property
+    def writer(self) -> ChunkedWriter | None:
+        """The open stream, if the handler started one."""
         return self._writer
 
     def finish(self) -> None:

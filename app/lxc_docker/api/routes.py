@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 def build_router(daemon: Daemon) -> Router:
     router = Router()
     router.add_routes(system.ROUTES, daemon)
-    images.register(router, daemon)
-    containers.register(router, daemon)
-    attach.register(router, daemon)
+    router.add_routes(images.ROUTES, daemon)
+    router.add_routes(containers.ROUTES, daemon)
+    router.add_routes(attach.ROUTES, daemon)
     build.register(router, daemon)
     return router

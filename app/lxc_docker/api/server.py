@@ -84,7 +84,11 @@ class ApiServer:
         else:
             socks = activated_sockets(host.address)
         for sock in socks:
-            self._listeners.append(_Listener(sock, self))
+            self.listen_socket(sock)
+
+    def listen_socket(self, sock: socket.socket) -> None:
+        """Serve on a socket that is already bound and listening (systemd's, or a test's)."""
+        self._listeners.append(_Listener(sock, self))
 
     def _unix_socket(self, path: str) -> socket.socket:
         os.makedirs(os.path.dirname(path) or "/", exist_ok=True)
@@ -177,7 +181,7 @@ class ApiServer:
         try:
             if response.started:
                 # Mid-stream failures travel inside the stream, as Docker's clients expect.
-                writer = response._writer
+                writer = response.writer
                 if writer is not None and not writer.closed:
                     writer.write_json({"error": message, "errorDetail": {"message": message}})
                     writer.close()

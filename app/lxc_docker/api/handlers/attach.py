@@ -4,79 +4,88 @@ from __future__ import annotations
 
 import socket
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ...daemon import logs as logfile
 from ...daemon.streams import frame
 from ..http import Request
-from ..router import Router
+from ..router import Route
 
 if TYPE_CHECKING:
     from ...daemon.container import Container
-    from ...daemon.daemon import Daemon
     from ..response import Response
 
 DETACH = b"\x10\x11"  # Ctrl-P Ctrl-Q
 
 
-def register(router: Router, daemon: Daemon) -> None:
-    svc = daemon.containers
+class ContainerLookup(Protocol):
+    def get(self, name: str) -> Container: ...
 
-    def attach(req: Request, res: Response, name: str) -> None:
-        c = svc.get(name)
-        want_stdin, want_out, want_err = req.q_bool("stdin"), req.q_bool("stdout"), req.q_bool("stderr")
-        # Clients of API 1.24 tell framed from raw output by the container's Tty, not by content type.
-        sock = res.hijack("application/vnd.docker.raw-stream")
-        sub = None
+
+class AttachBackend(Protocol):
+    """What these endpoints need of the daemon: the container, whose streams and log file they read."""
+
+    @property
+    def containers(self) -> ContainerLookup: ...
+
+
+def attach(backend: AttachBackend, req: Request, res: Response, name: str) -> None:
+    c = backend.containers.get(name)
+    want_stdin, want_out, want_err = req.q_bool("stdin"), req.q_bool("stdout"), req.q_bool("stderr")
+    # Clients of API 1.24 tell framed from raw output by the container's Tty, not by content type.
+    sock = res.hijack("application/vnd.docker.raw-stream")
+    sub = None
+    try:
+        if req.q_bool("logs"):
+            for entry in logfile.read(c.log_path):
+                stream = entry.get("stream", "stdout")
+                if (stream == "stdout" and want_out) or (stream == "stderr" and want_err):
+                    data = entry["log"].encode()
+                    sock.sendall(data if c.tty else frame(stream, data))
+        if not req.q_bool("stream"):
+            return
+        sub = c.streams.subscribe(sock, want_out, want_err)
+        if want_stdin and c.config.get("OpenStdin"):
+            threading.Thread(target=_copy_stdin, args=(c, sock, sub), daemon=True).start()
+        # Ends when the container exits, the client goes away, or it detaches.
+        while not sub.done.wait(1.0):
+            if not _alive(sock):
+                break
+    finally:
+        if sub is not None:
+            c.streams.unsubscribe(sub)
         try:
-            if req.q_bool("logs"):
-                for entry in logfile.read(c.log_path):
-                    stream = entry.get("stream", "stdout")
-                    if (stream == "stdout" and want_out) or (stream == "stderr" and want_err):
-                        data = entry["log"].encode()
-                        sock.sendall(data if c.tty else frame(stream, data))
-            if not req.q_bool("stream"):
-                return
-            sub = c.streams.subscribe(sock, want_out, want_err)
-            if want_stdin and c.config.get("OpenStdin"):
-                threading.Thread(target=_copy_stdin, args=(c, sock, sub), daemon=True).start()
-            # Ends when the container exits, the client goes away, or it detaches.
-            while not sub.done.wait(1.0):
-                if not _alive(sock):
-                    break
-        finally:
-            if sub is not None:
-                c.streams.unsubscribe(sub)
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
-    def logs(req: Request, res: Response, name: str) -> None:
-        c = svc.get(name)
-        want_out, want_err = req.q_bool("stdout"), req.q_bool("stderr")
-        if not (want_out or want_err):
-            want_out = want_err = True
-        tail_raw = req.q("tail", "all")
-        tail = -1 if tail_raw in ("", "all") else max(int(tail_raw) if tail_raw.isdigit() else -1, -1)
-        timestamps = req.q_bool("timestamps")
-        follow = req.q_bool("follow")
-        writer = res.stream(
-            "application/vnd.docker.raw-stream" if c.tty else "application/vnd.docker.multiplexed-stream"
-        )
-        for entry in logfile.read(c.log_path, follow=follow, tail=tail, is_running=lambda: c.state.running):
-            stream = entry.get("stream", "stdout")
-            if (stream == "stdout" and not want_out) or (stream == "stderr" and not want_err):
-                continue
-            data = entry["log"].encode()
-            if timestamps:
-                data = entry.get("time", "").encode() + b" " + data
-            writer.write(
-                data if c.tty else frame(stream if stream in ("stdout", "stderr") else "stdout", data)
-            )
 
-    router.add("POST", "/containers/{name}/attach", attach)
-    router.add("GET", "/containers/{name}/logs", logs)
+def logs(backend: AttachBackend, req: Request, res: Response, name: str) -> None:
+    c = backend.containers.get(name)
+    want_out, want_err = req.q_bool("stdout"), req.q_bool("stderr")
+    if not (want_out or want_err):
+        want_out = want_err = True
+    tail_raw = req.q("tail", "all")
+    tail = -1 if tail_raw in ("", "all") else max(int(tail_raw) if tail_raw.isdigit() else -1, -1)
+    timestamps = req.q_bool("timestamps")
+    follow = req.q_bool("follow")
+    writer = res.stream(
+        "application/vnd.docker.raw-stream" if c.tty else "application/vnd.docker.multiplexed-stream"
+    )
+    for entry in logfile.read(c.log_path, follow=follow, tail=tail, is_running=lambda: c.state.running):
+        stream = entry.get("stream", "stdout")
+        if (stream == "stdout" and not want_out) or (stream == "stderr" and not want_err):
+            continue
+        data = entry["log"].encode()
+        if timestamps:
+            data = entry.get("time", "").encode() + b" " + data
+        writer.write(data if c.tty else frame(stream if stream in ("stdout", "stderr") else "stdout", data))
+
+
+ROUTES = [
+    Route("POST", "/containers/{name}/attach", attach),
+    Route("GET", "/containers/{name}/logs", logs),
+]
 
 
 def _alive(sock: socket.socket) -> bool:

@@ -1,0 +1,184 @@
+"""Response shapes per API version: the documented v1.9 ones, and the superset API 1.24 clients read.
+
+Handlers fetch from the backend; these functions only reshape, so version differences stay at the
+edge (later Docker's `if versions.LessThan(version, "1.25")`), never in the daemon's objects.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .. import timeutil
+from ..timeutil import human_duration
+
+if TYPE_CHECKING:
+    from ..daemon.container import Container
+    from ..image.image import Image
+
+Version = tuple[int, int]
+
+
+def status_text(c: Container, now: float) -> str:
+    """STATUS in `docker ps`, in Docker 0.9's words."""
+    s = c.state
+    if s.running and s.ghost:
+        return "Ghost"
+    if s.running:
+        return "Up " + human_duration(now - timeutil.parse_rfc3339(s.started_at))
+    if s.finished_at.startswith("0001-"):
+        return ""
+    return f"Exit {s.exit_code}"
+
+
+def state_name(c: Container) -> str:
+    """The one-word state later APIs report (`State` in lists, `State.Status` in inspect)."""
+    if c.state.running:
+        return "running"
+    return "exited" if not c.state.finished_at.startswith("0001-") else "created"
+
+
+def ports(c: Container) -> list[dict[str, Any]]:
+    out = []
+    for spec, bindings in sorted(((c.network_settings or {}).get("Ports") or {}).items()):
+        port, _, proto = spec.partition("/")
+        if bindings:
+            for b in bindings:
+                out.append(
+                    {
+                        "IP": b.get("HostIp", ""),
+                        "PrivatePort": int(port),
+                        "PublicPort": int(b.get("HostPort") or 0),
+                        "Type": proto or "tcp",
+                    }
+                )
+        else:
+            out.append({"PrivatePort": int(port), "Type": proto or "tcp"})
+    return out
+
+
+def container_summary(
+    c: Container, image_name: str, names: list[str], now: float, sizes: tuple[int, int] | None
+) -> dict[str, Any]:
+    """One row of `GET /containers/json`; `sizes` is (SizeRw, SizeRootFs) when `size=1` was asked."""
+    doc: dict[str, Any] = {
+        "Id": c.id,
+        "Image": image_name,
+        "Command": c.command_line(),
+        "Created": int(timeutil.parse_rfc3339(c.created)),
+        "Status": status_text(c, now),
+        "Ports": ports(c),
+        "Names": names,
+        "Labels": {},
+        "State": state_name(c),
+        "ImageID": c.image,
+        "HostConfig": {"NetworkMode": "default"},
+    }
+    if sizes is not None:
+        doc["SizeRw"], doc["SizeRootFs"] = sizes
+    return doc
+
+
+def container_inspect(c: Container, version: Version) -> dict[str, Any]:
+    doc = c.to_json()
+    doc["HostConfig"] = c.host_config
+    settings = {k: v for k, v in (c.network_settings or {}).items() if not k.startswith("_")}
+    base_settings = {
+        "IPAddress": "",
+        "IPPrefixLen": 0,
+        "Gateway": "",
+        "Bridge": "",
+        "PortMapping": None,
+        "Ports": None,
+    }
+    base_settings.update(settings)
+    doc["NetworkSettings"] = base_settings
+    if version < (1, 12):
+        return doc
+    doc["Id"] = doc.pop("ID")
+    doc["State"].update(
+        {
+            "Status": state_name(c),
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": False,
+            "Dead": False,
+            "Error": c.state.error,
+        }
+    )
+    doc["Name"] = c.name
+    doc["LogPath"] = c.log_path
+    doc["RestartCount"] = 0
+    doc["Platform"] = "linux"
+    doc["Mounts"] = [
+        {"Source": src, "Destination": dest, "Mode": "", "RW": c.volumes_rw.get(dest, True), "Type": "bind"}
+        for dest, src in (c.volumes or {}).items()
+    ]
+    doc["Config"] = dict(c.config)
+    doc["Config"].setdefault("Labels", {})
+    doc["GraphDriver"] = {"Name": c.driver, "Data": None}
+    host = dict(c.host_config)
+    # Fields today's clients read unconditionally (the SDK looks at LogConfig before reading logs).
+    host.setdefault("LogConfig", {"Type": "json-file", "Config": {}})
+    host.setdefault("NetworkMode", "default")
+    host.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})
+    host.setdefault("AutoRemove", False)
+    doc["HostConfig"] = host
+    return doc
+
+
+def image_rows(rows: list[dict[str, Any]], version: Version) -> list[dict[str, Any]]:
+    """`GET /images/json` rows (the 0.9 shape from the image service) for `version`."""
+    if version >= (1, 24):
+        for r in rows:
+            # Since Docker 1.10 `Size` is the whole image, not the top layer.
+            r.update(
+                {
+                    "Size": r["VirtualSize"],
+                    "RepoDigests": [],
+                    "SharedSize": -1,
+                    "Containers": -1,
+                    "Labels": None,
+                }
+            )
+    return rows
+
+
+def image_inspect(
+    image: Image, version: Version, repo_tags: list[str], virtual_size: int, driver_name: str
+) -> dict[str, Any]:
+    if version < (1, 12):
+        return image.to_json()
+    return {
+        "Id": image.id,
+        "RepoTags": repo_tags,
+        "RepoDigests": [],
+        "Parent": image.parent,
+        "Comment": image.comment,
+        "Created": image.created,
+        "Container": image.container,
+        "ContainerConfig": image.container_config,
+        "DockerVersion": image.docker_version,
+        "Author": image.author,
+        "Config": image.config,
+        "Architecture": image.architecture,
+        "Os": image.os,
+        "Size": virtual_size,
+        "VirtualSize": virtual_size,
+        "GraphDriver": {"Name": driver_name, "Data": None},
+        "RootFS": {"Type": "layers"},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }
+
+
+def image_history(rows: list[dict[str, Any]], version: Version) -> list[dict[str, Any]]:
+    if version < (1, 17):
+        for r in rows:
+            r.pop("Comment", None)
+    return rows
+
+
+def image_delete(results: list[dict[str, str]], image_id: str, version: Version) -> list[dict[str, str]]:
+    if version < (1, 20):
+        # Docker 0.9 reported the untagged image's id, as the documentation shows.
+        return [{"Untagged": image_id} if "Untagged" in r else r for r in results]
+    return results
