@@ -158,21 +158,26 @@ def sums_without(patterns: tuple[str, ...], dist: Path = DIST) -> str:
 # --- Debian roots -------------------------------------------------------------------------------
 
 
-def _cache_key() -> str:
+def _cache_key(packages: list[str] | None = None, debs: list[str] | None = None) -> str:
     spec = {
         "suite": SUITE,
         "mirror": MIRROR,
         "variant": "minbase",
-        "packages": BASE_PACKAGES,
-        "openrc": OPENRC_DEBS,
+        "packages": BASE_PACKAGES if packages is None else packages,
+        "openrc": OPENRC_DEBS if debs is None else debs,
         "layout": 1,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def base_root() -> Path:
-    """The cached debootstrap tree (made on first use, under a lock), with the OpenRC debs beside it."""
-    key = _cache_key()
+def _current_keys() -> set[str]:
+    return {_cache_key(), _cache_key([], [])}
+
+
+def _tree(packages: list[str], debs: list[str]) -> Path:
+    """A cached `debootstrap --variant=minbase` tree with `packages`, and `debs` downloaded beside it;
+    made on first use, under a lock."""
+    key = _cache_key(packages, debs)
     home = CACHE / key
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / f"{key}.lock", "w") as lock:
@@ -182,31 +187,37 @@ def base_root() -> Path:
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir()
         tmp = home / "root.tmp"
+        include = ["--include=" + ",".join(packages)] if packages else []
         with open(home / "debootstrap.log", "w") as log:
             subprocess.run(
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    "--include=" + ",".join(BASE_PACKAGES),
-                    SUITE,
-                    str(tmp),
-                    MIRROR,
-                ],
+                ["debootstrap", "--variant=minbase", *include, SUITE, str(tmp), MIRROR],
                 check=True,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         (home / "debs").mkdir()
-        subprocess.run(
-            ["apt-get", "download", *OPENRC_DEBS], cwd=home / "debs", check=True, capture_output=True
-        )
+        if debs:
+            subprocess.run(["apt-get", "download", *debs], cwd=home / "debs", check=True, capture_output=True)
         tmp.rename(home / "root")
         (home / "complete").touch()
         # Trees made for an older package list are of no further use.
+        keep = _current_keys()
         for other in CACHE.iterdir():
-            if other.name.split(".")[0] != key:
+            if other.name.split(".")[0] not in keep:
                 shutil.rmtree(other, ignore_errors=True) if other.is_dir() else other.unlink()
         return home / "root"
+
+
+def base_root() -> Path:
+    """The tree of most tests: minbase, the daemon's dependencies and python3 already in it, and the
+    OpenRC debs beside it."""
+    return _tree(BASE_PACKAGES, OPENRC_DEBS)
+
+
+def minimal_root() -> Path:
+    """Only what `debootstrap --variant=minbase` installs (less than Debian's smallest installation):
+    no python3, iptables, iproute2, git, procps or ca-certificates. The README's quick start runs here."""
+    return _tree([], [])
 
 
 def openrc_debs() -> list[Path]:
@@ -220,7 +231,9 @@ def _mount(*args: str) -> None:
 class Root:
     """A fresh, writable Debian root on the cached tree, entered with chroot."""
 
-    def __init__(self, base: Path, workdir: Path) -> None:
+    def __init__(self, base: Path, workdir: Path, netns: str | None = None) -> None:
+        # netns: the name of a network namespace (ip netns) that every command of sh() runs in.
+        self.netns = netns
         self.workdir = workdir
         self.upper = workdir / "upper"
         self.path = workdir / "root"
@@ -256,8 +269,9 @@ class Root:
         env: dict[str, str] | None = None,
         input: str | None = None,
     ) -> subprocess.CompletedProcess:
+        enter = ["nsenter", f"--net=/run/netns/{self.netns}"] if self.netns else []
         result = subprocess.run(
-            ["chroot", str(self.path), "/bin/sh", "-c", script],
+            [*enter, "chroot", str(self.path), "/bin/sh", "-c", script],
             env={**CHROOT_ENV, **(env or {})},
             capture_output=True,
             text=True,
