@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import os
 import select
+import signal
 import socket
 import subprocess
 import threading
@@ -138,7 +139,13 @@ class NetnsWithProxy:
                 peers[s].sendall(data)
 
     def close(self) -> None:
+        """Stops the proxy, kills what still runs in the namespace (a container the root's clean-up
+        could not see, its root being its own), and deletes the namespace."""
         self._closed = True
         with contextlib.suppress(OSError):
             self.listener.close()
+        pids = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True, text=True).stdout
+        for pid in pids.split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
