@@ -372,8 +372,10 @@ def program(kind: str, shiv_root: str) -> tuple[list[str], dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "PYTHONPATH")}
     env["SHIV_ROOT"] = shiv_root
     if kind == "source":
+        # The checkout's own environment (scripts/setup-dev.sh): the system python3 lacks the
+        # dependencies (pyroute2), which only the artifacts bundle.
         env["PYTHONPATH"] = str(REPO / "app")
-        return ["/usr/bin/python3", "-m", "lxc_docker"], env
+        return [str(REPO / ".venv" / "bin" / "python"), "-m", "lxc_docker"], env
     return [str(artifact(kind))], env
 
 
