@@ -12,6 +12,8 @@
 #   --method=METHOD        auto (default), package, zipapp or binary; see "What is installed"
 #   --init=INIT            auto (default), systemd, upstart, openrc, sysvinit or none
 #   --no-start             install, but leave the daemon stopped
+#   --no-deps              do not install what the daemon needs (iptables, iproute2, git,
+#                          ca-certificates); get.sh still stops if any of it is missing
 #   --force                replace a /usr/local/bin/docker that get.sh did not install
 #   -h, --help             this text
 #
@@ -20,6 +22,11 @@
 #                      Default: https://get.lxc-docker.invalid/builds/Linux/x86_64 (a placeholder
 #                      until the project publishes releases: set it to your mirror).
 #   LXC_DOCKER_METHOD  as --method;  LXC_DOCKER_INIT  as --init
+#
+# What the daemon runs comes first: iptables, iproute2 (ip), git and ca-certificates, installed with
+# the distribution's package manager (apt-get, dnf or yum, zypper, pacman, apk; on Gentoo get.sh
+# prints the emerge command instead), and with --from-checkout python3 and its venv module for the
+# build. If any of it is still missing, get.sh stops before it installs or starts anything else.
 #
 # What is installed: on Debian and Ubuntu, Fedora and RHEL, openSUSE and Arch, the distribution's
 # package when the release has one (lxc-docker .deb, docker-io .rpm, ...). Elsewhere, or with
@@ -458,23 +465,131 @@ get_sh() {
 
 	# --- run-time dependencies -----------------------------------------------------------------------
 
-	check_dependencies() {
-		missing=
-		command_exists iptables || missing="$missing iptables"
-		command_exists ip || missing="$missing iproute2"
-		command_exists xz || missing="$missing xz"
-		command_exists git || missing="$missing git"
-		if [ -n "$missing" ]; then
-			case "$FAMILY" in
-			debian) hint="apt-get install$(echo "$missing" | sed 's/ xz/ xz-utils/')" ;;
-			redhat) hint="dnf install$(echo "$missing" | sed 's/ iproute2/ iproute/')" ;;
-			suse) hint="zypper install$missing" ;;
-			arch) hint="pacman -S$missing" ;;
-			alpine) hint="apk add$missing" ;;
-			*) hint="install:$missing" ;;
-			esac
-			warn "missing programs the daemon uses:$missing ($hint)"
+	# What the daemon runs or reads, by a name of ours: iptables (its rules), ip (iproute2: a
+	# container's interface into its namespace), git (`docker build` from a git URL), certs (the CA
+	# bundle for HTTPS pulls and ADD), and python (python3 with venv: only to build from a checkout).
+	have() {
+		case "$1" in
+		iptables | ip | git) command_exists "$1" ;;
+		certs)
+			for f in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/ca-bundle.pem \
+				/etc/ssl/cert.pem; do
+				[ -s "$f" ] && return 0
+			done
+			return 1
+			;;
+		python) python_ok && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null ;;
+		esac
+	}
+
+	# The packages that bring a need on this family.
+	package_of() {
+		case "$FAMILY:$1" in
+		debian:python) echo "python3 python3-venv" ;;
+		redhat:ip) echo iproute ;;
+		arch:python) echo python ;;
+		gentoo:iptables) echo net-firewall/iptables ;;
+		gentoo:ip) echo sys-apps/iproute2 ;;
+		gentoo:git) echo dev-vcs/git ;;
+		gentoo:certs) echo app-misc/ca-certificates ;;
+		gentoo:python) echo dev-lang/python ;;
+		*:ip) echo iproute2 ;;
+		*:certs) echo ca-certificates ;;
+		*:python) echo python3 ;;
+		*) echo "$1" ;;
+		esac
+	}
+
+	# Sets MISSING to the needs among "$@" that this host lacks, and MISSING_PACKAGES to their packages.
+	find_missing() {
+		MISSING=
+		MISSING_PACKAGES=
+		for need in "$@"; do
+			if ! have "$need"; then
+				MISSING="$MISSING $need"
+				MISSING_PACKAGES="$MISSING_PACKAGES $(package_of "$need")"
+			fi
+		done
+	}
+
+	# How a person installs them here, for the error message.
+	install_hint() {
+		case "$FAMILY" in
+		debian) echo "apt-get install$MISSING_PACKAGES" ;;
+		redhat) echo "dnf install$MISSING_PACKAGES" ;;
+		suse) echo "zypper install$MISSING_PACKAGES" ;;
+		arch) echo "pacman -S$MISSING_PACKAGES" ;;
+		alpine) echo "apk add$MISSING_PACKAGES" ;;
+		gentoo) echo "emerge --ask --noreplace$MISSING_PACKAGES" ;;
+		*) echo "your package manager: the packages that give$MISSING" ;;
+		esac
+	}
+
+	apt_install() {
+		lists=0
+		for f in /var/lib/apt/lists/*_Packages; do
+			[ -e "$f" ] && lists=1
+			break
+		done
+		# A fresh install may have no package lists, or lists too old for the mirror: update, then retry.
+		if [ "$lists" = 0 ]; then run apt-get update -q </dev/null || return 1; fi
+		if ! run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" </dev/null; then
+			[ "$lists" = 1 ] || return 1
+			run apt-get update -q </dev/null || return 1
+			run env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" </dev/null
 		fi
+	}
+
+	# install_needs NEED...: installs what is missing with the distribution's package manager (not
+	# with --no-deps), then stops get.sh, before anything of lxc-docker is installed or started, if
+	# anything is still missing.
+	install_needs() {
+		find_missing "$@"
+		[ -n "$MISSING" ] || return 0
+		if [ "$DEPS" = 1 ]; then
+			# shellcheck disable=SC2086
+			case "$FAMILY" in
+			debian)
+				say "installing what lxc-docker needs:$MISSING_PACKAGES"
+				apt_install $MISSING_PACKAGES || die "could not install$MISSING_PACKAGES with apt-get (see above)"
+				;;
+			redhat)
+				say "installing what lxc-docker needs:$MISSING_PACKAGES"
+				if command_exists dnf; then
+					run dnf install -y $MISSING_PACKAGES </dev/null
+				else
+					run yum install -y $MISSING_PACKAGES </dev/null
+				fi || die "could not install$MISSING_PACKAGES (see above)"
+				;;
+			suse)
+				say "installing what lxc-docker needs:$MISSING_PACKAGES"
+				run zypper --non-interactive install $MISSING_PACKAGES </dev/null ||
+					die "could not install$MISSING_PACKAGES with zypper (see above)"
+				;;
+			arch)
+				say "installing what lxc-docker needs:$MISSING_PACKAGES"
+				run pacman -S --needed --noconfirm $MISSING_PACKAGES </dev/null ||
+					die "could not install$MISSING_PACKAGES with pacman (see above)"
+				;;
+			alpine)
+				say "installing what lxc-docker needs:$MISSING_PACKAGES"
+				run apk add $MISSING_PACKAGES </dev/null || die "could not install$MISSING_PACKAGES with apk (see above)"
+				;;
+			gentoo) say "get.sh does not run emerge (it builds from source): $(install_hint)" ;;
+			esac
+		fi
+		if [ "$DRY_RUN" = 1 ]; then
+			[ "$DEPS" = 1 ] || say "would stop here: missing$MISSING ($(install_hint))"
+			return 0
+		fi
+		hint=$(install_hint)
+		find_missing "$@"
+		[ -z "$MISSING" ] ||
+			die "lxc-docker needs what this host lacks:$MISSING. Install it ($hint), then run get.sh again; nothing of lxc-docker was installed"
+	}
+
+	# What the kernel must offer; get.sh cannot install any of it, so these only warn.
+	check_kernel() {
 		for ns in mnt pid net uts ipc; do
 			[ -e "/proc/self/ns/$ns" ] || warn "the kernel has no $ns namespaces: containers cannot run"
 		done
@@ -491,6 +606,8 @@ get_sh() {
 
 	build_from_checkout() {
 		[ -x "$CHECKOUT/packaging/build.sh" ] || die "$CHECKOUT is not an lxc-docker checkout (no packaging/build.sh)"
+		# The build makes its tools' venv with /usr/bin/python3 and fetches them from PyPI.
+		if [ "$METHOD" != binary ]; then install_needs python certs; fi
 		if [ "$METHOD" = zipapp ] || { [ "$METHOD" = auto ] && python_ok; }; then
 			targets="zipapp init sums"
 		else
@@ -516,6 +633,7 @@ get_sh() {
 		PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 		DRY_RUN=0
 		START=1
+		DEPS=1
 		FORCE=0
 		CHECKOUT=
 		METHOD=${LXC_DOCKER_METHOD:-auto}
@@ -525,6 +643,7 @@ get_sh() {
 			case "$1" in
 			--dry-run) DRY_RUN=1 ;;
 			--no-start) START=0 ;;
+			--no-deps) DEPS=0 ;;
 			--force) FORCE=1 ;;
 			--method=*) METHOD=${1#--method=} ;;
 			--init=*) INIT=${1#--init=} ;;
@@ -578,13 +697,14 @@ get_sh() {
 			done
 		fi
 
-		# Phase 2: install.
+		# Phase 2: what the daemon runs, then lxc-docker itself.
+		install_needs iptables ip git certs
+		check_kernel
 		if [ "$METHOD" = package ]; then
 			install_package
 		else
 			install_file
 		fi
-		check_dependencies
 		if [ "$DRY_RUN" = 1 ]; then
 			say "dry run done: nothing was changed"
 			return 0

@@ -7,4 +7,5 @@ sh scripts/setup-dev.sh
 .venv/bin/ruff format --check app tests bench
 # The layers of docs/architecture.md (contracts in pyproject.toml).
 (cd app && ../.venv/bin/lint-imports ../pyproject.toml)
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# tests/e2e (packages, get.sh, fresh roots) is the distribution stage: scripts/e2e.sh runs it.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --ignore=tests/e2e "$@"

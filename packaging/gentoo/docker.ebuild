@@ -21,7 +21,6 @@ RESTRICT="mirror strip"
 RDEPEND="
 	acct-group/docker
 	>=dev-lang/python-3.11
-	app-arch/xz-utils
 	app-misc/ca-certificates
 	dev-vcs/git
 	net-firewall/iptables

@@ -2,7 +2,7 @@
 
 They build the release (packaging/build.sh), check it with each ecosystem's tools, and install it
 into fresh Debian roots. scripts/e2e.sh installs the tools and sets LXC_DOCKER_E2E=1; without it
-these tests skip, so that the quick test run (scripts/test.sh) stays quick.
+these tests skip (scripts/test.sh does not collect them at all).
 """
 
 from __future__ import annotations

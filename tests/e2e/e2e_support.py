@@ -26,7 +26,29 @@ PACKAGING = REPO / "packaging"
 DIST = PACKAGING / "dist"
 CACHE = Path(os.environ.get("LXC_DOCKER_E2E_CACHE", "/var/cache/lxc-docker-e2e"))
 SUITE = "bookworm"
-MIRROR = os.environ.get("LXC_DOCKER_E2E_MIRROR", "http://deb.debian.org/debian")
+
+
+def host_debian_mirror() -> str:
+    """The Debian mirror this host's apt uses (its deb822 `.sources` or `sources.list`), so the roots
+    come from the same registry as the host's own packages and no host name is written down here."""
+    uris: list[str] = []
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for line in path.read_text().splitlines():
+            if line.startswith("URIs:"):
+                uris += line.split()[1:]
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.exists():
+        for line in legacy.read_text().splitlines():
+            words = [w for w in line.split() if not w.startswith("[")]
+            if len(words) >= 3 and words[0] == "deb":
+                uris.append(words[1])
+    for uri in uris:
+        if uri.rstrip("/").endswith("/debian"):
+            return uri.rstrip("/")
+    raise RuntimeError("no Debian mirror in /etc/apt sources; set LXC_DOCKER_E2E_MIRROR")
+
+
+MIRROR = os.environ.get("LXC_DOCKER_E2E_MIRROR") or host_debian_mirror()
 # What get.sh and the packages expect of a host: a downloader, python3 (for the zipapp and a build
 # from a checkout), and the daemon's run-time dependencies, already there so that `dpkg -i` and
 # `apt-get install ./x.deb` need nothing from the network.
@@ -158,21 +180,26 @@ def sums_without(patterns: tuple[str, ...], dist: Path = DIST) -> str:
 # --- Debian roots -------------------------------------------------------------------------------
 
 
-def _cache_key() -> str:
+def _cache_key(packages: list[str] | None = None, debs: list[str] | None = None) -> str:
     spec = {
         "suite": SUITE,
         "mirror": MIRROR,
         "variant": "minbase",
-        "packages": BASE_PACKAGES,
-        "openrc": OPENRC_DEBS,
+        "packages": BASE_PACKAGES if packages is None else packages,
+        "openrc": OPENRC_DEBS if debs is None else debs,
         "layout": 1,
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def base_root() -> Path:
-    """The cached debootstrap tree (made on first use, under a lock), with the OpenRC debs beside it."""
-    key = _cache_key()
+def _current_keys() -> set[str]:
+    return {_cache_key(), _cache_key([], [])}
+
+
+def _tree(packages: list[str], debs: list[str]) -> Path:
+    """A cached `debootstrap --variant=minbase` tree with `packages`, and `debs` downloaded beside it;
+    made on first use, under a lock."""
+    key = _cache_key(packages, debs)
     home = CACHE / key
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / f"{key}.lock", "w") as lock:
@@ -182,31 +209,37 @@ def base_root() -> Path:
         shutil.rmtree(home, ignore_errors=True)
         home.mkdir()
         tmp = home / "root.tmp"
+        include = ["--include=" + ",".join(packages)] if packages else []
         with open(home / "debootstrap.log", "w") as log:
             subprocess.run(
-                [
-                    "debootstrap",
-                    "--variant=minbase",
-                    "--include=" + ",".join(BASE_PACKAGES),
-                    SUITE,
-                    str(tmp),
-                    MIRROR,
-                ],
+                ["debootstrap", "--variant=minbase", *include, SUITE, str(tmp), MIRROR],
                 check=True,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         (home / "debs").mkdir()
-        subprocess.run(
-            ["apt-get", "download", *OPENRC_DEBS], cwd=home / "debs", check=True, capture_output=True
-        )
+        if debs:
+            subprocess.run(["apt-get", "download", *debs], cwd=home / "debs", check=True, capture_output=True)
         tmp.rename(home / "root")
         (home / "complete").touch()
         # Trees made for an older package list are of no further use.
+        keep = _current_keys()
         for other in CACHE.iterdir():
-            if other.name.split(".")[0] != key:
+            if other.name.split(".")[0] not in keep:
                 shutil.rmtree(other, ignore_errors=True) if other.is_dir() else other.unlink()
         return home / "root"
+
+
+def base_root() -> Path:
+    """The tree of most tests: minbase, the daemon's dependencies and python3 already in it, and the
+    OpenRC debs beside it."""
+    return _tree(BASE_PACKAGES, OPENRC_DEBS)
+
+
+def minimal_root() -> Path:
+    """Only what `debootstrap --variant=minbase` installs (less than Debian's smallest installation):
+    no python3, iptables, iproute2, git, procps or ca-certificates. The README's quick start runs here."""
+    return _tree([], [])
 
 
 def openrc_debs() -> list[Path]:
@@ -220,7 +253,9 @@ def _mount(*args: str) -> None:
 class Root:
     """A fresh, writable Debian root on the cached tree, entered with chroot."""
 
-    def __init__(self, base: Path, workdir: Path) -> None:
+    def __init__(self, base: Path, workdir: Path, netns: str | None = None) -> None:
+        # netns: the name of a network namespace (ip netns) that every command of sh() runs in.
+        self.netns = netns
         self.workdir = workdir
         self.upper = workdir / "upper"
         self.path = workdir / "root"
@@ -256,8 +291,9 @@ class Root:
         env: dict[str, str] | None = None,
         input: str | None = None,
     ) -> subprocess.CompletedProcess:
+        enter = ["nsenter", f"--net=/run/netns/{self.netns}"] if self.netns else []
         result = subprocess.run(
-            ["chroot", str(self.path), "/bin/sh", "-c", script],
+            [*enter, "chroot", str(self.path), "/bin/sh", "-c", script],
             env={**CHROOT_ENV, **(env or {})},
             capture_output=True,
             text=True,
@@ -358,8 +394,10 @@ def program(kind: str, shiv_root: str) -> tuple[list[str], dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "PYTHONPATH")}
     env["SHIV_ROOT"] = shiv_root
     if kind == "source":
+        # The checkout's own environment (scripts/setup-dev.sh): the system python3 lacks the
+        # dependencies (pyroute2), which only the artifacts bundle.
         env["PYTHONPATH"] = str(REPO / "app")
-        return ["/usr/bin/python3", "-m", "lxc_docker"], env
+        return [str(REPO / ".venv" / "bin" / "python"), "-m", "lxc_docker"], env
     return [str(artifact(kind))], env
 
 

@@ -230,3 +230,47 @@ def test_from_checkout_builds_and_installs(fresh_root):
     assert "building from /src" in result.stdout
     assert f"installing docker-{e2e.version()}.pyz (zipapp)" in result.stdout
     server_version(root)
+
+
+# --- what the daemon needs, per distribution family ----------------------------------------------
+
+FAMILIES = {
+    # os-release ID: (package manager to stub, the command get.sh runs, the hint it prints)
+    "fedora": ("dnf", "dnf install -y iptables iproute", "dnf install iptables iproute"),
+    "opensuse-leap": (
+        "zypper",
+        "zypper --non-interactive install iptables iproute2",
+        "zypper install iptables iproute2",
+    ),
+    "arch": ("pacman", "pacman -S --needed --noconfirm iptables iproute2", "pacman -S iptables iproute2"),
+    "alpine": ("apk", "apk add iptables iproute2", "apk add iptables iproute2"),
+    "gentoo": (None, None, "emerge --ask --noreplace net-firewall/iptables sys-apps/iproute2"),
+}
+
+
+@pytest.mark.parametrize("distro", sorted(FAMILIES))
+def test_installs_the_daemons_needs_with_each_package_manager(fresh_root, release, distro):
+    """iptables and ip missing: get.sh asks the family's package manager for them (here a stub that
+    installs nothing), then stops, naming the command, before anything of lxc-docker is installed."""
+    manager, command, hint = FAMILIES[distro]
+    root = fresh_root()
+    root.sh("rm -f /usr/sbin/iptables /usr/sbin/iptables-nft /usr/sbin/iptables-legacy /usr/*bin/ip")
+    assert root.sh("command -v iptables || command -v ip", check=False).returncode != 0
+    root.file("/etc/os-release").unlink()
+    root.file("/etc/os-release").write_text(f"ID={distro}\nVERSION_ID=1\n")
+    if manager:
+        stub = root.file(f"/usr/local/bin/{manager}")
+        stub.parent.mkdir(parents=True, exist_ok=True)
+        stub.write_text(f'#!/bin/sh\necho "{manager} $*" >> /tmp/package-manager.log\n')
+        stub.chmod(0o755)
+    server = release(sums_text=e2e.sums_without(PACKAGES))
+    result = get_sh(root, server.url, check=False)
+    assert result.returncode != 0
+    logged = root.file("/tmp/package-manager.log")
+    if command:
+        assert logged.read_text() == command + "\n"
+    else:
+        assert not logged.exists()
+        assert f"get.sh does not run emerge (it builds from source): {hint}" in result.stdout
+    assert f"lxc-docker needs what this host lacks: iptables ip. Install it ({hint})" in result.stderr
+    assert not root.file("/usr/local/bin/docker").exists() and not root.file("/etc/init.d/docker").exists()

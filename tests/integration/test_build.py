@@ -19,6 +19,8 @@ import time
 
 import pytest
 
+from lib.require import require, require_module, require_tools
+
 DOCKER_CLI = "/usr/local/bin/docker"
 
 
@@ -164,8 +166,7 @@ def build_with(client: str, daemon, ctx: str, tag: str, no_cache: bool = False) 
         built_id(result)
         return result.stdout.decode()
     if client == "cli28":
-        if not os.path.exists(DOCKER_CLI):
-            pytest.skip("the docker CLI is not installed at /usr/local/bin/docker")
+        require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
         env.update(
             {
@@ -178,7 +179,7 @@ def build_with(client: str, daemon, ctx: str, tag: str, no_cache: bool = False) 
         result = subprocess.run(args, capture_output=True, env=env, timeout=120)
         assert result.returncode == 0, result.stderr
         return result.stdout.decode()
-    docker = pytest.importorskip("docker")
+    docker = require_module("docker")
     sdk = docker.DockerClient(base_url=daemon.host, version="auto", timeout=120)
     try:
         _, logs = sdk.images.build(path=ctx, tag=tag, rm=True, nocache=no_cache)
@@ -621,8 +622,7 @@ def test_dockerfile_at_a_url(daemon, served):
 
 @pytest.fixture
 def git_server(tmp_path):
-    if not shutil.which("git"):
-        pytest.skip("git is not installed")
+    require_tools("git")
     base = tmp_path / "git"
     repo = base / "repo"
     write_context(
@@ -982,8 +982,7 @@ def test_api_remote_and_bare_dockerfile_body(daemon, served):
 
 @pytest.fixture
 def real_cli(daemon):
-    if not os.path.exists(DOCKER_CLI):
-        pytest.skip("the docker CLI is not installed at /usr/local/bin/docker")
+    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
 
     def run_cli(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
@@ -1024,7 +1023,7 @@ def test_docker_cli_builds(daemon, real_cli, tmp_path):
 
 
 def test_docker_sdk_builds(daemon, tmp_path):
-    docker = pytest.importorskip("docker")
+    docker = require_module("docker")
     ctx = write_context(tmp_path / "ctx", {"Dockerfile": 'FROM busybox\nEXPOSE 8000\nCMD ["echo", "sdk"]\n'})
     client = docker.DockerClient(base_url=daemon.host, version="auto", timeout=120)
     try:

@@ -11,6 +11,8 @@ import tarfile
 
 import pytest
 
+from lib.require import require, require_module
+
 DOCKER_CLI = "/usr/local/bin/docker"
 
 
@@ -25,8 +27,7 @@ def small_tar(name: str, data: bytes) -> bytes:
 
 @pytest.fixture
 def real_cli(daemon):
-    if not os.path.exists(DOCKER_CLI) or not shutil.which(DOCKER_CLI):
-        pytest.skip("the docker CLI is not installed at /usr/local/bin/docker")
+    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
 
     def run(*args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
@@ -89,7 +90,7 @@ def test_docker_cli_loads_docker_20_10_fixture(real_cli):
 
 
 def test_docker_sdk_images_api(daemon, tmp_path):
-    docker = pytest.importorskip("docker")
+    docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
     client = docker.DockerClient(base_url=daemon.host, version="auto", timeout=60)
     try:
         assert client.version()["ApiVersion"] == "1.24"

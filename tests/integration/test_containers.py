@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 
 from lib.daemon import docker_cmd, our_env
 from lib.poll import poll
+from lib.require import require, require_module
 
 
 def run(daemon, *args, input=None):
@@ -328,8 +330,7 @@ def test_sigkill_of_the_daemon_keeps_containers(daemon_factory, busybox_tar):
 @pytest.mark.parametrize("client", ["cli28", "sdk"])
 def test_hello_world_with_other_clients(daemon, client):
     if client == "cli28":
-        if not os.path.exists("/usr/local/bin/docker"):
-            pytest.skip("no docker CLI at /usr/local/bin/docker")
+        require(shutil.which("/usr/local/bin/docker"), "no docker CLI at /usr/local/bin/docker")
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
         env["DOCKER_HOST"] = daemon.host
         out = subprocess.run(
@@ -386,7 +387,7 @@ def test_hello_world_with_other_clients(daemon, client):
             == 0
         )
         return
-    docker = pytest.importorskip("docker")
+    docker = require_module("docker")
     client_ = docker.DockerClient(base_url=daemon.host, timeout=60)
     try:
         assert client_.containers.run("busybox", "/bin/echo hello world", remove=True) == b"hello world\n"

@@ -7,6 +7,7 @@ live under a parent named for this test run, removed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
@@ -711,7 +712,8 @@ def test_adopt_after_a_daemon_restart(driver, rootfs):
         assert not restarted.is_alive(command.id, pid)
     finally:
         if host_init.poll() is None:
-            subprocess.run(["kill", "-9", str(pid)], capture_output=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         host_init.wait(30)
         host_init.stdout.close()
 

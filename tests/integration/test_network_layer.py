@@ -11,7 +11,6 @@ import ipaddress
 import os
 import random
 import secrets
-import shutil
 import socket
 import statistics
 import subprocess
@@ -22,13 +21,11 @@ import time
 import pytest
 
 from lib.poll import wait_for
+from lib.require import require, require_tools
 from lxc_docker.network import NetworkManager, PortAlreadyAllocated, disabled_settings
 from lxc_docker.network import bridge as br
 
-if shutil.which("iptables") is None or shutil.which("unshare") is None or shutil.which("ip") is None:
-    pytest.skip(
-        "needs iptables, unshare and ip (apt-get install -y iptables iproute2)", allow_module_level=True
-    )
+require_tools("iptables", "unshare", "ip", hint="apt-get install -y iptables iproute2", module=True)
 
 pytestmark = pytest.mark.root
 
@@ -328,8 +325,7 @@ def test_published_ports_tcp_and_udp(env):
 
 
 def test_busybox_httpd_through_the_proxy(env, tmp_path):
-    if not os.path.exists("/bin/busybox"):
-        pytest.skip("busybox-static not installed")
+    require(os.path.exists("/bin/busybox"), "busybox-static is not installed")
     mgr = env.manager()
     mgr.setup()
     c = env.container()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ...daemon import containerfs
+from ...daemon import top as proc_top
 from ...daemon.containers import AlreadyRunning, NotRunning, parse_signal
 from ...errors import InvalidParameter, NotFound
 from .. import serializers
@@ -176,7 +176,8 @@ def top(backend: ContainersBackend, req: Request, res: Response, name: str) -> N
     c = backend.containers.get(name)
     if not c.state.running:
         raise NotRunning(f"Container {c.id[:12]} is not running")
-    res.json(_top(backend, c, req.q("ps_args") or "-ef"))
+    pids = backend.exec_driver.pids(c.id) or [c.state.pid]
+    res.json(proc_top.top(pids, req.q("ps_args") or "-ef"))
 
 
 def changes(backend: ContainersBackend, req: Request, res: Response, name: str) -> None:
@@ -284,31 +285,3 @@ def _image_name(backend: ContainersBackend, c: Container) -> str:
     except NotFound:
         image_name = c.image[:12]
     return image_name
-
-
-def _top(backend: ContainersBackend, c: Container, ps_args: str) -> dict[str, Any]:
-    import shlex
-
-    pids = set(backend.exec_driver.pids(c.id)) or {c.state.pid}
-    try:
-        output = subprocess.run(
-            ["ps", *shlex.split(ps_args)], capture_output=True, check=True, text=True
-        ).stdout
-    except subprocess.CalledProcessError as e:
-        raise InvalidParameter(f"Error running ps: {e.stderr.strip() or e}")
-    except ValueError as e:
-        raise InvalidParameter(f"invalid ps arguments: {e}")
-    lines = output.splitlines()
-    if not lines:
-        return {"Titles": [], "Processes": []}
-    titles = lines[0].split()
-    try:
-        pid_col = titles.index("PID")
-    except ValueError:
-        raise InvalidParameter("Couldn't find PID field in ps output")
-    processes = []
-    for line in lines[1:]:
-        fields = line.split(None, len(titles) - 1)
-        if len(fields) > pid_col and fields[pid_col].isdigit() and int(fields[pid_col]) in pids:
-            processes.append(fields)
-    return {"Titles": titles, "Processes": processes}
