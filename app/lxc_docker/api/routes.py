@@ -17,5 +17,5 @@ def build_router(daemon: Daemon) -> Router:
     images.register(router, daemon)
     containers.register(router, daemon)
     attach.register(router, daemon)
-    build.register(router, daemon)
+    router.add_routes(build.ROUTES, build.backend_for(daemon))
     return router
