@@ -17,5 +17,5 @@ def build_router(daemon: Daemon) -> Router:
     router.add_routes(images.ROUTES, daemon)
     router.add_routes(containers.ROUTES, daemon)
     router.add_routes(attach.ROUTES, daemon)
-    build.register(router, daemon)
+    router.add_routes(build.ROUTES, build.backend_for(daemon))
     return router

@@ -4,36 +4,33 @@ the previous image and commits a new one, or finds it in the build cache.
 RUN runs a container from the current image and commits its changes; ADD writes straight into a
 new layer (no container); the other instructions change only the config, so their image has an
 empty layer and records `/bin/sh -c #(nop) INSTRUCTION args` as its command, which `docker
-history` shows.
+history` shows. The builder reaches images, layers and containers only through the interfaces in
+`interfaces.py`.
 """
 
 from __future__ import annotations
 
-import codecs
 import copy
 import hashlib
 import os
 import posixpath
 import re
 import stat
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
 from ..archive import tar
 from ..daemon.containerfs import resolve_in_root
-from ..daemon.runconfig import CONFIG_DEFAULTS
 from ..errors import DockerError, NotFound
 from ..image.image import Image
 from . import context as ctxfiles
 from .cache import BuildCache
 from .context import BuildContext
+from .interfaces import ContainerRef, ContainerRunner, ImageStore, LayerDriver, Output
 from .parser import DockerfileError, Instruction, parse_trigger
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _VARIABLE = re.compile(r"\\\$|\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z0-9_]+)")
-
-Output = Callable[[str], None]
 
 
 class RunFailed(DockerError):
@@ -52,29 +49,34 @@ def go_list(values: list[str] | None) -> str:
 class Builder:
     def __init__(
         self,
-        daemon: Any,
         context: BuildContext,
         out: Output,
         *,
+        images: ImageStore,
+        layers: LayerDriver,
+        runner: ContainerRunner,
         use_cache: bool = True,
         verbose: bool = True,
         remove: bool = False,
         force_remove: bool = False,
         auth_config: dict[str, Any] | None = None,
     ) -> None:
-        self.daemon = daemon
+        self.images = images
+        self.layers = layers
+        self.runner = runner
         self.context = context
         self.out = out
-        self.cache = BuildCache(daemon.graph) if use_cache else None
+        self.cache = BuildCache(images) if use_cache else None
         self.verbose = verbose
         self.remove = remove
         self.force_remove = force_remove
         self.auth_config = auth_config or {}
         self.image = ""  # the current image id; "" before the first FROM
+        # Only the keys that are set: the image store and the runner fill in the defaults.
         self.config: dict[str, Any] = {}
         self.maintainer = ""
         self.cmd_set = False  # a CMD came in this stage: a later ENTRYPOINT keeps it
-        self.containers: list[Any] = []  # intermediate containers, removed with --rm
+        self.containers: list[ContainerRef] = []  # intermediate containers, removed with --rm
 
     # -- the build -----------------------------------------------------------------------------
 
@@ -114,7 +116,7 @@ class Builder:
     def remove_containers(self) -> None:
         for c in self.containers:
             try:
-                self.daemon.containers.remove(c, force=True, volumes=True)
+                self.runner.remove(c)
             except DockerError as e:
                 self.out(f"Error removing intermediate container {c.id[:12]}: {e}\n")
             else:
@@ -126,18 +128,12 @@ class Builder:
     def cmd_from(self, ins: Instruction, line: int) -> None:
         name = ins.value
         try:
-            image = self.daemon.images.lookup(name)
+            image = self.images.lookup(name)
         except NotFound:
-            pull = getattr(self.daemon, "pull_image", None)
-            if pull is None:
-                raise NotFound(
-                    f"No such image: {name} (pulling from a registry is not available in this version)"
-                ) from None
-            pull(name, out=self.out, auth_config=self.auth_config)
-            image = self.daemon.images.lookup(name)
+            self.images.pull(name, self.out, self.auth_config)
+            image = self.images.lookup(name)
         self.image = image.id
-        self.config = copy.deepcopy(CONFIG_DEFAULTS)
-        self.config.update(copy.deepcopy(image.config or {}))
+        self.config = copy.deepcopy(image.config or {})
         if not self.config.get("Env"):
             # Docker 0.9 gave every built image these, so that RUN finds its commands.
             self.config["Env"] = ["HOME=/", "PATH=" + DEFAULT_PATH]
@@ -252,17 +248,16 @@ class Builder:
         step_config = self._step_config(["/bin/sh", "-c", f"#(nop) ADD {key} in {dest}"])
         if self._probe_cache(step_config):
             return
-        driver = self.daemon.driver
+        layers = self.layers
 
         def write_layer(layer_id: str) -> int:
-            root = driver.get(layer_id)
+            root = layers.get(layer_id)
             try:
                 return fill(root)
             finally:
-                driver.put(layer_id)
+                layers.put(layer_id)
 
-        image = self.daemon.graph.create(
-            None,
+        image = self.images.create(
             parent=self.image,
             author=self.maintainer,
             config=self._image_config(),
@@ -303,8 +298,7 @@ class Builder:
         step_config = self._step_config(["/bin/sh", "-c", "#(nop) " + comment])
         if self._probe_cache(step_config):
             return
-        image = self.daemon.graph.create(
-            None,
+        image = self.images.create(
             parent=self.image,
             author=self.maintainer,
             config=self._image_config(),
@@ -312,47 +306,27 @@ class Builder:
         )
         self._now_at(image)
 
-    def _create_container(self, step_config: dict[str, Any]) -> Any:
-        containers = self.daemon.containers
-        c, warnings = containers.create(copy.deepcopy(step_config))
+    def _create_container(self, step_config: dict[str, Any]) -> ContainerRef:
+        c, warnings = self.runner.create(copy.deepcopy(step_config))
         self.containers.append(c)
         for warning in warnings:
             self.out(f" ---> [Warning] {warning}\n")
-        # RUN runs its own command, not the image's ENTRYPOINT with it as arguments.
-        cmd = step_config["Cmd"]
-        c.path, c.args = cmd[0], list(cmd[1:])
-        c.save()
         self.out(f" ---> Running in {c.id[:12]}\n")
         return c
 
-    def _run(self, c: Any, cmd: list[str]) -> None:
-        containers = self.daemon.containers
-        sub = None
-        if self.verbose:
-            sub = c.streams.subscribe(_OutputSink(self.out), True, True)
-            sub.multiplex = False  # the sink wants the bytes, not attach's framing
-        try:
-            containers.start(c)
-            code = containers.wait(c)
-        finally:
-            if sub is not None:
-                c.streams.unsubscribe(sub)
+    def _run(self, c: ContainerRef, cmd: list[str]) -> None:
+        code = self.runner.run(c, self.out if self.verbose else None)
         if code != 0:
             raise RunFailed(cmd, code)
 
-    def _commit_container(self, c: Any, step_config: dict[str, Any]) -> None:
-        tmp_root = os.path.join(self.daemon.config.root, "tmp")
-        with tempfile.TemporaryFile(dir=tmp_root) as spool:
-            self.daemon.driver.diff(c.id, c.init_id, spool)
-            spool.seek(0)
-            image = self.daemon.graph.create(
-                spool,
-                parent=self.image,
-                author=self.maintainer,
-                config=self._image_config(),
-                container=c.id,
-                container_config=step_config,
-            )
+    def _commit_container(self, c: ContainerRef, step_config: dict[str, Any]) -> None:
+        image = self.runner.commit(
+            c,
+            parent=self.image,
+            author=self.maintainer,
+            config=self._image_config(),
+            container_config=step_config,
+        )
         self._now_at(image)
 
     def _substitute(self, text: str) -> str:
@@ -487,25 +461,6 @@ def _lstat(path: str) -> os.stat_result | None:
         return os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-
-
-class _OutputSink:
-    """Stands in for an attached client's socket: a RUN container's output joins the build output."""
-
-    def __init__(self, out: Output) -> None:
-        self.out = out
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-    def sendall(self, data: bytes) -> None:
-        try:
-            text = self._decoder.decode(data)
-            if text:
-                self.out(text)
-        except OSError:
-            raise
-        except Exception as e:
-            # The streams layer drops a subscriber on OSError; anything else would kill its pump.
-            raise OSError(str(e)) from e
 
 
 def _sha256_text(text: str) -> str:

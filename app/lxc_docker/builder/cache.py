@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..image.graph import Graph
 from ..image.image import Image
+from .interfaces import ImageStore
 
 KEY_FIELDS = (
     "Cmd",
@@ -45,14 +45,14 @@ def cache_key(config: dict[str, Any] | None, author: str = "") -> str:
 class BuildCache:
     """Lookups for one build: the parent → children index is made once, then kept up to date."""
 
-    def __init__(self, graph: Graph) -> None:
-        self.graph = graph
+    def __init__(self, images: ImageStore) -> None:
+        self.images = images
         self._children: dict[str, list[Image]] | None = None
 
     def _index(self) -> dict[str, list[Image]]:
         if self._children is None:
             index: dict[str, list[Image]] = {}
-            for image in self.graph.all():
+            for image in self.images.all():
                 if image.parent:
                     index.setdefault(image.parent, []).append(image)
             self._children = index
@@ -64,7 +64,7 @@ class BuildCache:
         best: Image | None = None
         for image in self._index().get(parent, ()):
             # An image removed since the index was made (rmi during the build) is no hit.
-            if not self.graph.exists(image.id):
+            if not self.images.exists(image.id):
                 continue
             if cache_key(image.container_config, image.author) != key:
                 continue

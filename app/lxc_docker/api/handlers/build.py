@@ -7,17 +7,17 @@ import base64
 import binascii
 import json
 import logging
-import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ... import reference
 from ...builder import context as build_context
 from ...builder.builder import Builder
+from ...builder.interfaces import ContainerRunner, ImageStore, LayerDriver
 from ...builder.parser import parse
-from ...errors import DockerError, InvalidParameter
+from ...daemon.buildrunner import DaemonBuildBackend
+from ...errors import DockerError
 from ..http import Request
-from ..router import Router
+from ..router import Route
 
 if TYPE_CHECKING:
     from ...daemon.daemon import Daemon
@@ -26,48 +26,62 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def register(router: Router, daemon: Daemon) -> None:
-    def build(req: Request, res: Response) -> None:
-        # Checked before the context is read: a bad name must not cost an upload or leave an image.
-        names = [_new_name(daemon, t) for t in req.q_all("t") if t]
-        options = _options(req)
-        tmp_root = os.path.join(daemon.config.root, "tmp")
-        remote = req.q("remote")
-        dockerfile = req.q("dockerfile") or "Dockerfile"
-        if remote:
-            ctx = build_context.from_remote(remote, tmp_root, dockerfile)
-        else:
-            ctx = build_context.from_body(req.body, tmp_root, dockerfile)
-        with ctx:
-            out = _Output(res, json_stream=req.at_least(1, 8), only_id=options.pop("only_id"))
-            try:
-                builder = Builder(daemon, ctx, out.write, **options)
-                image_id = builder.build(parse(ctx.dockerfile))
-                for repo, tag in names:
-                    daemon.tags.set(repo, tag, image_id, force=True)
-                    daemon.events.publish("tag", image_id, type="image", name=f"{repo}:{tag}")
-            except DockerError as e:
-                if not out.started:
-                    raise  # nothing sent yet: an ordinary error response
-                out.error(str(e), getattr(e, "code", None))
-                return
-            except Exception as e:
-                log.exception("build failed")
-                if not out.started:
-                    raise
-                out.error(str(e) or e.__class__.__name__, None)
-                return
-            out.finish(image_id)
+class BuildBackend(Protocol):
+    """What this endpoint needs: the builder's three interfaces, a scratch directory, and naming."""
 
-    router.add("POST", "/build", build)
+    images: ImageStore
+    layers: LayerDriver
+    runner: ContainerRunner
+
+    @property
+    def tmp_root(self) -> str: ...
+
+    def check_new_name(self, name: str) -> tuple[str, str]: ...
+
+    def tag(self, repo: str, tag: str, image_id: str) -> None: ...
 
 
-def _new_name(daemon: Daemon, name: str) -> tuple[str, str]:
-    repo, tag = reference.split_tag(name)
-    repo, tag = daemon.images._check_new_name(repo, tag)
-    if not repo:
-        raise InvalidParameter(f"invalid repository name: {name!r}")
-    return repo, tag
+def backend_for(daemon: Daemon) -> BuildBackend:
+    """The daemon as this endpoint sees it (what `api/routes.py` registers ROUTES with)."""
+    return DaemonBuildBackend(daemon)
+
+
+def build(backend: BuildBackend, req: Request, res: Response) -> None:
+    # Checked before the context is read: a bad name must not cost an upload or leave an image.
+    names = [backend.check_new_name(t) for t in req.q_all("t") if t]
+    options = _options(req)
+    remote = req.q("remote")
+    dockerfile = req.q("dockerfile") or "Dockerfile"
+    if remote:
+        ctx = build_context.from_remote(remote, backend.tmp_root, dockerfile)
+    else:
+        ctx = build_context.from_body(req.body, backend.tmp_root, dockerfile)
+    with ctx:
+        out = _Output(res, json_stream=req.at_least(1, 8), only_id=options.pop("only_id"))
+        try:
+            builder = Builder(
+                ctx, out.write, images=backend.images, layers=backend.layers, runner=backend.runner, **options
+            )
+            image_id = builder.build(parse(ctx.dockerfile))
+            for repo, tag in names:
+                backend.tag(repo, tag, image_id)
+        except DockerError as e:
+            if not out.started:
+                raise  # nothing sent yet: an ordinary error response
+            out.error(str(e), getattr(e, "code", None))
+            return
+        except Exception as e:
+            log.exception("build failed")
+            if not out.started:
+                raise
+            out.error(str(e) or e.__class__.__name__, None)
+            return
+        out.finish(image_id)
+
+
+ROUTES = [
+    Route("POST", "/build", build),
+]
 
 
 def _options(req: Request) -> dict[str, Any]:
