@@ -16,8 +16,9 @@ import tempfile
 
 import pytest
 
-from lxc_docker.archive import tar as archive_tar
-from lxc_docker.archive.tar import create, extract
+from lxc_docker.archive import extract as archive_extract
+from lxc_docker.archive.create import create
+from lxc_docker.archive.extract import extract
 from lxc_docker.errors import ArchiveError
 
 ROOT = os.geteuid() == 0
@@ -172,15 +173,15 @@ def test_member_content_across_many_small_reads(dest):
 def test_many_files_go_through_the_writer_threads_and_keep_their_metadata(dest, monkeypatch):
     jobs = []
 
-    class CountingPool(archive_tar._Pool):
+    class CountingPool(archive_extract.Pool):
         def submit(self, job):
             jobs.append(job)
             super().submit(job)
 
-    monkeypatch.setattr(archive_tar, "_Pool", CountingPool)
-    monkeypatch.setattr(archive_tar, "WRITER_THREADS", 2)
-    monkeypatch.setattr(archive_tar, "POOL_AFTER_FILES", 4)
-    monkeypatch.setattr(archive_tar, "POOL_SLOW_CREATE", 0)  # as if the disk were slow
+    monkeypatch.setattr(archive_extract, "Pool", CountingPool)
+    monkeypatch.setattr(archive_extract, "WRITER_THREADS", 2)
+    monkeypatch.setattr(archive_extract, "POOL_AFTER_FILES", 4)
+    monkeypatch.setattr(archive_extract, "POOL_SLOW_CREATE", 0)  # as if the disk were slow
     entries = [entry("d/", tarfile.DIRTYPE, mode=0o750, mtime=MTIME - 100)]
     for i in range(300):
         entries.append(entry(f"d/f{i}", data=b"%d" % i * (i % 50), mode=0o600 + (i % 2) * 0o100))
@@ -203,8 +204,8 @@ def test_many_files_go_through_the_writer_threads_and_keep_their_metadata(dest, 
 
 
 def test_fast_disks_do_not_start_threads(dest, monkeypatch):
-    monkeypatch.setattr(archive_tar, "POOL_SLOW_CREATE", 3600)
-    monkeypatch.setattr(archive_tar, "_Pool", None)  # would fail if used
+    monkeypatch.setattr(archive_extract, "POOL_SLOW_CREATE", 3600)
+    monkeypatch.setattr(archive_extract, "Pool", None)  # would fail if used
     unpack(build(*(entry(f"f{i}", data=b"x") for i in range(200))), dest)
     assert len(os.listdir(dest)) == 200
 
@@ -372,10 +373,10 @@ def test_unprivileged_extraction_skips_devices_and_keeps_own_ids():
 
 def run_as_nobody(work: pathlib.Path) -> subprocess.CompletedProcess:
     code = (
-        "import sys; from lxc_docker.archive.tar import extract; "
+        "import sys; from lxc_docker.archive.extract import extract; "
         "print(extract(open(sys.argv[1], 'rb'), sys.argv[2]))"
     )
-    app = os.path.dirname(os.path.dirname(os.path.dirname(archive_tar.__file__)))
+    app = os.path.dirname(os.path.dirname(os.path.dirname(archive_extract.__file__)))
     return subprocess.run(
         [SYSTEM_PYTHON, "-c", code, str(work / "layer.tar"), str(work / "dest")],
         user=65534,

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from ..archive import tar
+from ..archive.extract import extract
 from ..daemon.containerfs import resolve_in_root
 from ..daemon.runconfig import CONFIG_DEFAULTS
 from ..errors import DockerError, NotFound
@@ -388,10 +388,10 @@ def add_from_context(root: str, context: BuildContext, rel: bytes, dest: str, na
         host, created = ensure_dir(root, dest)
         if created and rel:
             os.chmod(host, context.content(rel).mode)
-        return tar.extract(context.tree(rel), host, whiteouts="keep", same_owner=True)
+        return extract(context.tree(rel), host, whiteouts="keep", same_owner=True)
     if context.is_archive(rel):
         host, _ = ensure_dir(root, dest)
-        return tar.extract(context.archive(rel), host, whiteouts="keep", same_owner=True)
+        return extract(context.archive(rel), host, whiteouts="keep", same_owner=True)
     entry = context.content(rel)
     host = place(root, dest, name)
     if entry.type in ctxfiles.NODE_TYPES:

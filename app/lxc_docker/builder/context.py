@@ -24,8 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..archive import tar
+from ..archive import safepath
 from ..archive.compression import decompressed, detect
+from ..archive.create import create
 from ..archive.tarformat import BLOCK, CHUNK, REG_TYPES, Reader, Writer, members
 from ..errors import ArchiveError, DockerError, InvalidParameter, NotFound
 
@@ -339,17 +340,10 @@ class Download:
 
 def _clean(name: bytes) -> bytes:
     """A member name as a relative path; b"" for the root. Escapes are an error, as on extraction."""
-    parts: list[bytes] = []
-    for part in name.split(b"/"):
-        if part in (b"", b"."):
-            continue
-        if part == b"..":
-            if not parts:
-                raise ArchiveError(f"{os.fsdecode(name)}: path escapes the build context")
-            parts.pop()
-        else:
-            parts.append(part)
-    return b"/".join(parts)
+    rel = safepath.clean(name)
+    if rel is None:
+        raise ArchiveError(f"{os.fsdecode(name)}: path escapes the build context")
+    return rel
 
 
 class _Collect:
@@ -444,7 +438,7 @@ def from_remote(remote: str, tmp_root: str, dockerfile: str = "Dockerfile") -> B
             clone(remote, checkout)
             archive = os.path.join(ctx.workdir, "checkout.tar")
             with open(archive, "w+b") as f:
-                tar.create(checkout, f)
+                create(checkout, f)
                 f.seek(0)
                 shutil.rmtree(checkout, ignore_errors=True)
                 ctx.load(f)
