@@ -102,12 +102,14 @@ def walk(
     create: bool = False,
     mode: int = 0o755,
     allow_missing: bool = False,
+    new_last: bool = False,
 ) -> Resolved:
     """Resolve `path` inside the directory `root_fd` as a process chrooted there would.
 
     `follow`: a symlink as the last component is resolved too (else it is the result). `create`:
     missing directories on the way are made with `mode` (not the last component, which is the
-    caller's to make). `allow_missing`: the rest of a path that does not exist is kept by name
+    caller's to make: with `create` or `new_last`, a missing last component is the result).
+    `allow_missing`: the rest of a path that does not exist is kept by name
     (see Resolved.missing) instead of raising FileNotFoundError. NotADirectoryError when a
     non-directory is met before the end, OSError(ELOOP) past MAX_SYMLINKS.
     """
@@ -141,7 +143,9 @@ def walk(
             try:
                 sub = os.open(part, DIR_FLAGS, dir_fd=fd)
             except FileNotFoundError:
-                if create and not last:
+                if last and (create or new_last):
+                    return Resolved(fd, part, [*names, part])
+                if create:
                     try:
                         os.mkdir(part, mode, dir_fd=fd)
                     except FileExistsError:
@@ -157,10 +161,12 @@ def walk(
                 if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                     raise
                 st = os.stat(part, dir_fd=fd, follow_symlinks=False)
-                if stat.S_ISLNK(st.st_mode):
+                if stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode):
+                    # A retry after a swap counts too, so that flipping forever cannot hold us.
                     links += 1
                     if links > MAX_SYMLINKS:
                         raise OSError(errno.ELOOP, "Too many levels of symbolic links", _show(names, part))
+                if stat.S_ISLNK(st.st_mode):
                     target = os.readlink(part, dir_fd=fd)
                     if target.startswith(b"/"):
                         names = []
@@ -259,7 +265,7 @@ def open_file(
     """os.open of `path` under `root`: a symlink at the end is resolved inside the root, and nothing
     on the way is followed outside it. O_NOFOLLOW is added: whatever is there is opened itself."""
     with _RootFd(root) as root_fd:
-        found = walk(root_fd, path, create=create_parents)
+        found = walk(root_fd, path, create=create_parents, new_last=bool(flags & os.O_CREAT))
         try:
             if not found.name:
                 return os.open(b".", flags | os.O_CLOEXEC, dir_fd=found.dir_fd)
