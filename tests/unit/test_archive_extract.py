@@ -597,3 +597,28 @@ def test_unsupported_entry_type_is_rejected(dest):
         info, data = entry("sparse")
         info.pax_headers = {"GNU.sparse.major": "1"}
         unpack(build((info, data)), dest)
+
+
+def test_host_safe_drops_devices_special_bits_and_xattrs(dest):
+    skipped = []
+    data = build(
+        entry("sudo", data=b"#!/bin/sh\n", mode=0o4755),
+        entry("dir/", tarfile.DIRTYPE, mode=0o3777),
+        entry("null", tarfile.CHRTYPE, devmajor=1, devminor=3),
+        entry("cap", data=b"x", pax_headers={"SCHILY.xattr.user.note": "hi"}),
+    )
+    unpack(data, dest, whiteouts="keep", host_safe=True, skipped=skipped.append)
+    assert stat.S_IMODE(os.stat(dest / "sudo").st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(dest / "dir").st_mode) == 0o777
+    assert not os.path.lexists(dest / "null") and skipped == [b"null"]
+    assert os.listxattr(dest / "cap") == []
+
+
+def test_extract_into_an_open_directory_descriptor(dest):
+    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        extract(io.BytesIO(build(entry("a/b", data=b"b"))), fd)
+        os.fstat(fd)  # still the caller's, still open
+    finally:
+        os.close(fd)
+    assert (dest / "a" / "b").read_bytes() == b"b"

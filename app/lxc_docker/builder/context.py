@@ -30,7 +30,7 @@ from ..archive.create import create
 from ..archive.tarformat import BLOCK, CHUNK, REG_TYPES, Reader, Writer, members
 from ..errors import ArchiveError, DockerError, InvalidParameter, NotFound
 
-MAX_LINKS = 40
+MAX_LINKS = safepath.MAX_SYMLINKS
 DOCKERFILE_MAX = 10 << 20  # a Dockerfile sent alone is read whole; anything larger is no Dockerfile
 DIR, REG, SYMLINK, HARDLINK = b"5", b"0", b"2", b"1"
 NODE_TYPES = {b"3": stat.S_IFCHR, b"4": stat.S_IFBLK, b"6": stat.S_IFIFO}
