@@ -57,6 +57,8 @@ def _os_error(name: bytes, exc: OSError) -> DockerError:
 
 
 class Extractor(DestTree):
+    """One extraction: the members of a tar stream written into the destination tree."""
+
     def __init__(self, dest: str | int, whiteouts: str, same_owner: bool, host_safe: bool = False) -> None:
         super().__init__(dest)
         self.whiteouts = whiteouts
