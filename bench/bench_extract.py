@@ -1,4 +1,4 @@
-"""Time layer extraction: GNU `tar -x` against lxc_docker.archive.tar.extract on the same archive.
+"""Time layer extraction: GNU `tar -x` against lxc_docker.archive.extract.extract on the same archive.
 
 Usage: python3 bench/bench_extract.py [WORKDIR] [--gzip] [--runs N]
 
@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "app"))
 
-from lxc_docker.archive.tar import extract  # noqa: E402
+from lxc_docker.archive.extract import extract  # noqa: E402
 
 CACHE = "/tmp/lxc-docker-bench-rootfs.tar"
 SEED = 9

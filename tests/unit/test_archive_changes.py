@@ -113,6 +113,22 @@ def test_directory_metadata_change_only(trees):
     assert listing(changes(str(layer), str(parent))) == ["C /etc", "C /etc/conf.d"]
 
 
+def test_a_directory_made_in_both_trees_at_different_times_is_unchanged(trees):
+    # vfs copies the init layer into the container's before the volume mount points are made, then
+    # makes each one in both: the same empty directory, but two mkdir times, and the parent's
+    # mtime moves in each tree. `docker diff` printed `C /data` whenever the clock ticked between.
+    layer, parent = trees
+    for tree, ns in ((parent, 1_600_000_000_111_000_000), (layer, 1_600_000_000_222_000_000)):
+        for path in (tree / "data", tree / "var" / "lib" / "mnt"):
+            path.mkdir()
+            os.utime(path, ns=(ns, ns))
+        os.utime(tree / "var" / "lib", ns=(ns, ns))
+    assert changes(str(layer), str(parent)) == []
+    # A directory counts as changed by its own metadata or by what is below it, as in Docker.
+    (layer / "data" / "f").write_text("f")
+    assert listing(changes(str(layer), str(parent))) == ["C /data", "A /data/f"]
+
+
 def test_same_size_same_mtime_content_change_is_invisible_like_docker(trees):
     layer, parent = trees
     st = os.stat(layer / "etc" / "hosts")

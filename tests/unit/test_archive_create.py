@@ -11,7 +11,8 @@ import threading
 import pytest
 
 from lxc_docker.archive.changes import Change
-from lxc_docker.archive.tar import create, create_from_changes, extract
+from lxc_docker.archive.create import create, create_from_changes
+from lxc_docker.archive.extract import extract
 from lxc_docker.errors import ArchiveError
 
 ROOT = os.geteuid() == 0

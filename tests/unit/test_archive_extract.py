@@ -17,8 +17,9 @@ import tempfile
 import pytest
 
 from lib.require import require
-from lxc_docker.archive import tar as archive_tar
-from lxc_docker.archive.tar import create, extract
+from lxc_docker.archive import extract as archive_extract
+from lxc_docker.archive.create import create
+from lxc_docker.archive.extract import extract
 from lxc_docker.errors import ArchiveError
 
 ROOT = os.geteuid() == 0
@@ -173,15 +174,15 @@ def test_member_content_across_many_small_reads(dest):
 def test_many_files_go_through_the_writer_threads_and_keep_their_metadata(dest, monkeypatch):
     jobs = []
 
-    class CountingPool(archive_tar._Pool):
+    class CountingPool(archive_extract.Pool):
         def submit(self, job):
             jobs.append(job)
             super().submit(job)
 
-    monkeypatch.setattr(archive_tar, "_Pool", CountingPool)
-    monkeypatch.setattr(archive_tar, "WRITER_THREADS", 2)
-    monkeypatch.setattr(archive_tar, "POOL_AFTER_FILES", 4)
-    monkeypatch.setattr(archive_tar, "POOL_SLOW_CREATE", 0)  # as if the disk were slow
+    monkeypatch.setattr(archive_extract, "Pool", CountingPool)
+    monkeypatch.setattr(archive_extract, "WRITER_THREADS", 2)
+    monkeypatch.setattr(archive_extract, "POOL_AFTER_FILES", 4)
+    monkeypatch.setattr(archive_extract, "POOL_SLOW_CREATE", 0)  # as if the disk were slow
     entries = [entry("d/", tarfile.DIRTYPE, mode=0o750, mtime=MTIME - 100)]
     for i in range(300):
         entries.append(entry(f"d/f{i}", data=b"%d" % i * (i % 50), mode=0o600 + (i % 2) * 0o100))
@@ -204,8 +205,8 @@ def test_many_files_go_through_the_writer_threads_and_keep_their_metadata(dest, 
 
 
 def test_fast_disks_do_not_start_threads(dest, monkeypatch):
-    monkeypatch.setattr(archive_tar, "POOL_SLOW_CREATE", 3600)
-    monkeypatch.setattr(archive_tar, "_Pool", None)  # would fail if used
+    monkeypatch.setattr(archive_extract, "POOL_SLOW_CREATE", 3600)
+    monkeypatch.setattr(archive_extract, "Pool", None)  # would fail if used
     unpack(build(*(entry(f"f{i}", data=b"x") for i in range(200))), dest)
     assert len(os.listdir(dest)) == 200
 
@@ -373,10 +374,10 @@ def test_unprivileged_extraction_skips_devices_and_keeps_own_ids():
 
 def run_as_nobody(work: pathlib.Path) -> subprocess.CompletedProcess:
     code = (
-        "import sys; from lxc_docker.archive.tar import extract; "
+        "import sys; from lxc_docker.archive.extract import extract; "
         "print(extract(open(sys.argv[1], 'rb'), sys.argv[2]))"
     )
-    app = os.path.dirname(os.path.dirname(os.path.dirname(archive_tar.__file__)))
+    app = os.path.dirname(os.path.dirname(os.path.dirname(archive_extract.__file__)))
     return subprocess.run(
         [SYSTEM_PYTHON, "-c", code, str(work / "layer.tar"), str(work / "dest")],
         user=65534,
@@ -597,3 +598,28 @@ def test_unsupported_entry_type_is_rejected(dest):
         info, data = entry("sparse")
         info.pax_headers = {"GNU.sparse.major": "1"}
         unpack(build((info, data)), dest)
+
+
+def test_host_safe_drops_devices_special_bits_and_xattrs(dest):
+    skipped = []
+    data = build(
+        entry("sudo", data=b"#!/bin/sh\n", mode=0o4755),
+        entry("dir/", tarfile.DIRTYPE, mode=0o3777),
+        entry("null", tarfile.CHRTYPE, devmajor=1, devminor=3),
+        entry("cap", data=b"x", pax_headers={"SCHILY.xattr.user.note": "hi"}),
+    )
+    unpack(data, dest, whiteouts="keep", host_safe=True, skipped=skipped.append)
+    assert stat.S_IMODE(os.stat(dest / "sudo").st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(dest / "dir").st_mode) == 0o777
+    assert not os.path.lexists(dest / "null") and skipped == [b"null"]
+    assert os.listxattr(dest / "cap") == []
+
+
+def test_extract_into_an_open_directory_descriptor(dest):
+    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        extract(io.BytesIO(build(entry("a/b", data=b"b"))), fd)
+        os.fstat(fd)  # still the caller's, still open
+    finally:
+        os.close(fd)
+    assert (dest / "a" / "b").read_bytes() == b"b"

@@ -14,8 +14,8 @@ import tarfile
 
 import pytest
 
-from lxc_docker.archive import tar as archive_tar
-from lxc_docker.archive.tar import extract
+from lxc_docker.archive import extract as archive_extract
+from lxc_docker.archive.extract import extract
 from lxc_docker.errors import ArchiveError
 
 ROOT = os.geteuid() == 0
@@ -83,9 +83,9 @@ def rejected(data: bytes, dest, match: str, **kwargs) -> ArchiveError:
 def mode(request, monkeypatch):
     """Run a case both with every file created inline and with the writer threads busy."""
     if request.param == "threads":
-        monkeypatch.setattr(archive_tar, "WRITER_THREADS", 2)
-        monkeypatch.setattr(archive_tar, "POOL_AFTER_FILES", 1)
-        monkeypatch.setattr(archive_tar, "POOL_SLOW_CREATE", 0)
+        monkeypatch.setattr(archive_extract, "WRITER_THREADS", 2)
+        monkeypatch.setattr(archive_extract, "POOL_AFTER_FILES", 1)
+        monkeypatch.setattr(archive_extract, "POOL_SLOW_CREATE", 0)
     return request.param
 
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from lxc_docker.execution.native.mounts import resolve_in_root
+from lxc_docker.archive.safepath import resolve_in_root
 
 
 @pytest.fixture

@@ -41,13 +41,16 @@ def _differs(new: os.stat_result, old: os.stat_result, new_path: str, old_path: 
         or new.st_uid != old.st_uid
         or new.st_gid != old.st_gid
         or new.st_rdev != old.st_rdev
-        or not _same_time(new.st_mtime_ns, old.st_mtime_ns)
     ):
         return True
-    # A directory's size says nothing about its content.
+    # A directory's size and mtime say nothing about its content, which is compared entry by entry
+    # (and marks it changed when anything below is). Its mtime also moves when a directory is
+    # made in it in both trees at different times: vfs makes a volume's mount point in the init
+    # layer and again in the container's copy of it, and `docker diff` showed `C /data` whenever
+    # the clock ticked between the two mkdirs. Docker stopped comparing directory mtimes too.
     if stat.S_ISDIR(new.st_mode):
         return False
-    if new.st_size != old.st_size:
+    if new.st_size != old.st_size or not _same_time(new.st_mtime_ns, old.st_mtime_ns):
         return True
     if stat.S_ISLNK(new.st_mode):
         return os.readlink(new_path) != os.readlink(old_path)

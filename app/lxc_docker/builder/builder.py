@@ -19,8 +19,8 @@ import stat
 from collections.abc import Callable
 from typing import Any
 
-from ..archive import tar
-from ..daemon.containerfs import resolve_in_root
+from ..archive.extract import extract
+from ..archive.safepath import resolve_in_root
 from ..errors import DockerError, NotFound
 from ..image.image import Image
 from . import context as ctxfiles
@@ -362,10 +362,10 @@ def add_from_context(root: str, context: BuildContext, rel: bytes, dest: str, na
         host, created = ensure_dir(root, dest)
         if created and rel:
             os.chmod(host, context.content(rel).mode)
-        return tar.extract(context.tree(rel), host, whiteouts="keep", same_owner=True)
+        return extract(context.tree(rel), host, whiteouts="keep", same_owner=True)
     if context.is_archive(rel):
         host, _ = ensure_dir(root, dest)
-        return tar.extract(context.archive(rel), host, whiteouts="keep", same_owner=True)
+        return extract(context.archive(rel), host, whiteouts="keep", same_owner=True)
     entry = context.content(rel)
     host = place(root, dest, name)
     if entry.type in ctxfiles.NODE_TYPES:

@@ -24,12 +24,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..archive import tar
+from ..archive import safepath
 from ..archive.compression import decompressed, detect
+from ..archive.create import create
 from ..archive.tarformat import BLOCK, CHUNK, REG_TYPES, Reader, Writer, members
 from ..errors import ArchiveError, DockerError, InvalidParameter, NotFound
 
-MAX_LINKS = 40
+MAX_LINKS = safepath.MAX_SYMLINKS
 DOCKERFILE_MAX = 10 << 20  # a Dockerfile sent alone is read whole; anything larger is no Dockerfile
 DIR, REG, SYMLINK, HARDLINK = b"5", b"0", b"2", b"1"
 NODE_TYPES = {b"3": stat.S_IFCHR, b"4": stat.S_IFBLK, b"6": stat.S_IFIFO}
@@ -339,17 +340,10 @@ class Download:
 
 def _clean(name: bytes) -> bytes:
     """A member name as a relative path; b"" for the root. Escapes are an error, as on extraction."""
-    parts: list[bytes] = []
-    for part in name.split(b"/"):
-        if part in (b"", b"."):
-            continue
-        if part == b"..":
-            if not parts:
-                raise ArchiveError(f"{os.fsdecode(name)}: path escapes the build context")
-            parts.pop()
-        else:
-            parts.append(part)
-    return b"/".join(parts)
+    rel = safepath.clean(name)
+    if rel is None:
+        raise ArchiveError(f"{os.fsdecode(name)}: path escapes the build context")
+    return rel
 
 
 class _Collect:
@@ -444,7 +438,7 @@ def from_remote(remote: str, tmp_root: str, dockerfile: str = "Dockerfile") -> B
             clone(remote, checkout)
             archive = os.path.join(ctx.workdir, "checkout.tar")
             with open(archive, "w+b") as f:
-                tar.create(checkout, f)
+                create(checkout, f)
                 f.seek(0)
                 shutil.rmtree(checkout, ignore_errors=True)
                 ctx.load(f)

@@ -1,18 +1,23 @@
 """A container's files: `diff`, `export`, `cp` (and the newer archive endpoints), and `commit`.
 
-Paths from clients are resolved inside the container's root (symlinks included) so that a `cp` of
-`../../etc/shadow` or of a symlink pointing at `/` never reads the host's files.
+Paths from clients are resolved inside the container's root (or inside a volume or a bind-mounted
+file's directory, where one covers the path) through archive.safepath: symlinks are followed as
+the container would follow them, through directory descriptors, so that a `cp` of
+`../../etc/shadow` or of a symlink pointing at `/` never reads or writes the host's files, even
+while the container swaps directories for symlinks (CVE-2018-15664).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import tarfile
 import tempfile
-from typing import Any, BinaryIO
+from collections.abc import Callable
+from typing import Any, BinaryIO, Protocol
 
-from ..archive import tar as layer_tar
+from ..archive import safepath
+from ..archive.create import create, create_entry
+from ..archive.extract import extract
 from ..errors import InvalidParameter, NotFound
 from ..image.image import Image
 from . import runconfig
@@ -21,15 +26,60 @@ from .container import Container
 KINDS = {"C": 0, "A": 1, "D": 2}
 
 
-def changes(daemon: Any, c: Container) -> list[dict[str, Any]]:
+class _Driver(Protocol):
+    def get(self, id: str) -> str: ...
+    def put(self, id: str) -> None: ...
+    def changes(self, id: str, parent: str | None) -> list: ...
+    def diff(self, id: str, parent: str | None, out: Any) -> None: ...
+
+
+class _Graph(Protocol):
+    def create(self, layer: BinaryIO | None, **kwargs: Any) -> Image: ...
+    def delete(self, image_id: str) -> None: ...
+
+
+class _Images(Protocol):
+    def _check_new_name(self, repo: str, tag: str) -> tuple[str, str]: ...
+
+
+class _Tags(Protocol):
+    def set(self, repo: str, tag: str, image_id: str, force: bool = False) -> None: ...
+
+
+class _Events(Protocol):
+    publish: Callable[..., Any]
+
+
+class _Config(Protocol):
+    root: str
+
+
+class FsDaemon(Protocol):
+    """What this module uses of the daemon: its storage driver; for commit, graph, tags, events."""
+
+    @property
+    def driver(self) -> _Driver: ...
+    @property
+    def graph(self) -> _Graph: ...
+    @property
+    def images(self) -> _Images: ...
+    @property
+    def tags(self) -> _Tags: ...
+    @property
+    def events(self) -> _Events: ...
+    @property
+    def config(self) -> _Config: ...
+
+
+def changes(daemon: FsDaemon, c: Container) -> list[dict[str, Any]]:
     result = daemon.driver.changes(c.id, c.init_id)
     return [{"Path": ch.path, "Kind": KINDS[ch.kind]} for ch in result]
 
 
-def export(daemon: Any, c: Container, out: BinaryIO) -> None:
+def export(daemon: FsDaemon, c: Container, out: BinaryIO) -> None:
     rootfs = daemon.driver.get(c.id)
     try:
-        layer_tar.create(rootfs, out, exclude=_volume_excludes(c))
+        create(rootfs, out, exclude=_volume_excludes(c))
     finally:
         daemon.driver.put(c.id)
 
@@ -39,11 +89,13 @@ def _volume_excludes(c: Container) -> list[str]:
 
 
 def resolve_in_root(root: str, path: str) -> str:
-    """Host path of container path `path` under `root`, following symlinks as the container would."""
-    from ..execution.native.mounts import resolve_in_root as resolve
+    """Host path of container path `path` under `root`, following symlinks as the container would.
 
+    Only for what needs a path string (mount points); reading and writing go through safepath's
+    descriptors instead. Lives in archive.safepath; kept here for the builder and volumes.
+    """
     try:
-        return resolve(root, path)
+        return safepath.resolve_in_root(root, path)
     except OSError as e:
         raise InvalidParameter(f"cannot resolve {path}: {e.strerror}")
 
@@ -51,7 +103,7 @@ def resolve_in_root(root: str, path: str) -> str:
 class ContainerPath:
     """A path in a running or stopped container, mapped to the host: bind mounts first, then rootfs."""
 
-    def __init__(self, daemon: Any, c: Container) -> None:
+    def __init__(self, daemon: FsDaemon, c: Container) -> None:
         self.daemon = daemon
         self.c = c
         self.rootfs = ""
@@ -72,7 +124,8 @@ class ContainerPath:
         binds += [(dest, src) for dest, src in (self.c.volumes or {}).items()]
         return sorted(binds, key=lambda b: len(b[0]), reverse=True)
 
-    def host_path(self, path: str) -> str:
+    def locate(self, path: str) -> tuple[str, str]:
+        """(root, path inside it): the host directory to resolve `path` in, safely, and the rest."""
         if not path.startswith("/"):
             path = "/" + path
         norm = os.path.normpath(path)
@@ -80,63 +133,78 @@ class ContainerPath:
             if norm == dest or norm.startswith(dest.rstrip("/") + "/"):
                 rest = norm[len(dest) :].lstrip("/")
                 if os.path.isdir(src):
-                    return resolve_in_root(src, rest) if rest else src
+                    return src, rest
                 if not rest:
-                    return src
-        return resolve_in_root(self.rootfs, norm)
+                    # A bind-mounted file (resolv.conf, a file volume): its directory is the daemon's.
+                    return os.path.dirname(src), os.path.basename(src)
+        return self.rootfs, norm
 
 
-def copy_out(daemon: Any, c: Container, resource: str, out: BinaryIO) -> dict[str, Any]:
+def _not_found(what: str, path: str, c: Container) -> NotFound:
+    return NotFound(f"Could not find the {what} {path} in container {c.name.lstrip('/') or c.id}")
+
+
+def copy_out(daemon: FsDaemon, c: Container, resource: str, out: BinaryIO) -> dict[str, Any]:
     """Tar of `resource` (file or directory, named by its base name) written to `out`."""
     if not resource:
         raise InvalidParameter("Path cannot be empty")
     with ContainerPath(daemon, c) as cp:
-        host = cp.host_path(resource)
-        try:
-            st = os.lstat(host)
-        except FileNotFoundError:
-            raise NotFound(f"Could not find the file {resource} in container {c.name.lstrip('/') or c.id}")
+        root, rel = cp.locate(resource)
         name = os.path.basename(os.path.normpath(resource)) or "."
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            tar.add(host, arcname=name, recursive=True)
-        link = os.readlink(host) if stat.S_ISLNK(st.st_mode) else ""
-        return {
-            "name": name,
-            "size": st.st_size,
-            "mode": _go_mode(st.st_mode),
-            "mtime": _iso(st.st_mtime),
-            "linkTarget": link,
-        }
-
-
-def stat_path(daemon: Any, c: Container, path: str) -> dict[str, Any]:
-    with ContainerPath(daemon, c) as cp:
-        host = cp.host_path(path)
         try:
-            st = os.lstat(host)
+            st = create_entry(root, rel, out, name)
+        except (FileNotFoundError, NotADirectoryError):
+            raise _not_found("file", resource, c) from None
+        return _stat_json(name, st, "")
+
+
+def stat_path(daemon: FsDaemon, c: Container, path: str) -> dict[str, Any]:
+    with ContainerPath(daemon, c) as cp:
+        root, rel = cp.locate(path)
+        try:
+            found = safepath.open_parent(root, rel)
+        except (FileNotFoundError, NotADirectoryError):
+            raise _not_found("file", path, c) from None
+        except OSError as e:
+            raise InvalidParameter(f"cannot resolve {path}: {e.strerror}") from None
+        try:
+            st = os.stat(found.name or b".", dir_fd=found.dir_fd, follow_symlinks=False)
+            link = (
+                os.fsdecode(os.readlink(found.name, dir_fd=found.dir_fd)) if stat.S_ISLNK(st.st_mode) else ""
+            )
         except FileNotFoundError:
-            raise NotFound(f"Could not find the file {path} in container {c.name.lstrip('/') or c.id}")
-        link = os.readlink(host) if stat.S_ISLNK(st.st_mode) else ""
-        return {
-            "name": os.path.basename(os.path.normpath(path)) or "/",
-            "size": st.st_size,
-            "mode": _go_mode(st.st_mode),
-            "mtime": _iso(st.st_mtime),
-            "linkTarget": link,
-        }
+            raise _not_found("file", path, c) from None
+        finally:
+            os.close(found.dir_fd)
+        return _stat_json(os.path.basename(os.path.normpath(path)) or "/", st, link)
 
 
-def copy_in(daemon: Any, c: Container, path: str, body: BinaryIO) -> None:
+def _stat_json(name: str, st: os.stat_result, link: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "size": st.st_size,
+        "mode": _go_mode(st.st_mode),
+        "mtime": _iso(st.st_mtime),
+        "linkTarget": link,
+    }
+
+
+def copy_in(daemon: FsDaemon, c: Container, path: str, body: BinaryIO) -> None:
     """Extract a tar into directory `path` of the container (PUT /containers/{id}/archive)."""
     with ContainerPath(daemon, c) as cp:
-        host = cp.host_path(path)
-        if not os.path.isdir(host):
-            raise NotFound(f"Could not find the directory {path} in container {c.name.lstrip('/') or c.id}")
-        layer_tar.extract(body, host, whiteouts="keep")
+        root, rel = cp.locate(path)
+        try:
+            fd = safepath.open_dir(root, rel)
+        except (FileNotFoundError, NotADirectoryError):
+            raise _not_found("directory", path, c) from None
+        try:
+            extract(body, fd, whiteouts="keep")
+        finally:
+            os.close(fd)
 
 
 def commit(
-    daemon: Any,
+    daemon: FsDaemon,
     c: Container,
     *,
     repo: str,

@@ -18,7 +18,7 @@ import time
 from typing import Any, BinaryIO
 
 from .. import reference
-from ..archive import tar as layer_tar
+from ..archive.extract import extract
 from ..errors import ArchiveError, InvalidParameter
 from .graph import Graph
 from .image import Image
@@ -81,7 +81,7 @@ def load(graph: Graph, tags: TagStore, stream: BinaryIO) -> tuple[list[Image], l
     os.makedirs(tmp_root, exist_ok=True)
     work = tempfile.mkdtemp(prefix="load-", dir=tmp_root)
     try:
-        layer_tar.extract(stream, work, whiteouts="keep", same_owner=False)
+        extract(stream, work, whiteouts="keep", same_owner=False)
         chain = _legacy_images(work)
         if chain:
             manifest = _manifest(work)

@@ -77,24 +77,24 @@ class StorageDriver(ABC):
         Return the number of bytes written. On error the layer holds part of the tar; the caller
         removes it.
         """
-        from lxc_docker.archive import tar
+        from lxc_docker.archive.extract import extract
 
         root = self.get(id)
         try:
-            return tar.extract(stream, root, whiteouts="apply")
+            return extract(stream, root, whiteouts="apply")
         finally:
             self.put(id)
 
     def diff(self, id: str, parent: str | None, out: IO[bytes]) -> None:
         """Write to `out` a layer tar (Docker whiteout format) of `id`'s changes against `parent`."""
-        from lxc_docker.archive import tar
+        from lxc_docker.archive.create import create, create_from_changes
 
         if parent is None:
             with self._mounted(id) as root:
-                tar.create(root, out, whiteouts="none")
+                create(root, out, whiteouts="none")
             return
         with self._mounted(id) as root, self._mounted(parent) as parent_root:
-            tar.create_from_changes(root, _naive_changes(root, parent_root), out)
+            create_from_changes(root, _naive_changes(root, parent_root), out)
 
     def changes(self, id: str, parent: str | None) -> list:
         """List the archive.changes.Change entries (added, changed, deleted) of `id` against `parent`."""

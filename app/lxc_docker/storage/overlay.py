@@ -248,22 +248,22 @@ class OverlayDriver(StorageDriver):
         )
 
     def apply_diff(self, id: str, stream: BinaryIO) -> int:
-        from lxc_docker.archive import tar
+        from lxc_docker.archive.extract import extract
 
         validate_id(id)
         with self._locks.hold(id):
             if not os.path.isdir(self._dir(id)):
                 raise NotFound(f"layer {id} not found")
             # Straight into the upper directory: the tar's .wh. entries become overlay whiteouts.
-            return tar.extract(stream, self._diff(id), whiteouts="overlay")
+            return extract(stream, self._diff(id), whiteouts="overlay")
 
     def diff(self, id: str, parent: str | None, out: IO[bytes]) -> None:
-        from lxc_docker.archive import tar
+        from lxc_docker.archive.create import create
 
         if parent != self._parent(id):
             super().diff(id, parent, out)
             return
-        tar.create(self._diff(id), out, whiteouts="overlay")
+        create(self._diff(id), out, whiteouts="overlay")
 
     def changes(self, id: str, parent: str | None) -> list:
         from lxc_docker.archive import changes

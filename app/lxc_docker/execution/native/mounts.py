@@ -2,8 +2,9 @@
 onto itself, /proc, /sys (read-only), a tmpfs /dev with the standard nodes, devpts, shm, mqueue, the
 Command's bind mounts, then pivot_root so that the host's tree is gone.
 
-Every target path is resolved inside the rootfs (`resolve_in_root`): an image is untrusted data, and
-a symlink such as `/proc -> /` or `/etc -> ../../../etc` in it would otherwise send our mounts and
+Every target is opened inside the rootfs through archive.safepath (directory descriptors, symlinks
+resolved as in a chroot) and mounted onto through its descriptor: an image is untrusted data, and a
+symlink such as `/proc -> /` or `/etc -> ../../../etc` in it would otherwise send our mounts and
 mkdirs onto the host's own files (the CVE-2015-3627/3629 class of Docker bugs).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import stat
 
+from lxc_docker.archive import safepath
 from lxc_docker.execution.native import devices
 from lxc_docker.sysutil import syscalls
 from lxc_docker.sysutil.syscalls import (
@@ -28,8 +30,6 @@ from lxc_docker.sysutil.syscalls import (
     mount,
 )
 
-_MAX_SYMLINKS = 40  # what the kernel allows in one path walk (ELOOP beyond)
-
 # /proc entries an unprivileged container may read but not write. Docker 0.9 relied on its AppArmor
 # profile for this; without AppArmor, root in the container could otherwise write
 # /proc/sys/kernel/core_pattern (a program run as root on the host) or /proc/sysrq-trigger.
@@ -42,55 +42,29 @@ class MountError(Exception):
     pass
 
 
-def resolve_in_root(root: str, path: str) -> str:
-    """The host path of `path` as the container will see it: symlinks are followed, with absolute
-    targets taken relative to `root` and `..` stopping at `root`, so the result is always inside it.
-
-    `root` must itself be free of symlinks (a realpath). Components that don't exist are kept as
-    they are, for the caller to create.
-    """
-    pending = [c for c in reversed(path.split("/")) if c]
-    resolved: list[str] = []
-    links = 0
-    while pending:
-        component = pending.pop()
-        if component == ".":
-            continue
-        if component == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = os.path.join(root, *resolved, component)
-        try:
-            st = os.lstat(candidate)
-        except OSError:
-            resolved.append(component)
-            continue
-        if not stat.S_ISLNK(st.st_mode):
-            resolved.append(component)
-            continue
-        links += 1
-        if links > _MAX_SYMLINKS:
-            raise OSError(40, "too many levels of symbolic links", os.path.join("/", *resolved, component))
-        target = os.readlink(candidate)
-        if target.startswith("/"):
-            resolved = []
-        pending.extend(c for c in reversed(target.split("/")) if c)
-    return os.path.join(root, *resolved)
+def _ensure_dir(root: str, path: str) -> int:
+    """A descriptor of directory `path` in the rootfs, made with its parents if missing."""
+    return safepath.open_dir(root, path, create=True)
 
 
-def _ensure_dir(root: str, path: str) -> str:
-    target = resolve_in_root(root, path)
-    os.makedirs(target, 0o755, exist_ok=True)
-    return target
+def _ensure_file(root: str, path: str) -> int:
+    """A descriptor (O_PATH) of file `path` in the rootfs, made empty if missing, parents too."""
+    try:
+        # O_PATH: never open the image's file itself (a fifo would block, a device could act).
+        return safepath.open_file(root, path, os.O_PATH, create_parents=True)
+    except FileNotFoundError:
+        os.close(safepath.open_file(root, path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        return safepath.open_file(root, path, os.O_PATH)
 
 
-def _ensure_file(root: str, path: str) -> str:
-    target = resolve_in_root(root, path)
-    os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
-    if not os.path.lexists(target):
-        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
-    return target
+def _at(fd: int) -> str:
+    # mount(2) wants a path: this one names exactly the directory or file opened, whatever the
+    # image's symlinks do meanwhile (the way runc mounts onto resolved targets).
+    return f"/proc/self/fd/{fd}"
+
+
+def _path_of(fd: int) -> str:
+    return os.readlink(_at(fd))
 
 
 def _mount(
@@ -115,10 +89,19 @@ def setup_rootfs(spec: dict, tty: bool) -> None:
     _mount(root, root, None, MS_BIND | MS_REC, None, "the root filesystem")
 
     basic = MS_NOSUID | MS_NODEV | MS_NOEXEC
-    _mount("proc", _ensure_dir(root, "/proc"), "proc", basic, None, "/proc")
-    _mount("sysfs", _ensure_dir(root, "/sys"), "sysfs", basic | MS_RDONLY, None, "/sys")
-    dev = _ensure_dir(root, "/dev")
-    _mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", "/dev")
+    proc_fd = _ensure_dir(root, "/proc")
+    sys_fd = _ensure_dir(root, "/sys")
+    dev_fd = _ensure_dir(root, "/dev")
+    try:
+        _mount("proc", _at(proc_fd), "proc", basic, None, "/proc")
+        _mount("sysfs", _at(sys_fd), "sysfs", basic | MS_RDONLY, None, "/sys")
+        _mount("tmpfs", _at(dev_fd), "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k", "/dev")
+        # The descriptors hold the directories under the new mounts: go on by path, which now
+        # leads onto the mounts (tmpfs and proc are ours, with no symlink from the image).
+        proc, dev = _path_of(proc_fd), _path_of(dev_fd)
+    finally:
+        for fd in (proc_fd, sys_fd, dev_fd):
+            os.close(fd)
     if privileged:
         devices.copy_host_nodes("/dev", dev)
     devices.make_nodes(dev)
@@ -142,7 +125,7 @@ def setup_rootfs(spec: dict, tty: bool) -> None:
         bind(root, m["source"], m["destination"], m.get("writable", True), m.get("private", True))
 
     if not privileged:
-        restrict_proc(os.path.join(root, "proc"), os.path.join(dev, "null"))
+        restrict_proc(proc, os.path.join(dev, "null"))
     pivot(root)
 
 
@@ -169,11 +152,16 @@ def bind(root: str, source: str, destination: str, writable: bool = True, privat
     except OSError as e:
         raise MountError(f"mounting {source} on {destination}: {e.strerror}")
     try:
-        target = _ensure_dir(root, destination) if is_dir else _ensure_file(root, destination)
+        fd = _ensure_dir(root, destination) if is_dir else _ensure_file(root, destination)
     except OSError as e:
         raise MountError(f"creating mount point {destination}: {e.strerror}")
     what = f"{source} on {destination}"
-    _mount(source, target, None, MS_BIND | MS_REC, None, what)
+    try:
+        _mount(source, _at(fd), None, MS_BIND | MS_REC, None, what)
+        # From here on the path leads onto the new mount, whose content is the host's source.
+        target = _path_of(fd)
+    finally:
+        os.close(fd)
     if not writable:
         _remount_read_only(target, what)
     if private:
