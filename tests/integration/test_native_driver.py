@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from lib.poll import poll
 from lxc_docker.execution.base import Command, ContainerStartError, Mount, Network, Resources, Stdio
 from lxc_docker.execution.native import capabilities, cgroups, devices
 from lxc_docker.execution.native.driver import NativeDriver
@@ -32,17 +33,6 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 APP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "app")
 
 pytestmark = pytest.mark.root
-
-
-def _deadline_poll(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
 
 
 def _parent_dirs(layout) -> list[str]:
@@ -174,7 +164,7 @@ class Background:
         return os.pread(self.out.fileno(), 1 << 20, 0).decode()
 
     def wait_for_output(self, needle: str) -> None:
-        _deadline_poll(lambda: needle in self.text(), what=f"{needle!r} in the container's output")
+        poll(lambda: needle in self.text(), what=f"{needle!r} in the container's output")
 
     def join(self, timeout: float = 30.0) -> int:
         self.thread.join(timeout)
@@ -225,7 +215,7 @@ def test_pid_1_ignores_signals_from_inside_its_namespace(driver, rootfs):
 def test_kill_from_the_host_gives_128_plus_signal_and_kills_every_process(driver, rootfs):
     bg = Background(driver, make_command(rootfs, sh("sleep 1000 & sleep 1000 & echo ready; wait")))
     bg.wait_for_output("ready")
-    _deadline_poll(lambda: len(driver.pids(bg.command.id)) == 3, what="three processes in the cgroup")
+    poll(lambda: len(driver.pids(bg.command.id)) == 3, what="three processes in the cgroup")
     pids = driver.pids(bg.command.id)
     assert bg.pid in pids
     assert driver.is_alive(bg.command.id, bg.pid)
@@ -241,7 +231,7 @@ def test_when_pid_1_exits_the_kernel_kills_the_rest(driver, rootfs):
     command = make_command(rootfs, sh("sleep 1000 & sleep 1000 & exec sleep 1000"))
     with open(os.devnull, "r+b") as null:
         pid = driver.start(command, Stdio(None, null.fileno(), null.fileno()))
-    _deadline_poll(lambda: len(driver.pids(command.id)) == 3, what="three processes in the cgroup")
+    poll(lambda: len(driver.pids(command.id)) == 3, what="three processes in the cgroup")
     others = [p for p in driver.pids(command.id) if p != pid]
     driver.kill(command, signal.SIGKILL)
     os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # PID 1 is dead, not yet reaped
@@ -606,7 +596,7 @@ def test_cgroup_v2_tree(rootfs):
         command = make_command(rootfs, sh("sleep 1000 & sleep 1000"))
         with open(os.devnull, "r+b") as null:
             pid = driver_v2.start(command, Stdio(None, null.fileno(), null.fileno()))
-        _deadline_poll(lambda: len(driver_v2.pids(command.id)) >= 2, what="two processes")
+        poll(lambda: len(driver_v2.pids(command.id)) >= 2, what="two processes")
         assert pid in driver_v2.pids(command.id)
         driver_v2.cleanup(command.id)  # cgroup.kill
         assert driver_v2.wait(command.id) == 137
@@ -640,7 +630,7 @@ def test_network_interface_becomes_eth0(driver, rootfs):
     finally:
         subprocess.run(["ip", "link", "del", host_end], capture_output=True)
         # The container's namespace, and with it the veth pair, is destroyed asynchronously.
-        _deadline_poll(
+        poll(
             lambda: subprocess.run(["ip", "link", "show", host_end], capture_output=True).returncode != 0,
             what="the veth pair to go",
         )
@@ -704,7 +694,7 @@ def test_adopt_after_a_daemon_restart(driver, rootfs):
         outcome: list[int | None] = []
         waiter = threading.Thread(target=lambda: outcome.append(restarted.adopt(command, pid)))
         waiter.start()
-        _deadline_poll(lambda: command.id in restarted._running, what="adopt() to register the container")
+        poll(lambda: command.id in restarted._running, what="adopt() to register the container")
         assert waiter.is_alive()
         restarted.kill(command, signal.SIGKILL)
         waiter.join(30)

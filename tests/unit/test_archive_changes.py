@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from lib.tarballs import make_deep
 from lxc_docker.archive.changes import Change, changes, overlay_changes
 
 ROOT = os.geteuid() == 0
@@ -187,20 +188,6 @@ def test_sorted_by_bytes_like_docker(tmp_path):
         (layer / name).mkdir(parents=True)
     (layer / "a" / "z").write_text("z")
     assert [c.path for c in changes(str(layer), None)] == ["/A", "/a", "/a-b", "/a.b", "/a/z", "/b"]
-
-
-def make_deep(top, name: str, depth: int) -> None:
-    """top/name/name/... `depth` levels down, made relative to open directories: os.makedirs
-    recurses once per level, and long paths cost a lookup per component."""
-    fd = os.open(top, os.O_RDONLY)
-    try:
-        for _ in range(depth):
-            os.mkdir(name, dir_fd=fd)
-            sub = os.open(name, os.O_RDONLY, dir_fd=fd)
-            os.close(fd)
-            fd = sub
-    finally:
-        os.close(fd)
 
 
 def test_trees_deeper_than_the_recursion_limit(trees, deep_tmp):

@@ -10,6 +10,7 @@ import threading
 
 import pytest
 
+from lib.tarballs import make_deep, tar_of
 from lxc_docker.archive.changes import Change
 from lxc_docker.archive.create import create, create_from_changes
 from lxc_docker.archive.extract import extract
@@ -301,36 +302,13 @@ def test_symlinks_in_the_source_are_archived_not_followed(tmp_path):
     assert [(m.name, m.type) for m in members(archive(root))] == [("lib", tarfile.SYMTYPE)]
 
 
-def make_deep(top, name: str, depth: int) -> None:
-    """top/name/name/... `depth` levels down, made relative to open directories: os.makedirs
-    recurses once per level, and long paths cost a lookup per component."""
-    fd = os.open(top, os.O_RDONLY)
-    try:
-        for _ in range(depth):
-            os.mkdir(name, dir_fd=fd)
-            sub = os.open(name, os.O_RDONLY, dir_fd=fd)
-            os.close(fd)
-            fd = sub
-    finally:
-        os.close(fd)
-
-
-def tar_of(name: str, data: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        tf.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def test_trees_deeper_than_the_recursion_limit_round_trip(deep_tmp):
     tmp_path = deep_tmp
     root = tmp_path / "src"
     root.mkdir()
     make_deep(root, "d", 1200)
     build_tar_member = os.path.join(*(["d"] * 1200), "f")
-    extract(io.BytesIO(tar_of(build_tar_member, b"deep")), str(root))
+    extract(io.BytesIO(tar_of({build_tar_member: b"deep"})), str(root))
     dest = tmp_path / "dest"
     dest.mkdir()
     extract(io.BytesIO(archive(root)), str(dest))

@@ -17,6 +17,7 @@ import tempfile
 import pytest
 
 from lib.require import require
+from lib.tarballs import MTIME, build, entry
 from lxc_docker.archive import extract as archive_extract
 from lxc_docker.archive.create import create
 from lxc_docker.archive.extract import extract
@@ -33,28 +34,8 @@ def deep_tmp(tmp_path):
     subprocess.run(["rm", "-rf", "--", *map(str, tmp_path.iterdir())], check=True)
 
 
-MTIME = 1_500_000_000
 # Debian's interpreter, the one the daemon runs on, readable by an unprivileged user.
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def entry(name, kind=tarfile.REGTYPE, data=b"", mode=0o644, mtime=MTIME, **fields):
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.mtime = mtime
-    info.size = len(data) if kind == tarfile.REGTYPE else 0
-    for key, value in fields.items():
-        setattr(info, key, value)
-    return info, data
-
-
-def build(*entries, fmt=tarfile.PAX_FORMAT) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
-        for info, data in entries:
-            tf.addfile(info, io.BytesIO(data) if info.size else None)
-    return buf.getvalue()
 
 
 def unpack(data: bytes, dest, **kwargs) -> int:

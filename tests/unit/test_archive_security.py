@@ -14,6 +14,8 @@ import tarfile
 
 import pytest
 
+from lib import tarballs
+from lib.tarballs import build
 from lxc_docker.archive import extract as archive_extract
 from lxc_docker.archive.extract import extract
 from lxc_docker.errors import ArchiveError
@@ -22,22 +24,8 @@ ROOT = os.geteuid() == 0
 
 
 def entry(name, kind=tarfile.REGTYPE, data=b"", mode=0o644, **fields):
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.mtime = 1_000_000_000
-    info.size = len(data) if kind == tarfile.REGTYPE else 0
-    for key, value in fields.items():
-        setattr(info, key, value)
-    return info, data
-
-
-def build(*entries, fmt=tarfile.PAX_FORMAT) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
-        for info, data in entries:
-            tf.addfile(info, io.BytesIO(data) if info.size else None)
-    return buf.getvalue()
+    fields.setdefault("mtime", 1_000_000_000)
+    return tarballs.entry(name, kind, data, mode, **fields)
 
 
 def state(top) -> dict:
