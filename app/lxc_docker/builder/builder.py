@@ -22,9 +22,9 @@ from typing import Any
 
 from ..archive import tar
 from ..daemon.containerfs import resolve_in_root
-from ..daemon.runconfig import CONFIG_DEFAULTS
 from ..errors import DockerError, NotFound
 from ..image.image import Image
+from ..runconfig.schema import CONFIG_DEFAULTS
 from . import context as ctxfiles
 from .cache import BuildCache
 from .context import BuildContext

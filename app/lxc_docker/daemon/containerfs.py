@@ -12,10 +12,10 @@ import tarfile
 import tempfile
 from typing import Any, BinaryIO
 
+from .. import runconfig
 from ..archive import tar as layer_tar
 from ..errors import InvalidParameter, NotFound
 from ..image.image import Image
-from . import runconfig
 from .container import Container
 
 KINDS = {"C": 0, "A": 1, "D": 2}

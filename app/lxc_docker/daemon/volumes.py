@@ -37,13 +37,13 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .. import timeutil
 from ..errors import DockerError, InvalidParameter, NotFound, SystemError_
 from ..execution.base import Command, Mount
 from ..image.image import new_id
-from ..storage.base import remove_tree
+from ..storage.base import StorageDriver, remove_tree
 from ..sysutil import atomic
 from .container import Container
 from .containerfs import resolve_in_root
@@ -168,10 +168,27 @@ def volume_id_of(volumes_dir: str, host_path: str) -> str | None:
 # -- the service -------------------------------------------------------------------------------------
 
 
+class ContainerLookup(Protocol):
+    """What volumes need of the containers: `--volumes-from` sources, and who references what."""
+
+    def get(self, name: str) -> Container: ...
+
+    def all(self) -> list[Container]: ...
+
+
+class LifecycleHooks(Protocol):
+    """The container service's hook lists the volume service joins."""
+
+    on_create: list[Callable[[Container], Callable[[], None]]]
+    prepare_run: list[Callable[[Container, Command], None]]
+    on_remove: list[Callable[[Container, bool], None]]
+
+
 class VolumeService:
-    def __init__(self, daemon: Any) -> None:
-        self.daemon = daemon
-        self.dir = os.path.join(os.path.realpath(daemon.config.root), "volumes")
+    def __init__(self, root: str, containers: ContainerLookup, driver: StorageDriver) -> None:
+        self.containers = containers
+        self.driver = driver
+        self.dir = os.path.join(os.path.realpath(root), "volumes")
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         # Volumes taken by containers being created: they are not registered yet, so an `rm -v`
         # running meanwhile would otherwise find the volume unreferenced and delete it.
@@ -255,7 +272,7 @@ class VolumeService:
             sources = []
             for name, mode in froms:
                 try:
-                    source = self.daemon.containers.get(name)
+                    source = self.containers.get(name)
                 except NotFound:
                     # 400, not 404: clients read a 404 from create as "no such image" and pull.
                     raise InvalidParameter(f"Container {name} not found. Impossible to mount its volumes")
@@ -354,7 +371,7 @@ class VolumeService:
         """Ids of the volumes some container other than `exclude` uses. Call with the lock held."""
         paths: set[str] = set()
         registered = set()
-        for other in self.daemon.containers.all():
+        for other in self.containers.all():
             registered.add(other.id)
             if other.id != exclude:
                 paths.update((other.volumes or {}).values())
@@ -446,11 +463,11 @@ class VolumeService:
                 self._delete(os.path.join(self.dir, name))
 
     def _layer(self, layer_id: str) -> _Mounted:
-        return _Mounted(self.daemon.driver, layer_id)
+        return _Mounted(self.driver, layer_id)
 
 
 class _Mounted:
-    def __init__(self, driver: Any, layer_id: str) -> None:
+    def __init__(self, driver: StorageDriver, layer_id: str) -> None:
         self.driver = driver
         self.layer_id = layer_id
 
@@ -512,11 +529,9 @@ def _copy_contents(source: str, dest: str) -> None:
         )
 
 
-def wire(daemon: Any) -> VolumeService:
-    """Make the volume service and hook it into the container lifecycle."""
-    service = VolumeService(daemon)
-    containers = daemon.containers
-    containers.on_create.append(service.on_create)
-    containers.prepare_run.append(service.prepare_run)
-    containers.on_remove.append(service.on_remove)
+def wire(service: VolumeService, hooks: LifecycleHooks) -> VolumeService:
+    """Hook the volume service into the container lifecycle."""
+    hooks.on_create.append(service.on_create)
+    hooks.prepare_run.append(service.prepare_run)
+    hooks.on_remove.append(service.on_remove)
     return service
