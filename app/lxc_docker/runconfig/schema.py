@@ -253,14 +253,18 @@ def check(fields: dict[str, Field], values: dict[str, Any], section: str, versio
     """A JSON object read through the schema at API `version`.
 
     Every core key comes back (the default when absent); a later key only when sent at a version
-    that has it. A value of the wrong JSON type is an InvalidParameter naming the key. Keys the
-    schema does not know are left out; the caller decides whether to keep them.
+    that has it. A value of the wrong JSON type is an InvalidParameter naming the key, whether or not
+    the version reads it (Docker's decoder refuses it before looking at versions). Keys the schema
+    does not know are left out; the caller decides whether to keep them.
     """
     result: dict[str, Any] = {}
     for name, field in fields.items():
-        if name in values and field.read_at(version):
-            result[name] = check_value(field, values[name], section)
-        elif field.core:
+        if name in values:
+            value = check_value(field, values[name], section)
+            if field.read_at(version):
+                result[name] = value
+                continue
+        if field.core:
             result[name] = fresh(field.default)
     return result
 
