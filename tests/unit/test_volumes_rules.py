@@ -276,3 +276,12 @@ def test_concurrent_rm_v_of_the_last_two_users_deletes_once(service):
     for t in threads:
         t.join()
     assert os.listdir(service.dir) == []
+
+
+def test_mount_points_in_a_copied_layer_keep_the_init_layers_times(service):
+    # vfs copies the init layer before the volumes are resolved, so the mount points are made twice;
+    # if their times differed, `docker diff` would show `C /data` (it compares mtimes).
+    c = _create(service, "timed", volumes=["/data", "/srv/www/html"])
+    init, own = service.driver.get(c.init_id), service.driver.get(c.id)
+    for path in ("data", "srv", "srv/www", "srv/www/html"):
+        assert os.lstat(os.path.join(own, path)).st_mtime_ns == os.lstat(os.path.join(init, path)).st_mtime_ns

@@ -299,8 +299,8 @@ class VolumeService:
             if mountpoints:
                 # A driver that copied the init layer when it made the container's (vfs) does not
                 # see the mount points made above; elsewhere (overlay) this finds them all there.
-                with self._layer(c.id) as rootfs:
-                    _make_mountpoints(rootfs, entries)
+                with self._layer(c.id) as rootfs, self._layer(c.init_id) as image_root:
+                    _make_mountpoints(rootfs, entries, times_from=image_root)
             with self._lock:
                 self._pending[c.id] = {src for src, _ in entries.values()}
         except BaseException:
@@ -488,8 +488,13 @@ def _saved_host_config(c: Container) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _make_mountpoints(root: str, entries: dict[str, tuple[str, bool]]) -> None:
-    """Create each mount point in `root`: a directory, or an empty file for a bind of a file."""
+def _make_mountpoints(root: str, entries: dict[str, tuple[str, bool]], times_from: str | None = None) -> None:
+    """Create each mount point in `root`: a directory, or an empty file for a bind of a file.
+
+    With `times_from` (the init layer, where the same mount points were made a moment before), each
+    mount point and its parents take that layer's times: `docker diff` compares mtimes, and must not
+    show a mount point as changed in a layer the storage driver copied (vfs).
+    """
     for dest in sorted(entries):
         source = entries[dest][0]
         is_dir = os.path.isdir(source)
@@ -510,6 +515,20 @@ def _make_mountpoints(root: str, entries: dict[str, tuple[str, bool]]) -> None:
                 f"Cannot mount the {what} {source} on {dest}: the image has a "
                 f"{'file' if is_dir else 'directory'} there"
             )
+    if times_from is None:
+        return
+    for dest in sorted(entries):
+        parts = dest.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            path = "/" + "/".join(parts[:depth])
+            target = resolve_in_root(root, path)
+            try:
+                st, own = os.lstat(resolve_in_root(times_from, path)), os.lstat(target)
+            except FileNotFoundError:
+                continue
+            # Only where they differ: through an overlay mount, touching the entry would copy it up.
+            if own.st_mtime_ns != st.st_mtime_ns:
+                os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
 def _copy_contents(source: str, dest: str) -> None:
