@@ -10,7 +10,7 @@ from lxc_docker.errors import InvalidParameter, SystemError_
 from lxc_docker.network.bridge import BRIDGE_CANDIDATES, choose_range, mac_for_ip
 from lxc_docker.network.manager import NetworkManager, disabled_settings
 from lxc_docker.network.portmapper import PortRequest, plan_ports, port_key
-from lxc_docker.types import parse_port_specs
+from lxc_docker.runconfig.parse import parse_port_specs
 
 
 def plan(specs, exposed=(), publish_all=False, default_ip="0.0.0.0"):

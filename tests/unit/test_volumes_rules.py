@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import threading
-from types import SimpleNamespace
 
 import pytest
 
@@ -174,27 +173,27 @@ class _Driver:
 
 @pytest.fixture
 def service(tmp_path):
-    daemon = SimpleNamespace(
-        config=SimpleNamespace(root=str(tmp_path / "root")),
-        containers=_Containers(),
-        driver=_Driver(str(tmp_path / "layers")),
-    )
-    os.makedirs(daemon.config.root)
-    return VolumeService(daemon)
+    root = str(tmp_path / "root")
+    os.makedirs(root)
+    return VolumeService(root, _Containers(), _Driver(str(tmp_path / "layers")))
+
+
+def _root(service: VolumeService) -> str:
+    return os.path.dirname(service.dir)
 
 
 def _create(service: VolumeService, name: str, volumes=(), binds=(), volumes_from=()) -> Container:
-    c = Container(service.daemon.config.root, f"{name:0<64}"[:64])
+    c = Container(_root(service), f"{name:0<64}"[:64])
     c.name = name
     c.config = {"Volumes": {v: {} for v in volumes}}
     c.host_config = {"Binds": list(binds), "VolumesFrom": list(volumes_from)}
     service.on_create(c)
-    service.daemon.containers.registered[c.id] = c
+    service.containers.registered[c.id] = c
     return c
 
 
 def _remove(service: VolumeService, c: Container, volumes: bool) -> None:
-    del service.daemon.containers.registered[c.id]
+    del service.containers.registered[c.id]
     service.on_remove(c, volumes)
 
 
@@ -233,7 +232,7 @@ def test_rm_v_never_deletes_a_bound_host_directory(service, tmp_path):
 def test_a_container_being_created_holds_its_volumes(service):
     data = _create(service, "data", volumes=["/d"])
     # Created but not registered yet (config.json still being written) when `rm -v data` runs.
-    pending = Container(service.daemon.config.root, "p" * 64)
+    pending = Container(_root(service), "p" * 64)
     pending.config, pending.host_config = {}, {"VolumesFrom": ["data"]}
     undo = service.on_create(pending)
     _remove(service, data, volumes=True)
@@ -244,11 +243,11 @@ def test_a_container_being_created_holds_its_volumes(service):
 
 
 def test_failed_create_takes_back_what_it_made(service, tmp_path):
-    layers = service.daemon.driver
+    layers = service.driver
     os.makedirs(os.path.join(layers.get("x" * 64 + "-init"), "etc"))
     with open(os.path.join(layers.get("x" * 64 + "-init"), "etc", "passwd"), "w"):
         pass
-    c = Container(service.daemon.config.root, "x" * 64)
+    c = Container(_root(service), "x" * 64)
     c.config = {"Volumes": {"/new": {}}}
     c.host_config = {"Binds": [f"{tmp_path}/made/here:/etc/passwd"]}
     with pytest.raises(InvalidParameter, match="/etc/passwd"):
@@ -259,7 +258,7 @@ def test_failed_create_takes_back_what_it_made(service, tmp_path):
 
 
 def test_unknown_volumes_from_is_a_400_not_a_404(service):
-    c = Container(service.daemon.config.root, "y" * 64)
+    c = Container(_root(service), "y" * 64)
     c.config, c.host_config = {"Volumes": {"/v": {}}}, {"VolumesFrom": ["ghost"]}
     with pytest.raises(InvalidParameter, match="ghost not found"):
         service.on_create(c)
@@ -269,11 +268,20 @@ def test_unknown_volumes_from_is_a_400_not_a_404(service):
 def test_concurrent_rm_v_of_the_last_two_users_deletes_once(service):
     first = _create(service, "first", volumes=["/d"])
     second = _create(service, "second", volumes_from=["first"])
-    del service.daemon.containers.registered[first.id]
-    del service.daemon.containers.registered[second.id]
+    del service.containers.registered[first.id]
+    del service.containers.registered[second.id]
     threads = [threading.Thread(target=service.on_remove, args=(c, True)) for c in (first, second)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert os.listdir(service.dir) == []
+
+
+def test_mount_points_in_a_copied_layer_keep_the_init_layers_times(service):
+    # vfs copies the init layer before the volumes are resolved, so the mount points are made twice;
+    # if their times differed, `docker diff` would show `C /data` (it compares mtimes).
+    c = _create(service, "timed", volumes=["/data", "/srv/www/html"])
+    init, own = service.driver.get(c.init_id), service.driver.get(c.id)
+    for path in ("data", "srv", "srv/www", "srv/www/html"):
+        assert os.lstat(os.path.join(own, path)).st_mtime_ns == os.lstat(os.path.join(init, path)).st_mtime_ns

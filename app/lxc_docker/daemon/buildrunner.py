@@ -18,8 +18,8 @@ from .. import reference
 from ..builder.interfaces import ContainerRef, LayerDriver, LayerFill, Output
 from ..errors import InvalidParameter, NotFound
 from ..image.image import Image
+from ..runconfig.schema import CONFIG_DEFAULTS
 from .container import Container
-from .runconfig import CONFIG_DEFAULTS
 
 if TYPE_CHECKING:
     from .daemon import Daemon

@@ -15,12 +15,12 @@ import tempfile
 from collections.abc import Callable
 from typing import Any, BinaryIO, Protocol
 
+from .. import runconfig
 from ..archive import safepath
 from ..archive.create import create, create_entry
 from ..archive.extract import extract
 from ..errors import InvalidParameter, NotFound
 from ..image.image import Image
-from . import runconfig
 from .container import Container
 
 KINDS = {"C": 0, "A": 1, "D": 2}

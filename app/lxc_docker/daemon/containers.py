@@ -12,14 +12,17 @@ import shutil
 import signal as signals
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+from .. import runconfig
 from ..errors import Conflict, DockerError, InvalidParameter, NotFound
 from ..execution.base import Command, ContainerStartError, ExecDriver, Resources, Stdio
-from ..image.image import new_id
+from ..image.image import Image, new_id
+from ..runconfig.schema import CORE_VERSION, HOST_CONFIG_DEFAULTS, Version, fresh
+from ..storage.base import StorageDriver
 from ..sysutil import atomic
-from . import runconfig
 from .container import DEFAULT_PATH, Container
+from .events import EventBus
 from .names import NameRegistry, validate
 from .streams import Streams
 
@@ -27,6 +30,31 @@ log = logging.getLogger(__name__)
 
 INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
 INIT_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm", "etc", "tmp")
+
+
+class ImageLookup(Protocol):
+    """What create needs of the images: a name or id resolved to an image (NotFound otherwise)."""
+
+    def lookup(self, name: str) -> Image: ...
+
+
+class ImageHistory(Protocol):
+    """What rmi's "in use" check needs of the graph: an image and its ancestors."""
+
+    def history(self, image_id: str) -> list[Image]: ...
+
+
+class NameFiles(Protocol):
+    """The contents of a container's /etc/hosts and /etc/resolv.conf (the networking layer's)."""
+
+    def hosts_file(self, c: Container, hostname: str) -> str: ...
+
+    def resolv_conf(self, c: Container) -> str: ...
+
+
+def memory_limit_supported() -> bool:
+    """Whether the kernel lets us limit a container's memory (cgroup v1 memory or cgroup v2)."""
+    return os.path.isdir("/sys/fs/cgroup/memory") or os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 
 
 class NotRunning(Conflict):
@@ -54,11 +82,30 @@ def parse_signal(value: str | int | None) -> int:
 
 
 class ContainerService:
-    def __init__(self, daemon: Any, exec_driver: ExecDriver) -> None:
-        self.daemon = daemon
-        self.root = daemon.config.root
+    def __init__(
+        self,
+        root: str,
+        *,
+        images: ImageLookup,
+        graph: ImageHistory,
+        driver: StorageDriver,
+        exec_driver: ExecDriver,
+        events: EventBus,
+        cgroup_parent: str = "docker",
+        restart: bool = False,
+    ) -> None:
+        self.root = root
+        self.images = images
+        self.graph = graph
+        self.driver = driver
         self.exec = exec_driver
+        self.events = events
+        self.cgroup_parent = cgroup_parent
+        # `-r`: containers that ran when the daemon stopped are started again by the next one.
+        self.restart_policy = restart
         self.names = NameRegistry()
+        # /etc/hosts and /etc/resolv.conf; the networking layer sets itself here when it is wired.
+        self.name_files: NameFiles | None = None
         self._containers: dict[str, Container] = {}
         self._lock = threading.Lock()
         self.stopping = False
@@ -99,7 +146,7 @@ class ContainerService:
         result = []
         for c in self.all():
             try:
-                chain = {img.id for img in self.daemon.graph.history(c.image)}
+                chain = {img.id for img in self.graph.history(c.image)}
             except DockerError:
                 chain = {c.image}
             if image_id in chain:
@@ -114,22 +161,25 @@ class ContainerService:
 
     # -- create --------------------------------------------------------------------------------------
 
-    def create(self, body: dict[str, Any], name: str = "") -> tuple[Container, list[str]]:
-        config, host_config = runconfig.normalize_config(body)
+    def create(
+        self, body: dict[str, Any], name: str = "", api_version: Version = CORE_VERSION
+    ) -> tuple[Container, list[str]]:
+        """A new container from a create body (read through the run-config schema at `api_version`)."""
+        config, host_config = runconfig.normalize_create_body(body, api_version)
         if not config.get("Image"):
             raise InvalidParameter("Config.Image is required")
-        image = self.daemon.images.lookup(config["Image"])
+        image = self.images.lookup(config["Image"])
         runconfig.merge_image_config(config, image.config)
         path, args = runconfig.path_and_args(config)
         warnings = []
-        if config.get("Memory") and not self.daemon.info_memory_limit():
+        if config.get("Memory") and not memory_limit_supported():
             warnings.append("Your kernel does not support memory limit capabilities. Limitation discarded.")
             config["Memory"] = 0
         container_id = new_id()
         c = Container(self.root, container_id)
         c.config, c.path, c.args, c.image = config, path, args, image.id
-        c.host_config = host_config or dict(runconfig.HOST_CONFIG_DEFAULTS)
-        c.driver, c.exec_driver = self.daemon.driver.name, f"{self.exec.name}-0.1"
+        c.host_config = host_config or fresh(HOST_CONFIG_DEFAULTS)
+        c.driver, c.exec_driver = self.driver.name, f"{self.exec.name}-0.1"
         if not config.get("Hostname"):
             config["Hostname"] = container_id[:12]
         c.name = validate(name) if name else ""
@@ -155,17 +205,17 @@ class ContainerService:
                 step()
             shutil.rmtree(tmp, ignore_errors=True)
             for layer in (c.id, c.init_id):
-                self.daemon.driver.remove(layer)
+                self.driver.remove(layer)
             self.names.release_id(container_id)
             raise
         c.streams = Streams(c.log_path, c.tty)
         with self._lock:
             self._containers[c.id] = c
-        self.daemon.events.publish("create", c.id, from_=config["Image"], name=c.name.lstrip("/"))
+        self.events.publish("create", c.id, from_=config["Image"], name=c.name.lstrip("/"))
         return c, warnings
 
     def _create_layers(self, c: Container, image_id: str) -> None:
-        driver = self.daemon.driver
+        driver = self.driver
         driver.create(c.init_id, image_id)
         rootfs = driver.get(c.init_id)
         try:
@@ -188,21 +238,19 @@ class ContainerService:
 
     # -- start ---------------------------------------------------------------------------------------
 
-    def start(self, c: Container, host_config: dict[str, Any] | None = None) -> None:
+    def start(
+        self,
+        c: Container,
+        host_config: dict[str, Any] | None = None,
+        api_version: Version = CORE_VERSION,
+    ) -> None:
+        """Run the container; a HostConfig given here (API 1.9 clients send it) updates its own."""
         with c.lock:
             if c.state.running:
                 raise AlreadyRunning(f"Cannot start container {c.id[:12]}: The container is already running.")
             if host_config:
-                merged = dict(c.host_config)
-                merged.update(
-                    {
-                        k: v
-                        for k, v in runconfig.normalize_host_config(host_config).items()
-                        if v not in (None, "", False, [], {}) or k not in merged
-                    }
-                )
-                c.host_config = merged
-            rootfs = self.daemon.driver.get(c.id)
+                c.host_config = runconfig.merge_start_host_config(c.host_config, host_config, api_version)
+            rootfs = self.driver.get(c.id)
             ready = threading.Event()
             outcome: dict[str, Any] = {}
             closers: list[int] = []
@@ -264,13 +312,14 @@ class ContainerService:
                 cpu_shares=int(config.get("CpuShares") or 0),
             ),
             mounts=mounts,
-            cgroup_parent=self.daemon.cgroup_parent,
+            cgroup_parent=self.cgroup_parent,
         )
 
     def _write_name_files(self, c: Container, hostname: str) -> None:
         atomic.write_bytes(c.file("hostname"), f"{hostname}\n".encode(), 0o644)
-        atomic.write_bytes(c.file("hosts"), self.daemon.networking.hosts_file(c, hostname).encode(), 0o644)
-        atomic.write_bytes(c.file("resolv.conf"), self.daemon.networking.resolv_conf(c).encode(), 0o644)
+        if self.name_files is not None:
+            atomic.write_bytes(c.file("hosts"), self.name_files.hosts_file(c, hostname).encode(), 0o644)
+            atomic.write_bytes(c.file("resolv.conf"), self.name_files.resolv_conf(c).encode(), 0o644)
 
     def _monitor(
         self,
@@ -285,9 +334,7 @@ class ContainerService:
             c.state.set_running(pid)
             c.streams.started(closers)
             c.save()
-            self.daemon.events.publish(
-                "start", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/")
-            )
+            self.events.publish("start", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/"))
             ready.set()
 
         try:
@@ -300,9 +347,7 @@ class ContainerService:
             self._release(c)
             c.save()
             outcome["error"] = DockerError(f"Cannot start container {c.id[:12]}: {e}")
-            self.daemon.events.publish(
-                "die", c.id, from_=c.config.get("Image", ""), exitCode=str(e.exit_code)
-            )
+            self.events.publish("die", c.id, from_=c.config.get("Image", ""), exitCode=str(e.exit_code))
             ready.set()
             return
         except BaseException as e:  # a driver bug must not leave the container "starting" forever
@@ -318,14 +363,14 @@ class ContainerService:
         self._release(c)
         with c.lock:
             c.state.set_stopped(code)
-            if self.stopping and self.daemon.config.restart:
+            if self.stopping and self.restart_policy:
                 # Stopped by the daemon's own shutdown: recorded as running so the next daemon restarts it.
                 doc = c.to_json()
                 doc["State"]["Running"] = True
                 atomic.write_json(c.file("config.json"), doc)
             else:
                 c.save()
-        self.daemon.events.publish(
+        self.events.publish(
             "die", c.id, from_=c.config.get("Image", ""), exitCode=str(code), name=c.name.lstrip("/")
         )
 
@@ -336,7 +381,7 @@ class ContainerService:
             except Exception:
                 log.exception("releasing %s failed", c.id)
         try:
-            self.daemon.driver.put(c.id)
+            self.driver.put(c.id)
         except Exception:
             log.exception("unmounting %s failed", c.id)
 
@@ -358,7 +403,7 @@ class ContainerService:
             # right after it never races the exit.
             c.state.wait_stopped(10)
         if event:
-            self.daemon.events.publish("kill", c.id, from_=c.config.get("Image", ""), signal=str(sig))
+            self.events.publish("kill", c.id, from_=c.config.get("Image", ""), signal=str(sig))
 
     def stop(self, c: Container, timeout: int = 10) -> None:
         if not c.state.running:
@@ -373,13 +418,13 @@ class ContainerService:
             except NotRunning:
                 pass
             c.state.wait_stopped(30)
-        self.daemon.events.publish("stop", c.id, from_=c.config.get("Image", ""))
+        self.events.publish("stop", c.id, from_=c.config.get("Image", ""))
 
     def restart(self, c: Container, timeout: int = 10) -> None:
         if c.state.running:
             self.stop(c, timeout)
         self.start(c)
-        self.daemon.events.publish("restart", c.id, from_=c.config.get("Image", ""))
+        self.events.publish("restart", c.id, from_=c.config.get("Image", ""))
 
     def wait(self, c: Container) -> int:
         code = c.state.wait_stopped()
@@ -409,12 +454,12 @@ class ContainerService:
             except FileNotFoundError:
                 trash = ""
             for layer in (c.id, c.init_id):
-                self.daemon.driver.remove(layer)
+                self.driver.remove(layer)
             if trash:
                 shutil.rmtree(trash, ignore_errors=True)
         for hook in self.on_remove:
             hook(c, volumes)
-        self.daemon.events.publish("destroy", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/"))
+        self.events.publish("destroy", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/"))
 
     # -- daemon start and stop -----------------------------------------------------------------------
 
@@ -432,7 +477,7 @@ class ContainerService:
             except (OSError, ValueError) as e:
                 log.warning("skipping unreadable container %s: %s", name, e)
                 continue
-            if not self.daemon.driver.exists(c.id):
+            if not self.driver.exists(c.id):
                 log.warning("container %s lost its layer; it cannot run again", c.id)
             c.streams = Streams(c.log_path, c.tty)
             try:
@@ -449,21 +494,21 @@ class ContainerService:
                     code = c.state.exit_code
                     c.state.set_stopped(code)
                     c.save()
-                    if self.daemon.config.restart:
+                    if self.restart_policy:
                         to_start.append(c)
         return to_start
 
     def _adopt(self, c: Container) -> None:
         # Its stdio went with the old daemon: Docker 0.9 calls such a container a ghost.
         c.state.ghost = True
-        self.daemon.driver.get(c.id)
+        self.driver.get(c.id)
         c.command = Command(
             id=c.id,
             rootfs="",
             entrypoint=c.path,
             args=c.args,
             env=[],
-            cgroup_parent=self.daemon.cgroup_parent,
+            cgroup_parent=self.cgroup_parent,
         )
 
         def watch() -> None:
@@ -471,7 +516,7 @@ class ContainerService:
             self._release(c)
             c.state.set_stopped(-1 if code is None else code)
             c.save()
-            self.daemon.events.publish("die", c.id, from_=c.config.get("Image", ""))
+            self.events.publish("die", c.id, from_=c.config.get("Image", ""))
 
         threading.Thread(target=watch, name=f"adopt-{c.id[:12]}", daemon=True).start()
 

@@ -12,12 +12,15 @@ from .. import ADVERTISED_API_VERSION, API_VERSION, __version__
 from ..execution.select import new_driver as new_exec_driver
 from ..image.graph import Graph
 from ..image.tags import TagStore
+from ..network import NetworkManager
 from ..storage.select import new_driver
 from .config import DaemonConfig
-from .containers import ContainerService
+from .container import Container
+from .containers import ContainerService, memory_limit_supported
 from .events import EventBus
 from .images import ImageService
 from .networking import ContainerNetworking
+from .volumes import VolumeService
 from .volumes import wire as wire_volumes
 
 log = logging.getLogger(__name__)
@@ -38,10 +41,22 @@ class Daemon:
             self._clean_tmp()
             self.cgroup_parent = "docker"
             self.exec_driver = new_exec_driver(config.exec_driver, self.cgroup_parent)
-            self.containers = ContainerService(self, self.exec_driver)
-            self.volumes = wire_volumes(self)
+            # Each service gets the collaborators it uses, never the daemon itself.
+            self.containers = ContainerService(
+                config.root,
+                images=self.images,
+                graph=self.graph,
+                driver=self.driver,
+                exec_driver=self.exec_driver,
+                events=self.events,
+                cgroup_parent=self.cgroup_parent,
+                restart=config.restart,
+            )
+            self.volumes = wire_volumes(
+                VolumeService(config.root, self.containers, self.driver), self.containers
+            )
             self.images.containers_using = self.containers.using_image
-            self.networking = ContainerNetworking(self)
+            self.networking = ContainerNetworking(_network_manager(config), self.containers)
             self._restart_queue = self.containers.restore()
             self.graph.remove_orphan_layers(keep=self.containers.layer_ids())
             self.networking.setup()
@@ -59,15 +74,12 @@ class Daemon:
                 log.warning("could not restart container %s: %s", c.id[:12], e)
         self._restart_queue = []
 
-    # -- helpers the container layer asks of the daemon ----------------------------------------------
+    # -- what the API asks of the daemon beyond its services -----------------------------------------
 
-    def info_memory_limit(self) -> bool:
-        return os.path.isdir("/sys/fs/cgroup/memory") or os.path.exists("/sys/fs/cgroup/cgroup.controllers")
-
-    def container_names(self, c: Any) -> list[str]:
+    def container_names(self, c: Container) -> list[str]:
         return self.containers.names.names_of(c.id)
 
-    def container_sizes(self, c: Any) -> tuple[int, int]:
+    def container_sizes(self, c: Container) -> tuple[int, int]:
         try:
             rw = self.driver.diff_size(c.id, c.init_id)
         except Exception:
@@ -150,8 +162,7 @@ class Daemon:
             "OSType": "linux",
             "Architecture": platform.machine(),
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "MemoryLimit": os.path.isdir("/sys/fs/cgroup/memory")
-            or os.path.exists("/sys/fs/cgroup/cgroup.controllers"),
+            "MemoryLimit": memory_limit_supported(),
             "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
             "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
             "DockerRootDir": self.config.root,
@@ -178,6 +189,21 @@ class Daemon:
             self.driver.cleanup()
         except Exception:
             log.exception("storage driver cleanup failed")
+
+
+def _network_manager(config: DaemonConfig) -> NetworkManager:
+    chain = "DOCKER" if not config.bridge or config.bridge == "none" else f"DOCKER-{config.bridge}"[:28]
+    return NetworkManager(
+        bridge=config.bridge,
+        bridge_ip=config.bridge_ip,
+        icc=config.icc,
+        iptables=config.iptables,
+        default_ip=config.default_ip,
+        mtu=config.mtu,
+        dns=config.dns,
+        chain=chain,
+        state_path=os.path.join(config.root, "network.json"),
+    )
 
 
 def _arch() -> str:

@@ -7,7 +7,7 @@ import threading
 
 from ..errors import Conflict, InvalidParameter
 
-_ADJECTIVES = [
+_ADJECTIVES = (
     "admiring",
     "agitated",
     "amazing",
@@ -103,8 +103,8 @@ _ADJECTIVES = [
     "youthful",
     "zealous",
     "zen",
-]
-_SURNAMES = [
+)
+_SURNAMES = (
     "albattani",
     "allen",
     "almeida",
@@ -193,7 +193,7 @@ _SURNAMES = [
     "wright",
     "yalow",
     "yonath",
-]
+)
 _VALID = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -248,6 +248,12 @@ class NameRegistry:
 
     def get(self, name: str) -> str | None:
         return self._by_name.get(name if name.startswith("/") else "/" + name)
+
+    def names_under(self, parent: str) -> list[str]:
+        """The link names `/parent/alias` under container name `parent`."""
+        prefix = parent.rstrip("/") + "/"
+        with self._lock:
+            return sorted(n for n in self._by_name if n.startswith(prefix))
 
     def names_of(self, container_id: str) -> list[str]:
         with self._lock:

@@ -7,7 +7,6 @@ which ports they expose, which containers they link to, and what goes in their /
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from ..errors import Conflict, InvalidParameter, NotFound
@@ -16,6 +15,7 @@ from ..network import NetworkManager
 from ..network.linkenv import link_env
 from ..network.resolvconf import hosts_file
 from .container import Container
+from .containers import ContainerService
 
 log = logging.getLogger(__name__)
 
@@ -40,42 +40,31 @@ def parse_link(spec: str) -> tuple[str, str]:
 
 
 class ContainerNetworking:
-    def __init__(self, daemon: Any) -> None:
-        self.daemon = daemon
-        config = daemon.config
-        chain = "DOCKER" if not config.bridge or config.bridge == "none" else f"DOCKER-{config.bridge}"[:28]
-        self.manager = NetworkManager(
-            bridge=config.bridge,
-            bridge_ip=config.bridge_ip,
-            icc=config.icc,
-            iptables=config.iptables,
-            default_ip=config.default_ip,
-            mtu=config.mtu,
-            dns=config.dns,
-            chain=chain,
-            state_path=os.path.join(config.root, "network.json"),
-        )
-        svc = daemon.containers
-        svc.prepare_run.append(self.prepare)
-        svc.on_created.append(self.configure)
-        svc.release_run.append(self.release)
-        svc.on_remove.append(self.forget_links)
+    """Joins the container lifecycle (its hooks) to the network manager; owns link names."""
+
+    def __init__(self, manager: NetworkManager, containers: ContainerService) -> None:
+        self.manager = manager
+        self.containers = containers
+        self.names = containers.names
+        containers.prepare_run.append(self.prepare)
+        containers.on_created.append(self.configure)
+        containers.release_run.append(self.release)
+        containers.on_remove.append(self.forget_links)
+        containers.name_files = self
 
     # -- daemon start and stop -----------------------------------------------------------------------
 
     def setup(self) -> None:
         self.manager.setup()
         running = {
-            c.id: c.network_settings
-            for c in self.daemon.containers.all()
-            if c.state.running and c.network_settings
+            c.id: c.network_settings for c in self.containers.all() if c.state.running and c.network_settings
         }
         self.manager.restore(running)
-        for c in self.daemon.containers.all():
+        for c in self.containers.all():
             for spec in c.host_config.get("Links") or []:
                 try:
                     name, alias = parse_link(spec)
-                    child = self.daemon.containers.get(name)
+                    child = self.containers.get(name)
                 except (InvalidParameter, NotFound):
                     continue
                 self._register_link_name(c, child, alias)
@@ -138,7 +127,7 @@ class ContainerNetworking:
     def release(self, c: Container) -> None:
         for child_id, _alias in getattr(c, "link_children", []):
             try:
-                child = self.daemon.containers.get(child_id)
+                child = self.containers.get(child_id)
             except NotFound:
                 continue
             self.manager.link(c.network_settings, child.network_settings, list(exposed_ports(child)), False)
@@ -157,7 +146,7 @@ class ContainerNetworking:
         for spec in c.host_config.get("Links") or []:
             name, alias = parse_link(spec)
             try:
-                child = self.daemon.containers.get(name)
+                child = self.containers.get(name)
             except NotFound:
                 raise NotFound(f"Could not find entity for {name}")
             if child.id == c.id:
@@ -170,7 +159,7 @@ class ContainerNetworking:
 
     def _register_link_name(self, parent: Container, child: Container, alias: str) -> None:
         try:
-            self.daemon.containers.names.reserve(f"{parent.name}/{alias}", child.id)
+            self.names.reserve(f"{parent.name}/{alias}", child.id)
         except Conflict as e:
             raise Conflict(f"Conflict, The link name {parent.name}/{alias} is already in use: {e}")
 
@@ -178,17 +167,17 @@ class ContainerNetworking:
         """`docker rm --link /parent/alias`."""
         name = "/" + full_name.strip("/")
         parent_name, _, alias = name.rpartition("/")
-        if not parent_name or self.daemon.containers.names.get(name) is None:
+        if not parent_name or self.names.get(name) is None:
             raise NotFound(f"Link not found: {full_name}")
-        parent = self.daemon.containers.get(parent_name)
-        child_id = self.daemon.containers.names.get(name)
+        parent = self.containers.get(parent_name)
+        child_id = self.names.get(name)
         links = [spec for spec in parent.host_config.get("Links") or [] if parse_link(spec)[1] != alias]
         parent.host_config["Links"] = links or None
         parent.save()
-        self.daemon.containers.names.release(name)
+        self.names.release(name)
         if parent.state.running and child_id:
             try:
-                child = self.daemon.containers.get(child_id)
+                child = self.containers.get(child_id)
                 self.manager.link(
                     parent.network_settings, child.network_settings, list(exposed_ports(child)), False
                 )
@@ -197,7 +186,5 @@ class ContainerNetworking:
 
     def forget_links(self, c: Container, _volumes: bool) -> None:
         # Names like /parent/alias pointing at the removed container, or under the removed parent.
-        names = self.daemon.containers.names
-        for name in list(names._by_name):
-            if name.startswith(c.name + "/"):
-                names.release(name)
+        for name in self.names.names_under(c.name):
+            self.names.release(name)

@@ -37,13 +37,13 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from .. import timeutil
 from ..errors import DockerError, InvalidParameter, NotFound, SystemError_
 from ..execution.base import Command, Mount
 from ..image.image import new_id
-from ..storage.base import remove_tree
+from ..storage.base import StorageDriver, remove_tree
 from ..sysutil import atomic
 from .container import Container
 from .containerfs import resolve_in_root
@@ -168,10 +168,27 @@ def volume_id_of(volumes_dir: str, host_path: str) -> str | None:
 # -- the service -------------------------------------------------------------------------------------
 
 
+class ContainerLookup(Protocol):
+    """What volumes need of the containers: `--volumes-from` sources, and who references what."""
+
+    def get(self, name: str) -> Container: ...
+
+    def all(self) -> list[Container]: ...
+
+
+class LifecycleHooks(Protocol):
+    """The container service's hook lists the volume service joins."""
+
+    on_create: list[Callable[[Container], Callable[[], None]]]
+    prepare_run: list[Callable[[Container, Command], None]]
+    on_remove: list[Callable[[Container, bool], None]]
+
+
 class VolumeService:
-    def __init__(self, daemon: Any) -> None:
-        self.daemon = daemon
-        self.dir = os.path.join(os.path.realpath(daemon.config.root), "volumes")
+    def __init__(self, root: str, containers: ContainerLookup, driver: StorageDriver) -> None:
+        self.containers = containers
+        self.driver = driver
+        self.dir = os.path.join(os.path.realpath(root), "volumes")
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         # Volumes taken by containers being created: they are not registered yet, so an `rm -v`
         # running meanwhile would otherwise find the volume unreferenced and delete it.
@@ -255,7 +272,7 @@ class VolumeService:
             sources = []
             for name, mode in froms:
                 try:
-                    source = self.daemon.containers.get(name)
+                    source = self.containers.get(name)
                 except NotFound:
                     # 400, not 404: clients read a 404 from create as "no such image" and pull.
                     raise InvalidParameter(f"Container {name} not found. Impossible to mount its volumes")
@@ -282,8 +299,8 @@ class VolumeService:
             if mountpoints:
                 # A driver that copied the init layer when it made the container's (vfs) does not
                 # see the mount points made above; elsewhere (overlay) this finds them all there.
-                with self._layer(c.id) as rootfs:
-                    _make_mountpoints(rootfs, entries)
+                with self._layer(c.id) as rootfs, self._layer(c.init_id) as image_root:
+                    _make_mountpoints(rootfs, entries, times_from=image_root)
             with self._lock:
                 self._pending[c.id] = {src for src, _ in entries.values()}
         except BaseException:
@@ -354,7 +371,7 @@ class VolumeService:
         """Ids of the volumes some container other than `exclude` uses. Call with the lock held."""
         paths: set[str] = set()
         registered = set()
-        for other in self.daemon.containers.all():
+        for other in self.containers.all():
             registered.add(other.id)
             if other.id != exclude:
                 paths.update((other.volumes or {}).values())
@@ -446,11 +463,11 @@ class VolumeService:
                 self._delete(os.path.join(self.dir, name))
 
     def _layer(self, layer_id: str) -> _Mounted:
-        return _Mounted(self.daemon.driver, layer_id)
+        return _Mounted(self.driver, layer_id)
 
 
 class _Mounted:
-    def __init__(self, driver: Any, layer_id: str) -> None:
+    def __init__(self, driver: StorageDriver, layer_id: str) -> None:
         self.driver = driver
         self.layer_id = layer_id
 
@@ -471,8 +488,13 @@ def _saved_host_config(c: Container) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def _make_mountpoints(root: str, entries: dict[str, tuple[str, bool]]) -> None:
-    """Create each mount point in `root`: a directory, or an empty file for a bind of a file."""
+def _make_mountpoints(root: str, entries: dict[str, tuple[str, bool]], times_from: str | None = None) -> None:
+    """Create each mount point in `root`: a directory, or an empty file for a bind of a file.
+
+    With `times_from` (the init layer, where the same mount points were made a moment before), each
+    mount point and its parents take that layer's times: `docker diff` compares mtimes, and must not
+    show a mount point as changed in a layer the storage driver copied (vfs).
+    """
     for dest in sorted(entries):
         source = entries[dest][0]
         is_dir = os.path.isdir(source)
@@ -493,6 +515,20 @@ def _make_mountpoints(root: str, entries: dict[str, tuple[str, bool]]) -> None:
                 f"Cannot mount the {what} {source} on {dest}: the image has a "
                 f"{'file' if is_dir else 'directory'} there"
             )
+    if times_from is None:
+        return
+    for dest in sorted(entries):
+        parts = dest.strip("/").split("/")
+        for depth in range(1, len(parts) + 1):
+            path = "/" + "/".join(parts[:depth])
+            target = resolve_in_root(root, path)
+            try:
+                st, own = os.lstat(resolve_in_root(times_from, path)), os.lstat(target)
+            except FileNotFoundError:
+                continue
+            # Only where they differ: through an overlay mount, touching the entry would copy it up.
+            if own.st_mtime_ns != st.st_mtime_ns:
+                os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
 
 def _copy_contents(source: str, dest: str) -> None:
@@ -512,11 +548,9 @@ def _copy_contents(source: str, dest: str) -> None:
         )
 
 
-def wire(daemon: Any) -> VolumeService:
-    """Make the volume service and hook it into the container lifecycle."""
-    service = VolumeService(daemon)
-    containers = daemon.containers
-    containers.on_create.append(service.on_create)
-    containers.prepare_run.append(service.prepare_run)
-    containers.on_remove.append(service.on_remove)
+def wire(service: VolumeService, hooks: LifecycleHooks) -> VolumeService:
+    """Hook the volume service into the container lifecycle."""
+    hooks.on_create.append(service.on_create)
+    hooks.prepare_run.append(service.prepare_run)
+    hooks.on_remove.append(service.on_remove)
     return service

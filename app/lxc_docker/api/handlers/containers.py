@@ -25,9 +25,13 @@ class ContainerStore(Protocol):
 
     def get(self, name: str) -> Container: ...
 
-    def create(self, body: dict[str, Any], name: str = "") -> tuple[Container, list[str]]: ...
+    def create(
+        self, body: dict[str, Any], name: str = "", api_version: tuple[int, int] = ...
+    ) -> tuple[Container, list[str]]: ...
 
-    def start(self, c: Container, host_config: dict[str, Any] | None = None) -> None: ...
+    def start(
+        self, c: Container, host_config: dict[str, Any] | None = None, api_version: tuple[int, int] = ...
+    ) -> None: ...
 
     def stop(self, c: Container, timeout: int = 10) -> None: ...
 
@@ -81,7 +85,7 @@ class ContainersBackend(Protocol):
 
 def create(backend: ContainersBackend, req: Request, res: Response) -> None:
     body = req.json(required=True)
-    c, warnings = backend.containers.create(body, name=req.q("name"))
+    c, warnings = backend.containers.create(body, name=req.q("name"), api_version=req.version)
     res.json({"Id": c.id, "Warnings": warnings or None}, 201)
 
 
@@ -125,7 +129,7 @@ def start(backend: ContainersBackend, req: Request, res: Response, name: str) ->
     if host_config is not None and not isinstance(host_config, dict):
         raise InvalidParameter("start body must be a HostConfig object")
     try:
-        backend.containers.start(c, host_config or None)
+        backend.containers.start(c, host_config or None, api_version=req.version)
     except AlreadyRunning:
         if req.at_least(1, 24):
             res.empty(304)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from ...client.api import ApiError
-from ...types import RUN_USAGE, add_run_flags, parse_run
+from ...runconfig.flags import RUN_USAGE, add_run_flags, parse_run
 from ..main import CommandError, UsageError
 
 TYPE_CHECKING = False

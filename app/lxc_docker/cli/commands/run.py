@@ -8,7 +8,7 @@ the exit code and exit with it (removing the container with --rm).
 from __future__ import annotations
 
 from ...client.api import ApiError
-from ...types import RUN_USAGE, add_run_flags
+from ...runconfig.flags import RUN_USAGE, add_run_flags
 from .. import attach
 from ..main import CommandError
 from .create import EXIT_DOCKER, CidFile, create_container, parse_options

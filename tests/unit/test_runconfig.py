@@ -1,34 +1,25 @@
-"""`docker run` options → Config and HostConfig: every option, every spec form, every bad input."""
+"""`docker run` options → Config and HostConfig: every option, every spec form, every bad input.
+
+The schema's own rules (types, defaults, API versions) are in test_runconfig_schema.py.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from lxc_docker.mflag import FlagError, FlagSet
-from lxc_docker.types import (
-    ERR_ATTACH_DETACH,
-    ERR_DETACH_RM,
-    add_run_flags,
+from lxc_docker.runconfig.flags import ERR_ATTACH_DETACH, ERR_DETACH_RM, add_run_flags, parse_run
+from lxc_docker.runconfig.parse import (
     parse_expose,
     parse_link,
     parse_lxc_conf,
     parse_memory,
     parse_port_spec,
     parse_port_specs,
-    parse_run,
     parse_volume,
     read_env_file,
 )
-
-CONFIG_KEYS = {
-    "Hostname", "Domainname", "User", "Memory", "MemorySwap", "CpuShares", "AttachStdin", "AttachStdout",
-    "AttachStderr", "PortSpecs", "ExposedPorts", "Tty", "OpenStdin", "StdinOnce", "Env", "Cmd", "Dns",
-    "Image", "Volumes", "VolumesFrom", "WorkingDir", "Entrypoint", "NetworkDisabled", "OnBuild",
-}  # fmt: skip
-HOST_CONFIG_KEYS = {
-    "Binds", "ContainerIDFile", "LxcConf", "Privileged", "PortBindings", "Links", "PublishAllPorts", "Dns",
-    "VolumesFrom",
-}  # fmt: skip
+from lxc_docker.runconfig.schema import CONFIG_DEFAULTS, HOST_CONFIG_DEFAULTS
 
 
 def run(*args: str):
@@ -48,8 +39,9 @@ def host_of(*args: str) -> dict:
 
 def test_defaults_have_exactly_dockers_keys():
     config, host, opts = run("busybox")
-    assert set(config) == CONFIG_KEYS
-    assert set(host) == HOST_CONFIG_KEYS
+    # The keys the CLI sends are the schema's, no more: Docker 0.9's Config and HostConfig.
+    assert set(config) == set(CONFIG_DEFAULTS)
+    assert set(host) == set(HOST_CONFIG_DEFAULTS)
     assert config["Image"] == "busybox"
     assert config["Cmd"] is None and config["Entrypoint"] is None
     assert config["AttachStdout"] and config["AttachStderr"] and not config["AttachStdin"]

@@ -1,0 +1,82 @@
+"""A create or start body from the Remote API turned into the daemon's Config and HostConfig.
+
+Types come from the schema; the rules here are the ones across keys (resource limits sent in
+HostConfig, the shell form of Cmd, absolute paths). Every refusal is an InvalidParameter (HTTP 400)
+naming the key, never an exception from deeper down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InvalidParameter
+from . import schema
+from .schema import Version
+
+DEFAULT_VERSION: Version = schema.CORE_VERSION
+
+# Keys a client at API 1.18 or later sends inside HostConfig that Docker 0.9 kept in Config.
+_HOST_RESOURCE_KEYS = ("Memory", "MemorySwap", "CpuShares")
+MIN_MEMORY = 524288
+
+
+def normalize_create_body(
+    body: Any, api_version: Version = DEFAULT_VERSION
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """`POST /containers/create`'s body → (Config, HostConfig or None when none was sent).
+
+    HostConfig is read at every API version, though Docker introduced it on create in 1.15: today's
+    CLI sends `-v`, `-p`, `--link` there whatever version it speaks (client-compatibility.md, 2).
+    """
+    if not isinstance(body, dict):
+        raise InvalidParameter("the container config must be a JSON object")
+    config = schema.check(schema.CONFIG, body, "Config", api_version)
+    host = body.get("HostConfig")
+    host_config = None
+    if host is not None:
+        host_config = normalize_host_config(host, api_version)
+        for key in _HOST_RESOURCE_KEYS:
+            if not config[key] and host_config.get(key):
+                config[key] = host_config[key]
+    cmd = config["Cmd"]
+    if isinstance(body.get("Cmd"), str):
+        # A string Cmd is the shell form; a string Entrypoint is one program name.
+        config["Cmd"] = ["/bin/sh", "-c", cmd[0]]
+    for key in _HOST_RESOURCE_KEYS:
+        if config[key] < 0:
+            raise InvalidParameter(f"Invalid Config.{key}: it must not be negative")
+    if config["Memory"] and config["Memory"] < MIN_MEMORY:
+        raise InvalidParameter("Minimum memory limit allowed is 512k")
+    if config["WorkingDir"] and not config["WorkingDir"].startswith("/"):
+        raise InvalidParameter(
+            f"The working directory '{config['WorkingDir']}' is invalid. It needs to be an absolute path."
+        )
+    for path in config["Volumes"] or {}:
+        if not path.startswith("/"):
+            raise InvalidParameter(f"Invalid volume path {path!r}: it must be absolute")
+    return config, host_config
+
+
+def normalize_host_config(host: Any, api_version: Version = DEFAULT_VERSION) -> dict[str, Any]:
+    """A HostConfig (in a create body, or the body of `POST /containers/{id}/start`)."""
+    if not isinstance(host, dict):
+        raise InvalidParameter("HostConfig must be a JSON object")
+    result = schema.check(schema.HOST_CONFIG, host, "HostConfig", api_version)
+    # Keys the schema does not know (CapAdd, Ulimits...): kept as sent, so inspect shows them back.
+    for key, value in host.items():
+        if key not in schema.HOST_CONFIG:
+            result[key] = value
+    return result
+
+
+def merge_start_host_config(current: dict[str, Any], given: Any, api_version: Version) -> dict[str, Any]:
+    """The HostConfig a start body brings, over the one the container has: what it leaves empty stays."""
+    merged = dict(current)
+    merged.update(
+        {
+            k: v
+            for k, v in normalize_host_config(given, api_version).items()
+            if v not in (None, "", False, [], {}) or k not in merged
+        }
+    )
+    return merged
