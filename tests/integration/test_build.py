@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+from lib import unixhttp
 from lib.require import require, require_module, require_tools
 
 DOCKER_CLI = "/usr/local/bin/docker"
@@ -76,24 +77,8 @@ def run(daemon, img: str, *cmd: str) -> str:
     return daemon.out("run", "--rm", img, *cmd)
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=120)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self._path)
-
-
 def api(daemon, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-    conn = _UnixConnection(daemon.sock)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
-    finally:
-        conn.close()
+    return unixhttp.request(daemon.sock, method, path, body, headers, timeout=120)
 
 
 def api_json(daemon, method: str, path: str):

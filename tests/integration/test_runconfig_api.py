@@ -3,33 +3,11 @@ the key, no container is left behind, and the daemon's log holds no traceback.""
 
 from __future__ import annotations
 
-import http.client
 import json
-import socket
 
 import pytest
 
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(self.path)
-
-
-def api(daemon, method: str, path: str, body=None) -> tuple[int, bytes]:
-    conn = _UnixConnection(daemon.sock)
-    try:
-        data = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+from lib.unixhttp import api
 
 
 def container_count(daemon) -> int:

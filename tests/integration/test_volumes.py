@@ -5,12 +5,10 @@ export and cp make of them.
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import os
 import shutil
-import socket
 import sys
 import tarfile
 import tempfile
@@ -19,28 +17,7 @@ import pytest
 
 from lib.daemon import APP
 from lib.poll import poll
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=30)
-        self.path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(self.path)
-
-
-def api(daemon, method: str, path: str, body=None) -> tuple[int, bytes]:
-    conn = _UnixConnection(daemon.sock)
-    try:
-        data = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+from lib.unixhttp import api
 
 
 def volume_ids(daemon) -> set[str]:

@@ -1,6 +1,5 @@
 """Router and ApiServer.dispatch over a real unix socket, with a fake backend and a tiny route table."""
 
-import http.client
 import json
 import os
 import socket
@@ -8,6 +7,7 @@ import time
 
 import pytest
 
+from lib.unixhttp import UnixConnection
 from lxc_docker import ADVERTISED_API_VERSION
 from lxc_docker.api.router import Route, Router
 from lxc_docker.api.server import ApiServer
@@ -77,17 +77,6 @@ ROUTES = [
 ]
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str) -> None:
-        super().__init__("localhost", timeout=10)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect(self._path)
-
-
 def start_server(tmp_path, cors=False):
     backend = FakeBackend()
     router = Router()
@@ -111,7 +100,7 @@ def api(tmp_path_factory):
 
 
 def call(path, method, url, body=None, headers=None):
-    conn = UnixConnection(path)
+    conn = UnixConnection(path, timeout=10)
     try:
         conn.request(method, url, body=body, headers=headers or {})
         resp = conn.getresponse()
@@ -178,7 +167,7 @@ def test_head_on_a_get_route(api):
     assert headers["Content-Length"] == "2"
     assert body == b""
     # The connection stays usable: no stray body bytes were sent.
-    conn = UnixConnection(path)
+    conn = UnixConnection(path, timeout=10)
     try:
         conn.request("HEAD", "/_ping")
         first = conn.getresponse()
@@ -252,7 +241,7 @@ def test_error_in_the_middle_of_a_stream_travels_inside_it(api):
 
 def test_request_body_is_read_through_keep_alive(api):
     path, backend = api
-    conn = UnixConnection(path)
+    conn = UnixConnection(path, timeout=10)
     try:
         conn.request("POST", "/echo", body=b"x" * 1000)
         assert json.loads(conn.getresponse().read()) == {"len": 1000}
