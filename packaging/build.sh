@@ -26,8 +26,14 @@ BASE_URL=${LXC_DOCKER_URL:-https://get.lxc-docker.invalid/builds/Linux/x86_64}
 HOMEPAGE=${LXC_DOCKER_HOMEPAGE:-https://lxc-docker.invalid/}
 MAINTAINER=${LXC_DOCKER_MAINTAINER:-lxc-docker maintainers <maintainers@lxc-docker.invalid>}
 # The zipapp names its interpreter: "/usr/bin/env python3" would take whatever python3 comes first
-# on PATH (a virtualenv, pyenv's shim). -s and -E keep the user's site-packages and PYTHONPATH out.
-ZIPAPP_SHEBANG="/usr/bin/python3 -sE"
+# on PATH (a virtualenv, pyenv's shim). -I keeps the user's site-packages, PYTHON* variables and the
+# working directory out; -S skips site (the system's .pth files: the zipapp brings its libraries).
+# -c imports the archive's entry module (packaging/zipapp/entry.py) directly: run as a zipapp, Python
+# would first import runpy and with it importlib.util, contextlib and collections (~4 ms). Linux hands
+# everything after the interpreter to it as one argument, and -IScCODE is -I -S -c CODE; the kernel
+# then appends the archive's path, which the code moves to argv[0] and to the front of sys.path.
+# `python3 docker.pyz` still works (its __main__ imports the same entry).
+ZIPAPP_SHEBANG="/usr/bin/python3 -IScimport sys;del sys.argv[0];sys.path.insert(0,sys.argv[0]);import lxc_docker_zipapp"
 ZIPAPP=docker-$VERSION.pyz
 BINARY=docker-$VERSION-x86_64
 
@@ -77,6 +83,8 @@ wheels() {
 	cp "$ROOT/pyproject.toml" "$BUILD/src/"
 	if [ -f "$ROOT/README.md" ]; then cp "$ROOT/README.md" "$BUILD/src/"; fi
 	cp -r "$ROOT/app" "$BUILD/src/app"
+	mkdir -p "$BUILD/src/packaging/pip"
+	cp "$HERE/pip/docker" "$BUILD/src/packaging/pip/docker"
 	find "$BUILD/src" \( -name __pycache__ -o -name '*.egg-info' \) -prune -exec rm -rf {} +
 	"$BUILD/venv/bin/pip" wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
 		-w "$BUILD/wheels" "$BUILD/src"
@@ -100,20 +108,31 @@ zipapp() {
 	say "zipapp $OUT/$ZIPAPP"
 	mkdir -p "$OUT"
 	rm -f "$OUT/$ZIPAPP"
+	# shiv packs the wheels and its bootstrap, which the daemon keeps (it extracts the libraries into
+	# SHIV_ROOT); pack.py then gives the archive a light entry for the client and the container init.
 	"$BUILD/venv/bin/shiv" --no-index --find-links "$BUILD/wheels" \
-		--entry-point lxc_docker.main:main --python "$ZIPAPP_SHEBANG" \
+		--entry-point lxc_docker.main:main --python /usr/bin/python3 \
 		--preamble "$HERE/zipapp/preamble.py" --reproducible --compressed --compile-pyc \
-		--output-file "$OUT/$ZIPAPP" "lxc-docker==$VERSION" >"$BUILD/shiv.log" 2>&1 ||
+		--output-file "$BUILD/shiv.pyz" "lxc-docker==$VERSION" >"$BUILD/shiv.log" 2>&1 ||
 		{
 			cat "$BUILD/shiv.log" >&2
 			die "shiv failed"
 		}
+	[ ${#ZIPAPP_SHEBANG} -lt 126 ] || die "the zipapp's shebang is longer than old kernels read"
+	# The .pyc files inside are for the interpreter the shebang names.
+	/usr/bin/python3 "$HERE/zipapp/pack.py" "$BUILD/shiv.pyz" "$OUT/$ZIPAPP" "$ZIPAPP_SHEBANG" \
+		"$HERE/zipapp/entry.py" || die "pack.py failed"
 	if "$BUILD/venv/bin/python" -m zipfile -l "$OUT/$ZIPAPP" | grep -qE '\.so(\.[0-9]+)*[[:space:]]'; then
 		die "$ZIPAPP contains compiled extensions"
 	fi
 	local got
+	rm -rf "$BUILD/shiv-root"
 	got=$(SHIV_ROOT="$BUILD/shiv-root" "$OUT/$ZIPAPP" -v)
 	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "$ZIPAPP -v printed: $got"
+	got=$(SHIV_ROOT="$BUILD/shiv-root" /usr/bin/python3 "$OUT/$ZIPAPP" -v)
+	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "python3 $ZIPAPP -v printed: $got"
+	# The client's path must not have gone through shiv's bootstrap (which would extract).
+	[ ! -e "$BUILD/shiv-root" ] || die "$ZIPAPP -v went through shiv's bootstrap"
 }
 
 pyinstaller_build() {
