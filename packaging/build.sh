@@ -142,15 +142,12 @@ pyinstaller_build() {
 	"$BUILD/venv/bin/pip" install -q --disable-pip-version-check --no-index --no-deps \
 		--force-reinstall "$BUILD/wheels"/*.whl
 	rm -rf "$BUILD/pyinstaller-$mode"
-	# The CLI imports its command modules by name and pyroute2 its netlink modules: PyInstaller's
-	# import scan sees neither, hence --collect-submodules. pyroute2.fixtures is its test suite.
-	(cd "$BUILD" && "$BUILD/venv/bin/pyinstaller" --noconfirm --clean --log-level ERROR "--$mode" \
-		--name docker --distpath "$BUILD/pyinstaller-$mode/dist" \
-		--workpath "$BUILD/pyinstaller-$mode/work" --specpath "$BUILD/pyinstaller-$mode" \
-		--collect-submodules lxc_docker --collect-submodules pyroute2 \
-		--exclude-module pyroute2.fixtures --exclude-module pytest \
-		--runtime-hook "$HERE/pyinstaller/rthook_listen_pid.py" \
-		"$HERE/pyinstaller/entry.py") >"$BUILD/pyinstaller-$mode.log" 2>&1 ||
+	mkdir -p "$BUILD/pyinstaller-$mode/work"
+	# docker.spec says what differs from PyInstaller's defaults, and why (start-up time mostly).
+	(cd "$BUILD" && PYI_MODE=$mode PYI_HERE="$HERE/pyinstaller" PYI_WORK="$BUILD/pyinstaller-$mode/work" \
+		PYI_OPTIONS="${PYI_OPTIONS:-}" "$BUILD/venv/bin/pyinstaller" --noconfirm --clean --log-level ERROR \
+		--distpath "$BUILD/pyinstaller-$mode/dist" --workpath "$BUILD/pyinstaller-$mode/work" \
+		"$HERE/pyinstaller/docker.spec") >"$BUILD/pyinstaller-$mode.log" 2>&1 ||
 		{
 			cat "$BUILD/pyinstaller-$mode.log" >&2
 			die "pyinstaller --$mode failed"
@@ -160,18 +157,36 @@ pyinstaller_build() {
 	mv "$BUILD/pyinstaller-$mode/dist/docker" "$dest"
 }
 
+# The program for hosts without a suitable Python: PyInstaller's one-folder build as a tar.gz behind
+# pyinstaller/launcher.sh, which unpacks it once into a cache and then only execs it (PyInstaller's
+# one-file mode unpacks on every start; docs/benchmarks.md has both figures).
 binary() {
-	say "one-file binary $OUT/$BINARY"
-	pyinstaller_build onefile "$OUT/$BINARY"
-	local got
-	got=$("$OUT/$BINARY" -v)
-	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "$BINARY -v printed: $got"
+	say "one-file program $OUT/$BINARY"
 	onedir
+	local payload=$BUILD/binary-payload.tar.gz hash skip header=$BUILD/binary-launcher.sh
+	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+		-C "$BUILD/onedir/docker" -c . | gzip -9n >"$payload"
+	hash=$(sha256sum "$payload" | cut -c1-16)
+	# The payload starts right after the script; the offset is written with a fixed width so that
+	# writing it does not move it.
+	sed -e "s|@VERSION@|$VERSION|g" -e "s|@HASH@|$hash|g" -e "s|@SKIP@|0000000000|" \
+		"$HERE/pyinstaller/launcher.sh" >"$header"
+	skip=$(printf '%010d' $(($(wc -c <"$header") + 1)))
+	sed -i "s|tail -c +0000000000|tail -c +$skip|" "$header"
+	mkdir -p "$OUT"
+	cat "$header" "$payload" >"$OUT/$BINARY.tmp"
+	chmod 0755 "$OUT/$BINARY.tmp"
+	mv "$OUT/$BINARY.tmp" "$OUT/$BINARY"
+	local got
+	rm -rf "$BUILD/binary-cache"
+	got=$(LXC_DOCKER_CACHE="$BUILD/binary-cache" "$OUT/$BINARY" -v)
+	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "$BINARY -v printed: $got"
+	got=$(LXC_DOCKER_CACHE="$BUILD/binary-cache" "$OUT/$BINARY" -v)
+	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "$BINARY -v from its cache printed: $got"
 	glibc_floor
 }
 
-# Not shipped, but made with every binary from the same wheels: the one-folder build starts faster
-# (nothing to unpack), which bench_artifacts.py shows, and its files tell which glibc the binary needs.
+# Made with every binary (it is the binary's payload); its files tell which glibc the binary needs.
 onedir() {
 	say "one-folder build $BUILD/onedir/docker"
 	pyinstaller_build onedir "$BUILD/onedir/docker"

@@ -11,7 +11,7 @@
 # Written for any Python 3: an interpreter too old for lxc-docker must reach the message below.
 import sys
 
-if sys.version_info < (3, 11):
+if sys.version_info < (3, 11):  # noqa: UP036 (this runs on any Python 3)
     sys.stderr.write(
         "docker: lxc-docker's zipapp needs Python 3.11 or newer; "
         + sys.executable

@@ -56,7 +56,9 @@ def pack(src: str, dest: str, shebang: str, entry: str) -> int:
                 zout.writestr(info, data, compress_type=info.compress_type)
                 if info.filename.startswith(PACKAGE) and info.filename.endswith(".py"):
                     name = info.filename + "c"
-                    zout.writestr(stored(name, info.date_time), unchecked_pyc(data, f"{label}/{info.filename}"))
+                    zout.writestr(
+                        stored(name, info.date_time), unchecked_pyc(data, f"{label}/{info.filename}")
+                    )
                     added += 1
             # The shebang imports ENTRY_MODULE directly; `python3 docker.pyz` runs __main__, which
             # imports the same module.
@@ -65,7 +67,9 @@ def pack(src: str, dest: str, shebang: str, entry: str) -> int:
             zout.writestr(stored(name + "c", main_date), unchecked_pyc(entry_source, f"{label}/{name}"))
             main_source = f"import {ENTRY_MODULE}\n".encode()
             zout.writestr(stored("__main__.py", main_date), main_source)
-            zout.writestr(stored("__main__.pyc", main_date), unchecked_pyc(main_source, f"{label}/__main__.py"))
+            zout.writestr(
+                stored("__main__.pyc", main_date), unchecked_pyc(main_source, f"{label}/__main__.py")
+            )
     os.chmod(tmp, 0o755)
     os.replace(tmp, dest)
     return added
