@@ -1,12 +1,12 @@
-# The zipapp's __main__ (packaging/zipapp/pack.py puts it in place of shiv's): serves the client and the
+# The zipapp's entry (packaging/zipapp/pack.py lays the archive out): serves the client and the
 # container init straight from the archive, and hands only the daemon to shiv's bootstrap.
 #
 # shiv's bootstrap imports zipfile, pathlib, hashlib, subprocess and compileall and checks its cache of
 # the extracted libraries on every start: ~40 ms before `docker version` does anything. The client and
 # the init need nothing outside the standard library and lxc_docker, whose modules the archive carries
-# as precompiled, unchecked-hash .pyc files beside their sources: zipimport loads those without
-# decompressing, compiling or looking at the cache. The daemon needs requests and pyroute2 from real
-# files (and may one day need compiled extensions), so it keeps shiv's extraction and its cache.
+# as precompiled, unchecked-hash .pyc files: zipimport loads those without decompressing, compiling or
+# looking at a cache. The daemon needs requests and pyroute2 from real files (and may one day need
+# compiled extensions), so it keeps shiv's extraction and its cache.
 #
 # Written for any Python 3: an interpreter too old for lxc-docker must reach the message below.
 import sys
@@ -22,10 +22,12 @@ if sys.version_info < (3, 11):  # noqa: UP036 (this runs on any Python 3)
     sys.exit(1)
 
 # Filled in by pack.py: the interpreter the .pyc files were compiled for. Another version (3.12 on a
-# newer distribution) would find them stale and compile every module from source on every start;
-# it takes shiv's path instead, which compiles once into the cache.
+# newer distribution) could not use them; it takes shiv's path instead, which compiles once into
+# its cache.
 CACHE_TAG = "@CACHE_TAG@"
-LIBS = "site-packages"
+# pack.py's layout: lxc_docker's .pyc files under LITE, shiv's own archive as the member SHIV.
+LITE = "lite"
+SHIV = "shiv.pyz"
 
 
 def _wants_daemon(args):
@@ -40,24 +42,44 @@ def _wants_daemon(args):
     return bool(opts.daemon)
 
 
+def _shiv(archive):
+    # shiv's bootstrap reads the archive it runs from; here that is the member SHIV (stored, so
+    # read as is), named after this file so that its cache directory keeps the name it always had.
+    import io
+    import zipfile
+    from contextlib import contextmanager
+
+    import _bootstrap
+
+    with zipfile.ZipFile(archive) as outer:
+        inner = zipfile.ZipFile(io.BytesIO(outer.read(SHIV)))
+    inner.filename = archive
+
+    @contextmanager
+    def current_zipfile():
+        with inner:
+            yield inner
+
+    _bootstrap.current_zipfile = current_zipfile
+    _bootstrap.bootstrap()
+
+
 def _main():
     archive = __file__.rpartition("/")[0]
-    libs = archive + "/" + LIBS
+    lite = archive + "/" + LITE
     args = sys.argv[1:]
     if sys.implementation.cache_tag == CACHE_TAG:
-        sys.path.insert(0, libs)
+        sys.path.insert(0, lite)
         if args[:1] == ["init"] or not _wants_daemon(args):
             from lxc_docker.main import main
 
             sys.exit(main())
         # The daemon imports lxc_docker again from shiv's extracted copy, beside its dependencies, so
         # that its own re-executions (the container init) run from real files.
-        sys.path.remove(libs)
+        sys.path.remove(lite)
         for name in [n for n in sys.modules if n == "lxc_docker" or n.startswith("lxc_docker.")]:
             del sys.modules[name]
-    import _bootstrap
-
-    _bootstrap.bootstrap()
+    _shiv(archive)
 
 
 _main()
