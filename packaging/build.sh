@@ -122,9 +122,12 @@ zipapp() {
 	# The .pyc files inside are for the interpreter the shebang names.
 	/usr/bin/python3 "$HERE/zipapp/pack.py" "$BUILD/shiv.pyz" "$OUT/$ZIPAPP" "$ZIPAPP_SHEBANG" \
 		"$HERE/zipapp/entry.py" || die "pack.py failed"
-	if "$BUILD/venv/bin/python" -m zipfile -l "$OUT/$ZIPAPP" | grep -qE '\.so(\.[0-9]+)*[[:space:]]'; then
-		die "$ZIPAPP contains compiled extensions"
-	fi
+	local archive
+	for archive in "$OUT/$ZIPAPP" "$BUILD/shiv.pyz"; do # shiv's is nested in ours
+		if "$BUILD/venv/bin/python" -m zipfile -l "$archive" | grep -qE '\.so(\.[0-9]+)*[[:space:]]'; then
+			die "$ZIPAPP contains compiled extensions"
+		fi
+	done
 	local got
 	rm -rf "$BUILD/shiv-root"
 	got=$(SHIV_ROOT="$BUILD/shiv-root" "$OUT/$ZIPAPP" -v)
