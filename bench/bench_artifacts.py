@@ -46,7 +46,8 @@ def programs(shiv_root: str) -> dict[str, tuple[list[str], dict[str, str]]]:
     }
     for name, cmd in candidates.items():
         if os.access(cmd[0], os.X_OK):
-            out[name] = (cmd, {**env, "SHIV_ROOT": shiv_root})
+            # The one-file program's cache beside shiv's: as root it would go to /var/lib/lxc-docker.
+            out[name] = (cmd, {**env, "SHIV_ROOT": shiv_root, "LXC_DOCKER_CACHE": shiv_root + "/bin"})
     out["source tree (python3 -m lxc_docker)"] = (
         ["/usr/bin/python3", "-m", "lxc_docker"],
         {**env, "PYTHONPATH": os.path.join(REPO, "app")},

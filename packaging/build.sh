@@ -26,8 +26,14 @@ BASE_URL=${LXC_DOCKER_URL:-https://get.lxc-docker.invalid/builds/Linux/x86_64}
 HOMEPAGE=${LXC_DOCKER_HOMEPAGE:-https://lxc-docker.invalid/}
 MAINTAINER=${LXC_DOCKER_MAINTAINER:-lxc-docker maintainers <maintainers@lxc-docker.invalid>}
 # The zipapp names its interpreter: "/usr/bin/env python3" would take whatever python3 comes first
-# on PATH (a virtualenv, pyenv's shim). -s and -E keep the user's site-packages and PYTHONPATH out.
-ZIPAPP_SHEBANG="/usr/bin/python3 -sE"
+# on PATH (a virtualenv, pyenv's shim). -I keeps the user's site-packages, PYTHON* variables and the
+# working directory out; -S skips site (the system's .pth files: the zipapp brings its libraries).
+# -c imports the archive's entry module (packaging/zipapp/entry.py) directly: run as a zipapp, Python
+# would first import runpy and with it importlib.util, contextlib and collections (~4 ms). Linux hands
+# everything after the interpreter to it as one argument, and -IScCODE is -I -S -c CODE; the kernel
+# then appends the archive's path, which the code moves to argv[0] and to the front of sys.path.
+# `python3 docker.pyz` still works (its __main__ imports the same entry).
+ZIPAPP_SHEBANG="/usr/bin/python3 -IScimport sys;del sys.argv[0];sys.path.insert(0,sys.argv[0]);import lxc_docker_zipapp"
 ZIPAPP=docker-$VERSION.pyz
 BINARY=docker-$VERSION-x86_64
 
@@ -77,6 +83,8 @@ wheels() {
 	cp "$ROOT/pyproject.toml" "$BUILD/src/"
 	if [ -f "$ROOT/README.md" ]; then cp "$ROOT/README.md" "$BUILD/src/"; fi
 	cp -r "$ROOT/app" "$BUILD/src/app"
+	mkdir -p "$BUILD/src/packaging/pip"
+	cp "$HERE/pip/docker" "$BUILD/src/packaging/pip/docker"
 	find "$BUILD/src" \( -name __pycache__ -o -name '*.egg-info' \) -prune -exec rm -rf {} +
 	"$BUILD/venv/bin/pip" wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
 		-w "$BUILD/wheels" "$BUILD/src"
@@ -100,20 +108,34 @@ zipapp() {
 	say "zipapp $OUT/$ZIPAPP"
 	mkdir -p "$OUT"
 	rm -f "$OUT/$ZIPAPP"
+	# shiv packs the wheels and its bootstrap, which the daemon keeps (it extracts the libraries into
+	# SHIV_ROOT); pack.py then gives the archive a light entry for the client and the container init.
 	"$BUILD/venv/bin/shiv" --no-index --find-links "$BUILD/wheels" \
-		--entry-point lxc_docker.main:main --python "$ZIPAPP_SHEBANG" \
+		--entry-point lxc_docker.main:main --python /usr/bin/python3 \
 		--preamble "$HERE/zipapp/preamble.py" --reproducible --compressed --compile-pyc \
-		--output-file "$OUT/$ZIPAPP" "lxc-docker==$VERSION" >"$BUILD/shiv.log" 2>&1 ||
+		--output-file "$BUILD/shiv.pyz" "lxc-docker==$VERSION" >"$BUILD/shiv.log" 2>&1 ||
 		{
 			cat "$BUILD/shiv.log" >&2
 			die "shiv failed"
 		}
-	if "$BUILD/venv/bin/python" -m zipfile -l "$OUT/$ZIPAPP" | grep -qE '\.so(\.[0-9]+)*[[:space:]]'; then
-		die "$ZIPAPP contains compiled extensions"
-	fi
+	[ ${#ZIPAPP_SHEBANG} -lt 126 ] || die "the zipapp's shebang is longer than old kernels read"
+	# The .pyc files inside are for the interpreter the shebang names.
+	/usr/bin/python3 "$HERE/zipapp/pack.py" "$BUILD/shiv.pyz" "$OUT/$ZIPAPP" "$ZIPAPP_SHEBANG" \
+		"$HERE/zipapp/entry.py" || die "pack.py failed"
+	local archive
+	for archive in "$OUT/$ZIPAPP" "$BUILD/shiv.pyz"; do # shiv's is nested in ours
+		if "$BUILD/venv/bin/python" -m zipfile -l "$archive" | grep -qE '\.so(\.[0-9]+)*[[:space:]]'; then
+			die "$ZIPAPP contains compiled extensions"
+		fi
+	done
 	local got
+	rm -rf "$BUILD/shiv-root"
 	got=$(SHIV_ROOT="$BUILD/shiv-root" "$OUT/$ZIPAPP" -v)
 	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "$ZIPAPP -v printed: $got"
+	got=$(SHIV_ROOT="$BUILD/shiv-root" /usr/bin/python3 "$OUT/$ZIPAPP" -v)
+	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "python3 $ZIPAPP -v printed: $got"
+	# The client's path must not have gone through shiv's bootstrap (which would extract).
+	[ ! -e "$BUILD/shiv-root" ] || die "$ZIPAPP -v went through shiv's bootstrap"
 }
 
 pyinstaller_build() {
@@ -123,15 +145,12 @@ pyinstaller_build() {
 	"$BUILD/venv/bin/pip" install -q --disable-pip-version-check --no-index --no-deps \
 		--force-reinstall "$BUILD/wheels"/*.whl
 	rm -rf "$BUILD/pyinstaller-$mode"
-	# The CLI imports its command modules by name and pyroute2 its netlink modules: PyInstaller's
-	# import scan sees neither, hence --collect-submodules. pyroute2.fixtures is its test suite.
-	(cd "$BUILD" && "$BUILD/venv/bin/pyinstaller" --noconfirm --clean --log-level ERROR "--$mode" \
-		--name docker --distpath "$BUILD/pyinstaller-$mode/dist" \
-		--workpath "$BUILD/pyinstaller-$mode/work" --specpath "$BUILD/pyinstaller-$mode" \
-		--collect-submodules lxc_docker --collect-submodules pyroute2 \
-		--exclude-module pyroute2.fixtures --exclude-module pytest \
-		--runtime-hook "$HERE/pyinstaller/rthook_listen_pid.py" \
-		"$HERE/pyinstaller/entry.py") >"$BUILD/pyinstaller-$mode.log" 2>&1 ||
+	mkdir -p "$BUILD/pyinstaller-$mode/work"
+	# docker.spec says what differs from PyInstaller's defaults, and why (start-up time mostly).
+	(cd "$BUILD" && PYI_MODE=$mode PYI_HERE="$HERE/pyinstaller" PYI_WORK="$BUILD/pyinstaller-$mode/work" \
+		PYI_OPTIONS="${PYI_OPTIONS:-}" "$BUILD/venv/bin/pyinstaller" --noconfirm --clean --log-level ERROR \
+		--distpath "$BUILD/pyinstaller-$mode/dist" --workpath "$BUILD/pyinstaller-$mode/work" \
+		"$HERE/pyinstaller/docker.spec") >"$BUILD/pyinstaller-$mode.log" 2>&1 ||
 		{
 			cat "$BUILD/pyinstaller-$mode.log" >&2
 			die "pyinstaller --$mode failed"
@@ -141,18 +160,36 @@ pyinstaller_build() {
 	mv "$BUILD/pyinstaller-$mode/dist/docker" "$dest"
 }
 
+# The program for hosts without a suitable Python: PyInstaller's one-folder build as a tar.gz behind
+# pyinstaller/launcher.sh, which unpacks it once into a cache and then only execs it (PyInstaller's
+# one-file mode unpacks on every start; docs/benchmarks.md has both figures).
 binary() {
-	say "one-file binary $OUT/$BINARY"
-	pyinstaller_build onefile "$OUT/$BINARY"
-	local got
-	got=$("$OUT/$BINARY" -v)
-	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "$BINARY -v printed: $got"
+	say "one-file program $OUT/$BINARY"
 	onedir
+	local payload=$BUILD/binary-payload.tar.gz hash skip header=$BUILD/binary-launcher.sh
+	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
+		-C "$BUILD/onedir/docker" -c . | gzip -9n >"$payload"
+	hash=$(sha256sum "$payload" | cut -c1-16)
+	# The payload starts right after the script; the offset is written with a fixed width so that
+	# writing it does not move it.
+	sed -e "s|@VERSION@|$VERSION|g" -e "s|@HASH@|$hash|g" -e "s|@SKIP@|0000000000|" \
+		"$HERE/pyinstaller/launcher.sh" >"$header"
+	skip=$(printf '%010d' $(($(wc -c <"$header") + 1)))
+	sed -i "s|tail -c +0000000000|tail -c +$skip|" "$header"
+	mkdir -p "$OUT"
+	cat "$header" "$payload" >"$OUT/$BINARY.tmp"
+	chmod 0755 "$OUT/$BINARY.tmp"
+	mv "$OUT/$BINARY.tmp" "$OUT/$BINARY"
+	local got
+	rm -rf "$BUILD/binary-cache"
+	got=$(LXC_DOCKER_CACHE="$BUILD/binary-cache" "$OUT/$BINARY" -v)
+	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "$BINARY -v printed: $got"
+	got=$(LXC_DOCKER_CACHE="$BUILD/binary-cache" "$OUT/$BINARY" -v)
+	[ "$got" = "Docker version $VERSION, build lxc-docker" ] || die "$BINARY -v from its cache printed: $got"
 	glibc_floor
 }
 
-# Not shipped, but made with every binary from the same wheels: the one-folder build starts faster
-# (nothing to unpack), which bench_artifacts.py shows, and its files tell which glibc the binary needs.
+# Made with every binary (it is the binary's payload); its files tell which glibc the binary needs.
 onedir() {
 	say "one-folder build $BUILD/onedir/docker"
 	pyinstaller_build onedir "$BUILD/onedir/docker"

@@ -16,18 +16,16 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from lxc_docker.client import transport
+from lxc_docker.client.message import USER_AGENT, api_path, quote
+from lxc_docker.client.response import ProtocolError, Response
 from lxc_docker.client.transport import (
     CANNOT_CONNECT,
-    USER_AGENT,
     DaemonUnreachable,
-    ProtocolError,
-    Response,
     SocketPermissionDenied,
     _unreachable,
-    api_path,
     connect,
     hijack,
-    quote,
     request,
 )
 from lxc_docker.hosts import Host, parse_host
@@ -718,3 +716,9 @@ def test_quote():
     assert quote("a b+c&d=e/f?") == "a%20b%2Bc%26d%3De%2Ff%3F"
     assert quote("user/repo:tag", safe="/") == "user/repo%3Atag"
     assert quote("é~._-") == "%C3%A9~._-"
+
+
+def test_transport_still_offers_the_names_its_callers_import():
+    # cli/ imports these from transport; the split into message and response must not break them.
+    for name in ("Response", "ProtocolError", "DaemonUnreachable", "api_path", "quote", "request", "hijack"):
+        assert hasattr(transport, name), name

@@ -1,8 +1,9 @@
 """HTTP/1.1 to the daemon over unix or tcp sockets: requests, bodies streamed both ways, hijacked streams.
 
 Written against `_socket` and `select` alone because this runs on the start path of every `docker`
-command: `http.client` pulls in email, ssl and re (~20 ms, twice Python's own start-up) and even the
-`socket` wrapper module costs ~6 ms for its enums.
+command: `http.client` pulls in email, ssl and re (~20 ms, twice Python's own start-up). The pieces
+live beside this module: `message` (paths, request heads, body pieces) and `response` (reading the
+answer); the names callers use are importable from here. This one connects and runs the exchange.
 """
 
 from __future__ import annotations
@@ -10,35 +11,34 @@ from __future__ import annotations
 import _socket
 import select
 
-from lxc_docker import __version__
 from lxc_docker.hosts import Host, parse_host
+
+from .message import USER_AGENT, api_path, body_pieces, quote, request_head
+from .response import MAX_HEAD, RECV_SIZE, Headers, ProtocolError, Response
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Mapping
     from typing import BinaryIO
 
     Body = bytes | bytearray | memoryview | Iterable[bytes] | BinaryIO | None
 
-USER_AGENT = f"Docker-Client/{__version__}"
+__all__ = [
+    "CANNOT_CONNECT",
+    "USER_AGENT",
+    "DaemonUnreachable",
+    "Headers",
+    "ProtocolError",
+    "Response",
+    "SocketPermissionDenied",
+    "api_path",
+    "connect",
+    "hijack",
+    "quote",
+    "request",
+]
+
 CANNOT_CONNECT = "Cannot connect to the Docker daemon. Is 'docker -d' running on this host?"
-
-_RECV_SIZE = 65536
-_PIECE_SIZE = 65536
-_MAX_HEAD = 65536
-# Sent in the same write as the head below this size, so a small request is one packet.
-_COALESCE = 65536
-# Python ignores SIGPIPE, but a CLI that restores it (for `docker ps | head`) must not die on a send
-# to a daemon that already hung up.
-_NOSIGNAL = getattr(_socket, "MSG_NOSIGNAL", 0)
-_NO_BODY_METHODS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
-_FRAMING = frozenset(("content-length", "transfer-encoding"))
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_HEX = frozenset(b"0123456789abcdefABCDEF")
-
-# Body framing modes of a response.
-_DONE, _LENGTH, _CHUNKED, _CLOSE = range(4)
 
 
 class DaemonUnreachable(OSError):
@@ -60,23 +60,6 @@ class DaemonUnreachable(OSError):
 
 class SocketPermissionDenied(DaemonUnreachable):
     """The daemon's unix socket exists but this user may not connect to it."""
-
-
-class ProtocolError(OSError):
-    """The daemon's answer was not valid HTTP, or the connection broke in the middle of it."""
-
-
-class Headers(dict):
-    """Response headers: keys stored lowercase, looked up case-insensitively; repeats joined by ", "."""
-
-    def __getitem__(self, name: str) -> str:
-        return dict.__getitem__(self, name.lower())
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and dict.__contains__(self, name.lower())
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        return dict.get(self, name.lower(), default)
 
 
 def connect(host: Host | str, timeout: float | None = None) -> _socket.socket:
@@ -124,6 +107,14 @@ def _unreachable(host: Host, error: OSError) -> DaemonUnreachable:
         )
         return SocketPermissionDenied(host, detail, error.errno, message)
     return DaemonUnreachable(host, detail, error.errno)
+
+
+# Sent in the same write as the head below this size, so a small request is one packet.
+_COALESCE = 65536
+# Python ignores SIGPIPE, but a CLI that restores it (for `docker ps | head`) must not die on a send
+# to a daemon that already hung up.
+_NOSIGNAL = getattr(_socket, "MSG_NOSIGNAL", 0)
+_NO_BODY_METHODS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
 
 
 def request(
@@ -203,10 +194,10 @@ def _exchange(
         elif method.upper() not in _NO_BODY_METHODS:
             framing.append("Content-Length: 0")
     else:
-        pieces = _pieces(body)
+        pieces = body_pieces(body)
     if pieces is not None:
         framing.append("Transfer-Encoding: chunked")
-    head = _request_head(host, method, path, headers, framing)
+    head = request_head(host, method, path, headers, framing)
 
     sock = connect(host, timeout)
     try:
@@ -231,52 +222,6 @@ def _exchange(
         sock.close()
         raise
     return response, (sock if response.upgraded else None)
-
-
-def _pieces(body: Iterable[bytes] | BinaryIO) -> Iterator[bytes]:
-    # read1 hands over what a pipe has now instead of waiting to fill the piece, so `tar c | docker
-    # load` uploads as the archive is produced.
-    read = getattr(body, "read1", None) or getattr(body, "read", None)
-    if read is None:
-        source: Iterable[bytes] = body  # type: ignore[assignment]
-    else:
-        source = iter(lambda: read(_PIECE_SIZE), b"")
-    for piece in source:
-        if isinstance(piece, str):
-            raise TypeError("request body must yield bytes, not str (open the file in binary mode)")
-        yield piece
-
-
-def _request_head(
-    host: Host, method: str, path: str, headers: Mapping[str, str] | None, framing: list[str]
-) -> bytes:
-    if not method or not all(b in _TOKEN for b in method.encode("latin-1", "replace")):
-        raise ValueError(f"invalid HTTP method {method!r}")
-    if not path.startswith("/") or any(c <= " " or c == "\x7f" for c in path):
-        raise ValueError(f"invalid request path {path!r}")
-    lines = [f"{method} {path} HTTP/1.1"]
-    given = set()
-    for name, value in (headers or {}).items():
-        lowered = name.lower()
-        if not name or not all(b in _TOKEN for b in name.encode("latin-1", "replace")):
-            raise ValueError(f"invalid header name {name!r}")
-        if "\r" in value or "\n" in value or "\0" in value:
-            raise ValueError(f"invalid value for header {name}: line breaks are not allowed")
-        if lowered in _FRAMING:
-            raise ValueError(f"{name} is set by the transport from the body")
-        lines.append(f"{name}: {value}")
-        given.add(lowered)
-    if "host" not in given:
-        # A unix socket has no host name; Docker's own client sends a placeholder too.
-        lines.append("Host: " + ("docker" if host.proto == "unix" else host.address))
-    if "user-agent" not in given:
-        lines.append("User-Agent: " + USER_AGENT)
-    if "connection" not in given:
-        # One request per connection: the CLI makes few, and a closed connection is the only
-        # unambiguous end for a body without length.
-        lines.append("Connection: close")
-    lines.extend(framing)
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
 class _Sender:
@@ -337,7 +282,7 @@ class _Sender:
     def _drain(self) -> None:
         while not self.peer_eof:
             try:
-                data = self.sock.recv(_RECV_SIZE)
+                data = self.sock.recv(RECV_SIZE)
             except BlockingIOError:
                 break
             except ConnectionResetError:
@@ -351,7 +296,7 @@ class _Sender:
             self.stopped = True
 
     def _early_error(self) -> bool:
-        end = self.inbox.find(b"\r\n\r\n", 0, _MAX_HEAD)
+        end = self.inbox.find(b"\r\n\r\n", 0, MAX_HEAD)
         if end < 0:
             return False
         self._head_checked = True
@@ -359,292 +304,3 @@ class _Sender:
         # An error status before the body is sent means the daemon will not use the body
         # (RFC 9112 section 9.5 asks clients to stop sending then).
         return self.inbox.startswith(b"HTTP/") and code.isdigit() and int(code) >= 400
-
-
-class Response:
-    """A response whose head has been read; the body is read on demand and the socket closed at its end."""
-
-    def __init__(
-        self, sock: _socket.socket, method: str, buffered: bytes | bytearray = b"", upgrade: bool = False
-    ) -> None:
-        self._sock: _socket.socket | None = sock
-        self._buf = bytearray(buffered)
-        self._eof = False
-        self._lines = bytearray()  # body bytes read ahead by readline()
-        self._mode = _DONE
-        self._left = 0
-        self._need_crlf = False
-        self.upgraded = False
-        self.version, self.status, self.reason = self._read_status()
-        # Interim answers (100 Continue) precede the real one; 101 is the real one for a hijack.
-        while 100 <= self.status < 200 and self.status != 101:
-            self._read_headers()
-            self.version, self.status, self.reason = self._read_status()
-        self.headers = self._read_headers()
-        if upgrade and self.status in (101, 200):
-            self.upgraded = True
-        else:
-            self._mode, self._left = self._framing(method)
-            if self._mode == _DONE:
-                self._done()
-
-    def __enter__(self) -> Response:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self.iter_lines()
-
-    def __repr__(self) -> str:
-        return f"<Response {self.status} {self.reason}>"
-
-    def close(self) -> None:
-        """Drop the connection, even if the body was not read to its end."""
-        self._mode = _DONE
-        self._eof = True
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    def read(self, size: int = -1) -> bytes:
-        """The body up to `size` bytes (all of it if negative); fewer only at the end of the body."""
-        if size is None or size < 0:
-            parts = [bytes(self._lines)]
-            self._lines.clear()
-            while data := self._body_some(_RECV_SIZE):
-                parts.append(data)
-            return b"".join(parts)
-        out = bytearray(self._lines[:size])
-        del self._lines[:size]
-        while len(out) < size and (data := self._body_some(size - len(out))):
-            out += data
-        return bytes(out)
-
-    def readline(self) -> bytes:
-        """The next body line including its b"\\n" (the rest at the end; b"" once all is read).
-
-        Returns as soon as the line is complete: a stream such as `docker events` is never waited on
-        to fill a buffer.
-        """
-        start = 0
-        while True:
-            end = self._lines.find(b"\n", start)
-            if end >= 0:
-                line = bytes(self._lines[: end + 1])
-                del self._lines[: end + 1]
-                return line
-            start = len(self._lines)
-            data = self._body_some(_RECV_SIZE)
-            if not data:
-                line = bytes(self._lines)
-                self._lines.clear()
-                return line
-            self._lines += data
-
-    def iter_lines(self) -> Iterator[bytes]:
-        """Body lines as they arrive (progress and event streams are newline-delimited JSON)."""
-        while line := self.readline():
-            yield line
-
-    def iter_chunks(self, size: int = _RECV_SIZE) -> Iterator[bytes]:
-        """Body pieces of at most `size` bytes, each handed over as soon as it has arrived."""
-        if self._lines:
-            data = bytes(self._lines)
-            self._lines.clear()
-            yield data
-        while data := self._body_some(size):
-            yield data
-
-    # -- head ---------------------------------------------------------------------------------
-
-    def _read_status(self) -> tuple[str, int, str]:
-        line = self._read_line()
-        if not line:
-            raise ProtocolError("The Docker daemon closed the connection without answering")
-        parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
-        if (
-            len(parts) < 2
-            or not parts[0].startswith("HTTP/")
-            or not (parts[1].isdigit() and len(parts[1]) == 3)
-        ):
-            raise ProtocolError(f"malformed status line from the Docker daemon: {line[:100]!r}")
-        return parts[0], int(parts[1]), parts[2] if len(parts) > 2 else ""
-
-    def _read_headers(self) -> Headers:
-        headers = Headers()
-        total = 0
-        last = None
-        while True:
-            line = self._read_line()
-            total += len(line)
-            if total > _MAX_HEAD:
-                raise ProtocolError("response head from the Docker daemon is too large")
-            if not line.endswith(b"\n"):
-                raise ProtocolError(
-                    "The Docker daemon closed the connection in the middle of the response head"
-                )
-            text = line.decode("latin-1").rstrip("\r\n")
-            if not text:
-                return headers
-            if text[0] in " \t" and last is not None:
-                # Obsolete line folding: a continuation of the previous header.
-                dict.__setitem__(headers, last, headers[last] + " " + text.strip())
-                continue
-            name, colon, value = text.partition(":")
-            if not colon or not name or name != name.strip():
-                raise ProtocolError(f"malformed header line from the Docker daemon: {line[:100]!r}")
-            last = name.lower()
-            value = value.strip()
-            if last in headers:
-                value = headers[last] + ", " + value
-            dict.__setitem__(headers, last, value)
-
-    def _framing(self, method: str) -> tuple[int, int]:
-        if method.upper() == "HEAD" or self.status < 200 or self.status in (204, 304):
-            return _DONE, 0
-        coding = self.headers.get("transfer-encoding")
-        if coding is not None:
-            if coding.rsplit(",", 1)[-1].strip().lower() == "chunked":
-                return _CHUNKED, 0
-            return _CLOSE, 0
-        length = self.headers.get("content-length")
-        if length is None:
-            return _CLOSE, 0
-        values = {v.strip() for v in length.split(",")}
-        text = values.pop()
-        if values or not (text.isascii() and text.isdigit()):
-            raise ProtocolError(f"invalid Content-Length from the Docker daemon: {length!r}")
-        return (_LENGTH, int(text)) if int(text) else (_DONE, 0)
-
-    # -- body ---------------------------------------------------------------------------------
-
-    def _body_some(self, size: int) -> bytes:
-        """Up to `size` body bytes, blocking only until at least one is available; b"" at the end."""
-        mode = self._mode
-        if mode == _DONE:
-            return b""
-        if mode == _CLOSE:
-            data = self._raw_some(size)
-            if not data:
-                self._done()
-            return data
-        if mode == _CHUNKED and not self._left and not self._next_chunk():
-            return b""
-        data = self._raw_some(min(size, self._left))
-        if not data:
-            self.close()
-            raise ProtocolError("The Docker daemon closed the connection in the middle of the response body")
-        self._left -= len(data)
-        if not self._left:
-            if mode == _LENGTH:
-                self._done()
-            else:
-                # The CRLF after the chunk data is consumed with the next chunk's size line, so a
-                # complete chunk is handed over without waiting for more bytes.
-                self._need_crlf = True
-        return data
-
-    def _next_chunk(self) -> bool:
-        if self._need_crlf:
-            if self._read_line(limit=2).strip():
-                raise ProtocolError("malformed chunked body from the Docker daemon (no CRLF after data)")
-            self._need_crlf = False
-        line = self._read_line()
-        if not line.endswith(b"\n"):
-            self.close()
-            raise ProtocolError("The Docker daemon closed the connection in the middle of the response body")
-        size = line.split(b";", 1)[0].strip()
-        if not size or not all(b in _HEX for b in size):
-            raise ProtocolError(f"malformed chunk size from the Docker daemon: {line[:100]!r}")
-        self._left = int(size, 16)
-        if self._left:
-            return True
-        # The last chunk; skip any trailer fields up to the blank line.
-        while (line := self._read_line()).strip():
-            pass
-        self._done()
-        return False
-
-    def _done(self) -> None:
-        # We asked for Connection: close, so nothing more can come on this socket.
-        self.close()
-
-    # -- raw socket ---------------------------------------------------------------------------
-
-    def _recv(self, size: int) -> bytes:
-        if self._eof or self._sock is None:
-            return b""
-        try:
-            data = self._sock.recv(size)
-        except ConnectionResetError:
-            # A reset after the daemon's answer (it closed with our upload unread) only means the
-            # end; a truncated body is still caught by its framing.
-            data = b""
-        if not data:
-            self._eof = True
-        return data
-
-    def _raw_some(self, size: int) -> bytes:
-        if self._buf:
-            data = bytes(self._buf[:size])
-            del self._buf[:size]
-            return data
-        return self._recv(size)
-
-    def _read_line(self, limit: int = _MAX_HEAD) -> bytes:
-        start = 0
-        while True:
-            end = self._buf.find(b"\n", start)
-            if end >= 0:
-                line = bytes(self._buf[: end + 1])
-                del self._buf[: end + 1]
-                return line
-            if len(self._buf) > limit:
-                raise ProtocolError("line too long in the response from the Docker daemon")
-            start = len(self._buf)
-            data = self._recv(_RECV_SIZE)
-            if not data:
-                line = bytes(self._buf)
-                self._buf.clear()
-                return line
-            self._buf += data
-
-    def _detach(self) -> bytes:
-        """Give up the socket to a hijacking caller; return the stream bytes read past the head."""
-        buffered = bytes(self._buf)
-        self._buf.clear()
-        self._sock = None
-        self._mode = _DONE
-        self._eof = True
-        return buffered
-
-
-def quote(text: str, safe: str = "") -> str:
-    """Percent-encode UTF-8 text for a URL; unreserved characters and those in `safe` stay as they are."""
-    keep = _UNRESERVED | frozenset(safe.encode("ascii"))
-    return "".join(chr(b) if b in keep else f"%{b:02X}" for b in text.encode("utf-8"))
-
-
-def api_path(version: str | None, path: str, query: Mapping[str, object] | None = None) -> str:
-    """`/v1.9/images/json?all=1`: version prefix, path as given, query percent-encoded.
-
-    Query values: None is left out, True/False become 1/0, a list or tuple repeats the key; dicts
-    (filters) must be JSON-encoded by the caller. Quote names placed in `path` with `quote(name, "/")`.
-    """
-    if not path.startswith("/"):
-        path = "/" + path
-    if version:
-        path = f"/v{version.removeprefix('v')}{path}"
-    parts = []
-    for key, value in (query or {}).items():
-        for item in value if isinstance(value, list | tuple) else (value,):
-            if item is None:
-                continue
-            if isinstance(item, dict):
-                raise TypeError(f"query parameter {key!r}: encode dicts as JSON first")
-            if isinstance(item, bool):
-                item = int(item)
-            parts.append(f"{quote(str(key))}={quote(str(item))}")
-    return f"{path}?{'&'.join(parts)}" if parts else path
