@@ -393,6 +393,9 @@ def program(kind: str, shiv_root: str) -> tuple[list[str], dict[str, str]]:
     """The command that runs lxc-docker as `kind` (source, zipapp, binary), and its environment."""
     env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "PYTHONPATH")}
     env["SHIV_ROOT"] = shiv_root
+    # The one-file program unpacks into a cache once; the tests' copy stays in their scratch space,
+    # never in the host's /var/lib/lxc-docker.
+    env["LXC_DOCKER_CACHE"] = os.path.join(shiv_root, "onefile-cache")
     if kind == "source":
         # The checkout's own environment (scripts/setup-dev.sh): the system python3 lacks the
         # dependencies (pyroute2), which only the artifacts bundle.
@@ -453,7 +456,7 @@ class ArtifactDaemon:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        # The one-file binary's launcher passes SIGTERM on to the daemon, its child.
+        # Every artifact execs the daemon itself (the one-file launcher too), so SIGTERM reaches it.
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(30)
