@@ -20,7 +20,7 @@ import e2e_support as e2e
 import pytest
 from netns_proxy import NetnsWithProxy
 
-from lib.require import require_tools
+from lib.require import require_module, require_tools
 
 
 def package_index_hosts() -> set[str]:
@@ -39,6 +39,7 @@ def package_index_hosts() -> set[str]:
 # The mirror of the roots and the package index (the build's tools and wheels): nothing else is
 # reachable from the quick start's namespace.
 ALLOWED = {urlsplit(e2e.MIRROR).hostname or ""} | package_index_hosts()
+CLI28 = "/usr/local/bin/docker"
 CHECKOUT = ["app", "distro", "packaging", "scripts", "pyproject.toml", "README.md", "get.sh"]
 HOST_CA = "/etc/lxc-docker-e2e-host-ca.pem"
 
@@ -124,6 +125,26 @@ def test_readme_quick_start_on_a_minimal_debian(isolated_minimal_root):
     assert top.split()[:8] == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], top
     assert "sleep 300" in top, top
     root.sh(f"docker kill {cid}")
+
+    # Today's clients drive the same daemon through its socket: the docker CLI 28 and the SDK.
+    require_tools(CLI28, hint="the official docker CLI of these machines")
+    docker_sdk = require_module("docker", hint="pip install docker (the test extras)")
+    sock = "unix://" + str(root.file("/var/run/docker.sock"))
+    with tempfile.TemporaryDirectory() as home:
+        cli = subprocess.run(
+            [CLI28, "-H", sock, "run", "--rm", "busybox", "echo", "hello from the docker CLI"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home},
+        )
+    assert cli.returncode == 0 and cli.stdout == "hello from the docker CLI\n", cli
+    client = docker_sdk.DockerClient(base_url=sock, timeout=120)
+    try:
+        out = client.containers.run("busybox", ["echo", "hello from the SDK"], remove=True)
+        assert out == b"hello from the SDK\n"
+    finally:
+        client.close()
 
     # Stopped through its init script as a user would; nothing of it stays running.
     daemon = int(root.file("/var/run/docker.pid").read_text())
