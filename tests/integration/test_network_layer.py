@@ -10,7 +10,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
+import re
 import secrets
+import shlex
 import socket
 import statistics
 import subprocess
@@ -22,6 +24,7 @@ import pytest
 
 from lib.poll import wait_for
 from lib.require import require, require_tools
+from lxc_docker.errors import SystemError_
 from lxc_docker.network import NetworkManager, PortAlreadyAllocated, disabled_settings
 from lxc_docker.network import bridge as br
 
@@ -157,10 +160,27 @@ def udp_talk(host: str, port: int, payload: bytes = b"ping") -> bytes:
         return s.recvfrom(65535)[0]
 
 
+OUR_COMMENT = re.compile(r' -m comment --comment "?lxc-docker:([^" ]+)"?')
+
+
 def iptables_dump(*needles: str) -> list[str]:
-    """iptables-save lines naming any of `needles` (counters and comments dropped)."""
+    """iptables-save lines naming any of `needles`, without our owner comment.
+
+    Every rule naming the test's bridge or chain must carry our comment.
+    """
     lines = sh("iptables-save").splitlines()
-    return [ln for ln in lines if not ln.startswith("#") and any(n in ln for n in needles)]
+    found = [ln for ln in lines if not ln.startswith("#") and any(n in ln for n in needles)]
+    for ln in found:
+        if ln.startswith("-A "):
+            assert OUR_COMMENT.search(ln), f"a rule without our comment: {ln}"
+    return [OUR_COMMENT.sub("", ln) for ln in found]
+
+
+def crash(mgr: NetworkManager) -> None:
+    """What a daemon's death does: its proxies die with it, the kernel drops its bridge lock; its
+    rules stay."""
+    mgr.proxy.close()
+    mgr._bridge_lock.release()
 
 
 class Env:
@@ -203,7 +223,7 @@ class Env:
             if line.startswith("*"):
                 table = line[1:]
             elif line.startswith("-A ") and (self.chain in line or self.bridge in line):
-                sh("iptables", "-w", "-t", table, "-D", *line.split()[1:], check=False)
+                sh("iptables", "-w", "-t", table, "-D", *shlex.split(line)[1:], check=False)
         for table in ("nat", "filter"):
             sh("iptables", "-w", "-t", table, "-F", self.chain, check=False)
             sh("iptables", "-w", "-t", table, "-X", self.chain, check=False)
@@ -244,9 +264,12 @@ def test_setup_creates_bridge_and_rules_once(env):
     assert f"-A {env.chain} -i {env.bridge} -o {env.bridge} -j ACCEPT" in rules
     mgr.setup()
     again = env.manager(mtu=1450)
-    again.setup()  # a second daemon start on the same host state: nothing duplicated
+    with pytest.raises(SystemError_, match=f"bridge {env.bridge} is in use by another lxc-docker daemon"):
+        again.setup()  # a second daemon on the same bridge
     assert iptables_dump(env.chain, env.bridge) == rules
-    mgr.shutdown()
+    crash(mgr)
+    again.setup()  # a start after a crash: nothing duplicated
+    assert iptables_dump(env.chain, env.bridge) == rules
     again.shutdown()
     assert iptables_dump(env.chain, env.bridge) == []
     assert br.link_exists(env.bridge), "the bridge stays after shutdown"
@@ -475,7 +498,9 @@ def test_existing_bridge_with_b_keeps_its_address(env):
 
 
 def test_existing_default_bridge_must_match_bip(env):
-    env.manager().setup()
+    first = env.manager()
+    first.setup()
+    first.shutdown()
     other = ipaddress.IPv4Interface(env.gateway).ip + 1
     with pytest.raises(Exception, match="does not match"):
         env.manager(bridge_ip=f"{other}/24").setup()
@@ -515,8 +540,7 @@ def test_restart_restores_without_duplicates(env, tmp_path):
     first.configure(s, c.pid)
     c.echo(80, 53)
     rules = iptables_dump(env.chain, env.bridge)
-    # The daemon dies: its proxies die with it, its rules stay.
-    first.proxy.close()
+    crash(first)
     env.managers.remove(first)
     second = env.manager(state_path=state)
     second.setup()

@@ -16,58 +16,61 @@ from lxc_docker.network.iptables import (
     link_rules,
     masquerade_rule,
     nat_jump_rules,
+    owner_comment,
     port_rules,
 )
 
+# What every rule this daemon adds carries, so that it can tell its rules from another engine's.
+TAG = ("-m", "comment", "--comment", "lxc-docker:docker0")
+
 
 def test_nat_jumps_leave_loopback_to_the_proxy():
-    pre, out = nat_jump_rules("DOCKER")
+    pre, out = nat_jump_rules("DOCKER", "docker0")
     assert pre.command("-A") == [
-        "-t",
-        "nat",
-        "-A",
-        "PREROUTING",
-        "-m",
-        "addrtype",
-        "--dst-type",
-        "LOCAL",
-        "-j",
-        "DOCKER",
-    ]
+        "-t", "nat", "-A", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", *TAG, "-j", "DOCKER",
+    ]  # fmt: skip
     assert out.command("-C") == [
         "-t", "nat", "-C", "OUTPUT", "!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL",
-        "-j", "DOCKER",
+        *TAG, "-j", "DOCKER",
     ]  # fmt: skip
+
+
+def test_every_rule_carries_the_owner_comment():
+    rules = (
+        nat_jump_rules("DOCKER", "docker0")
+        + forward_jump_rules("DOCKER", "docker0")
+        + [masquerade_rule("172.17.0.0/16", "docker0")]
+        + bridge_policy_rules("DOCKER", "docker0", icc=False)
+        + port_rules("DOCKER", "docker0", "tcp", "0.0.0.0", 8080, "172.17.0.2", 80)
+        + link_rules("DOCKER", "docker0", "172.17.0.3", "172.17.0.2", 6379, "tcp")
+    )
+    for rule in rules:
+        at = rule.args.index("-j")
+        assert rule.args[at - 4 : at] == TAG, rule
+    assert owner_comment("br1") == "lxc-docker:br1"
 
 
 def test_masquerade_rule():
     rule = masquerade_rule("172.17.0.0/16", "docker0")
     assert rule == Rule(
-        "nat", "POSTROUTING", ("-s", "172.17.0.0/16", "!", "-o", "docker0", "-j", "MASQUERADE")
+        "nat", "POSTROUTING", ("-s", "172.17.0.0/16", "!", "-o", "docker0", *TAG, "-j", "MASQUERADE")
     )
 
 
 def test_forward_jumps_and_policy_follow_icc():
     assert [r.args for r in forward_jump_rules("DOCKER", "docker0")] == [
-        ("-i", "docker0", "-j", "DOCKER"),
-        ("-o", "docker0", "-j", "DOCKER"),
+        ("-i", "docker0", *TAG, "-j", "DOCKER"),
+        ("-o", "docker0", *TAG, "-j", "DOCKER"),
     ]
     on = bridge_policy_rules("DOCKER", "docker0", icc=True)
     off = bridge_policy_rules("DOCKER", "docker0", icc=False)
     assert on[:2] == off[:2]
     assert on[0].args == (
-        "-o",
-        "docker0",
-        "-m",
-        "conntrack",
-        "--ctstate",
-        "RELATED,ESTABLISHED",
-        "-j",
-        "ACCEPT",
-    )
-    assert on[1].args == ("-i", "docker0", "!", "-o", "docker0", "-j", "ACCEPT")
-    assert on[2].args == ("-i", "docker0", "-o", "docker0", "-j", "ACCEPT")
-    assert off[2].args == ("-i", "docker0", "-o", "docker0", "-j", "DROP")
+        "-o", "docker0", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", *TAG, "-j", "ACCEPT",
+    )  # fmt: skip
+    assert on[1].args == ("-i", "docker0", "!", "-o", "docker0", *TAG, "-j", "ACCEPT")
+    assert on[2].args == ("-i", "docker0", "-o", "docker0", *TAG, "-j", "ACCEPT")
+    assert off[2].args == ("-i", "docker0", "-o", "docker0", *TAG, "-j", "DROP")
     assert all(r.table == "filter" and r.chain == "DOCKER" for r in on + off)
 
 
@@ -76,12 +79,12 @@ def test_port_rules_any_address_has_no_destination_match():
     assert dnat.table == "nat" and dnat.chain == "DOCKER"
     assert dnat.args == (
         "-p", "tcp", "--dport", "49153", "!", "-i", "docker0",
-        "-j", "DNAT", "--to-destination", "172.17.0.2:80",
+        *TAG, "-j", "DNAT", "--to-destination", "172.17.0.2:80",
     )  # fmt: skip
     assert accept.table == "filter"
     assert accept.args == (
         "-d", "172.17.0.2", "!", "-i", "docker0", "-o", "docker0",
-        "-p", "tcp", "--dport", "80", "-j", "ACCEPT",
+        "-p", "tcp", "--dport", "80", *TAG, "-j", "ACCEPT",
     )  # fmt: skip
 
 
@@ -95,11 +98,11 @@ def test_link_rules_both_directions():
     fwd, back = link_rules("DOCKER", "docker0", "172.17.0.3", "172.17.0.2", 6379, "tcp")
     assert fwd.args == (
         "-i", "docker0", "-o", "docker0", "-p", "tcp", "-s", "172.17.0.3", "-d", "172.17.0.2",
-        "--dport", "6379", "-j", "ACCEPT",
+        "--dport", "6379", *TAG, "-j", "ACCEPT",
     )  # fmt: skip
     assert back.args == (
         "-i", "docker0", "-o", "docker0", "-p", "tcp", "-s", "172.17.0.2", "-d", "172.17.0.3",
-        "--sport", "6379", "-j", "ACCEPT",
+        "--sport", "6379", *TAG, "-j", "ACCEPT",
     )  # fmt: skip
 
 

@@ -1,6 +1,9 @@
 """The iptables rules of the bridge network: pure builders for every rule, and a small runner.
 
-Layout (CHAIN is the daemon's chain name, DOCKER by default; BR the bridge):
+Layout (CHAIN is the daemon's chain name, DOCKER by default; BR the bridge). Every rule also carries
+`-m comment --comment lxc-docker:BR` (`owner_comment`): other engines (Docker itself, libvirt) put
+rules of their own in the same tables, often in a chain called DOCKER too, and the comment is how a
+start or a stop of this daemon finds exactly its own rules and nothing else (hostrules.py).
 
     nat    PREROUTING   -m addrtype --dst-type LOCAL -j CHAIN
     nat    OUTPUT       ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j CHAIN
@@ -11,10 +14,10 @@ Layout (CHAIN is the daemon's chain name, DOCKER by default; BR the bridge):
                         bridge policy: established replies in, containers out, container to container
                         ACCEPT (--icc=true) or DROP (--icc=false)
 
-Everything that depends on containers lives in the two CHAIN chains, which the daemon owns and rebuilds
-at start, so a daemon that crashed leaves nothing that a restart would duplicate. Loopback is left
-out of the OUTPUT jump on purpose: the kernel will not route 127.0.0.1 to another interface, so
-connections to 127.0.0.1:hostPort go through the userland proxy instead.
+Everything that depends on containers lives in the two CHAIN chains; a restart first deletes every
+rule with its comment, so a daemon that crashed leaves nothing that a restart would duplicate.
+Loopback is left out of the OUTPUT jump on purpose: the kernel will not route 127.0.0.1 to another
+interface, so connections to 127.0.0.1:hostPort go through the userland proxy instead.
 """
 
 from __future__ import annotations
@@ -26,6 +29,19 @@ from dataclasses import dataclass
 from ..errors import SystemError_
 
 ANY_IP = "0.0.0.0"
+OWNER_PREFIX = "lxc-docker:"
+
+
+def owner_comment(bridge: str) -> str:
+    """The comment on every rule a daemon using `bridge` adds."""
+    return OWNER_PREFIX + bridge
+
+
+def _tagged(bridge: str, args: tuple[str, ...]) -> tuple[str, ...]:
+    """`args` with the owner comment just before the target (-j), where iptables -S prints it too."""
+    tag = ("-m", "comment", "--comment", owner_comment(bridge))
+    at = args.index("-j") if "-j" in args else len(args)
+    return (*args[:at], *tag, *args[at:])
 
 
 @dataclass(frozen=True)
@@ -41,36 +57,37 @@ class Rule:
         return ["-t", self.table, action, self.chain, *self.args]
 
 
-def nat_jump_rules(chain: str) -> list[Rule]:
+def nat_jump_rules(chain: str, bridge: str) -> list[Rule]:
     return [
-        Rule("nat", "PREROUTING", ("-m", "addrtype", "--dst-type", "LOCAL", "-j", chain)),
+        Rule("nat", "PREROUTING", _tagged(bridge, ("-m", "addrtype", "--dst-type", "LOCAL", "-j", chain))),
         Rule(
-            "nat", "OUTPUT", ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", chain)
+            "nat",
+            "OUTPUT",
+            _tagged(bridge, ("!", "-d", "127.0.0.0/8", "-m", "addrtype", "--dst-type", "LOCAL", "-j", chain)),
         ),
     ]
 
 
 def masquerade_rule(subnet: str, bridge: str) -> Rule:
-    return Rule("nat", "POSTROUTING", ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"))
+    return Rule("nat", "POSTROUTING", _tagged(bridge, ("-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE")))
 
 
 def forward_jump_rules(chain: str, bridge: str) -> list[Rule]:
     return [
-        Rule("filter", "FORWARD", ("-i", bridge, "-j", chain)),
-        Rule("filter", "FORWARD", ("-o", bridge, "-j", chain)),
+        Rule("filter", "FORWARD", _tagged(bridge, ("-i", bridge, "-j", chain))),
+        Rule("filter", "FORWARD", _tagged(bridge, ("-o", bridge, "-j", chain))),
     ]
 
 
 def bridge_policy_rules(chain: str, bridge: str, icc: bool) -> list[Rule]:
     """The tail of the filter chain, in order."""
+    established = ("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")
     return [
+        Rule("filter", chain, _tagged(bridge, established)),
+        Rule("filter", chain, _tagged(bridge, ("-i", bridge, "!", "-o", bridge, "-j", "ACCEPT"))),
         Rule(
-            "filter",
-            chain,
-            ("-o", bridge, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"),
+            "filter", chain, _tagged(bridge, ("-i", bridge, "-o", bridge, "-j", "ACCEPT" if icc else "DROP"))
         ),
-        Rule("filter", chain, ("-i", bridge, "!", "-o", bridge, "-j", "ACCEPT")),
-        Rule("filter", chain, ("-i", bridge, "-o", bridge, "-j", "ACCEPT" if icc else "DROP")),
     ]
 
 
@@ -84,15 +101,17 @@ def port_rules(
         Rule(
             "nat",
             chain,
-            (
+            _tagged(bridge, (
                 "-p", proto, *dest, "--dport", str(host_port), "!", "-i", bridge,
                 "-j", "DNAT", "--to-destination", f"{ip}:{port}",
-            ),
+            )),
         ),
         Rule(
             "filter",
             chain,
-            ("-d", ip, "!", "-i", bridge, "-o", bridge, "-p", proto, "--dport", str(port), "-j", "ACCEPT"),
+            _tagged(bridge, (
+                "-d", ip, "!", "-i", bridge, "-o", bridge, "-p", proto, "--dport", str(port), "-j", "ACCEPT",
+            )),
         ),
     ]  # fmt: skip
 
@@ -103,18 +122,18 @@ def link_rules(chain: str, bridge: str, parent_ip: str, child_ip: str, port: int
         Rule(
             "filter",
             chain,
-            (
+            _tagged(bridge, (
                 "-i", bridge, "-o", bridge, "-p", proto, "-s", parent_ip, "-d", child_ip,
                 "--dport", str(port), "-j", "ACCEPT",
-            ),
+            )),
         ),
         Rule(
             "filter",
             chain,
-            (
+            _tagged(bridge, (
                 "-i", bridge, "-o", bridge, "-p", proto, "-s", child_ip, "-d", parent_ip,
                 "--sport", str(port), "-j", "ACCEPT",
-            ),
+            )),
         ),
     ]  # fmt: skip
 
@@ -184,25 +203,27 @@ class Iptables:
             f"iptables failed to create chain {chain} in table {table}: {proc.stderr.strip()}"
         )
 
-    def flush_chain(self, table: str, chain: str) -> None:
-        self.run(["-t", table, "-F", chain])
+    def delete_chain(self, table: str, chain: str) -> bool:
+        """Delete `chain` if it is empty and nothing jumps to it (iptables refuses otherwise).
 
-    def remove_chain(self, table: str, chain: str) -> None:
-        # Errors ignored on purpose: the chain may never have been created, or a jump to it may be
-        # someone else's, and shutdown must go on removing what it can.
-        self.run(["-t", table, "-F", chain])
-        self.run(["-t", table, "-X", chain])
+        Never a flush: what is left in a chain after our own rules are gone is someone else's.
+        """
+        return self.run(["-t", table, "-X", chain]).returncode == 0
 
-    def list_rules(self, table: str, chain: str) -> list[str]:
-        proc = self.run(["-t", table, "-S", chain])
-        return proc.stdout.splitlines() if proc.returncode == 0 else []
+    def list_table(self, table: str) -> list[str]:
+        """`iptables -t table -S`: the -P, -N and -A lines of every chain."""
+        proc = self.run(["-t", table, "-S"])
+        if proc.returncode != 0:
+            raise IptablesError(f"iptables cannot list table {table}: {(proc.stderr or '').strip()}")
+        return proc.stdout.splitlines()
 
 
 class RuleBook:
     """Reference-counted rules in the daemon's own chains: added on first use, deleted on last.
 
-    The chains are flushed when the daemon starts, so this count is the whole truth about them and
-    no `-C` round trip is needed per container. Filter rules go on top, ahead of the bridge policy.
+    The daemon deletes every rule with its comment when it starts, so this count is the whole truth
+    about its chains and no `-C` round trip is needed per container. Filter rules go on top, ahead
+    of the bridge policy.
     """
 
     def __init__(self, iptables: Iptables) -> None:
@@ -240,7 +261,7 @@ class RuleBook:
                 self._refs[rule] = count - 1
 
     def forget(self) -> None:
-        """Drop the counts (the chains were flushed)."""
+        """Drop the counts (the rules were deleted)."""
         with self._lock:
             self._refs.clear()
 

@@ -14,18 +14,20 @@ import threading
 from dataclasses import dataclass, field
 
 from ..errors import Conflict, DockerError, InvalidParameter, SystemError_
-from ..sysutil import atomic
 from . import bridge as br
+from . import hostrules
+from .hostrules import HostTables, delete_chains_if_unused, delete_rules
 from .ipallocator import IPAllocator
 from .iptables import (
     Iptables,
-    Rule,
+    IptablesError,
     RuleBook,
     bridge_policy_rules,
     forward_jump_rules,
     link_rules,
     masquerade_rule,
     nat_jump_rules,
+    owner_comment,
 )
 from .linkenv import split_port
 from .netns import run_in_netns
@@ -67,9 +69,10 @@ class NetworkManager:
     """Bridge, addresses, published ports, links and iptables rules of one daemon.
 
     The keyword arguments are the daemon flags (-b, --bip, --icc, --iptables, --ip, --mtu, --dns);
-    `chain` names the iptables chains, `state_path` a JSON file recording the host rules this daemon
-    added (so a restart after a crash still knows them), `default_bridge` the bridge created when no
-    -b is given (tests use their own names).
+    `chain` names the iptables chains, `state_path` a JSON file recording the chains this daemon
+    created (so a restart after a crash still knows them), `default_bridge` the bridge created when no
+    -b is given (tests use their own names), `lock_dir` where the host-wide bridge locks live.
+    Other engines may share the host: see hostrules.py for how ours is told from theirs.
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class NetworkManager:
         state_path: str | None = None,
         default_bridge: str = br.DEFAULT_BRIDGE,
         udp_idle_timeout: float = UDP_IDLE_TIMEOUT,
+        lock_dir: str = hostrules.LOCK_DIR,
     ) -> None:
         if bridge and bridge_ip:
             raise InvalidParameter(
@@ -131,7 +135,10 @@ class NetworkManager:
         self.mapper: PortMapper | None = None
         self._containers: dict[str, _Container] = {}
         self._links: dict[tuple[str, str, int, str], int] = {}
-        self._owned: list[Rule] = []
+        self.lock_dir = lock_dir
+        self._bridge_lock: hostrules.BridgeLock | None = None
+        # (table, chain) this daemon created, or adopted from a crashed run of its own.
+        self._chains: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._ready = False
 
@@ -144,15 +151,24 @@ class NetworkManager:
         with self._lock:
             if self._ready:
                 return
-            self.address = self._setup_bridge()
-            if not self.mtu:
-                self.mtu = br.default_route_mtu()
-            if self._own_bridge:
-                br.set_up(self.bridge, self.mtu)
-            self.ips = IPAllocator(self.address.network, self.address.ip)
-            _write_sysctl(_IP_FORWARD, "1")
-            if self.use_iptables:
-                self._setup_iptables()
+            # Claimed before anything is created or changed: a refusal leaves the host as it was.
+            lock = hostrules.claim_bridge(self.bridge, self.lock_dir)
+            try:
+                if self.use_iptables:
+                    self._clear_stale_rules()
+                self.address = self._setup_bridge()
+                if not self.mtu:
+                    self.mtu = br.default_route_mtu()
+                if self._own_bridge:
+                    br.set_up(self.bridge, self.mtu)
+                self.ips = IPAllocator(self.address.network, self.address.ip)
+                _write_sysctl(_IP_FORWARD, "1")
+                if self.use_iptables:
+                    self._setup_iptables()
+            except BaseException:
+                lock.release()
+                raise
+            self._bridge_lock = lock
             if self.proxy.closed:  # set up again after a shutdown
                 self.proxy = ProxyLoop(self._udp_idle_timeout)
             self.mapper = PortMapper(self.ports, self.proxy, self.rules, self.chain, self.bridge)
@@ -177,35 +193,45 @@ class NetworkManager:
             )
         return current
 
+    def _clear_stale_rules(self) -> None:
+        """Refuse a bridge or chain another engine manages; delete what a crashed run of ours left.
+
+        Runs with the bridge's lock held, so every rule with our comment is from a dead daemon.
+        """
+        ipt, comment = self.iptables, owner_comment(self.bridge)
+        state = hostrules.read_state(self.state_path)
+        hostrules.clear_previous_bridge(ipt, state, self.bridge, self.lock_dir)
+        view = HostTables.read(ipt)
+        foreign = view.foreign(self.bridge, self.chain, comment)
+        if foreign:
+            raise hostrules.refusal(self.bridge, self.chain, foreign)
+        recorded = set(state.get("chains") or []) if state.get("bridge") == self.bridge else set()
+        self._chains = []
+        for table in hostrules.TABLES:
+            # Nothing foreign touches it, so a chain with rules of ours in it or jumping to it is
+            # ours from a crashed run even when the state file went with another root (-g).
+            if view.has_chain(table, self.chain) and (
+                (table, self.chain) in recorded or view.touching(table, self.chain)
+            ):
+                self._chains.append((table, self.chain))
+        delete_rules(ipt, view.ours(comment))
+        delete_chains_if_unused(ipt, [c for c in recorded if c[1] != self.chain])
+
     def _setup_iptables(self) -> None:
         ipt = self.iptables
-        recorded = self._load_state()
-        for table in ("nat", "filter"):
-            ipt.ensure_chain(table, self.chain)
-            # Rebuilt from scratch: what a crashed daemon left there is stale; restore() re-adds
-            # the rules of the containers that are still running.
-            ipt.flush_chain(table, self.chain)
+        for table in hostrules.TABLES:
+            if ipt.ensure_chain(table, self.chain) and (table, self.chain) not in self._chains:
+                self._chains.append((table, self.chain))
+        # Recorded before the first rule goes in, so that a crash from here on is cleaned up.
+        hostrules.write_state(self.state_path, self.bridge, self.chain, self._chains)
         if self.rules is not None:
             self.rules.forget()
         for rule in bridge_policy_rules(self.chain, self.bridge, self.icc):
             ipt.add(rule)
-        masquerade = masquerade_rule(str(self.address.network), self.bridge)
-        owned = [r for r in recorded if r == masquerade]
-        for stale in recorded:
-            if stale != masquerade:  # ours from a run with another subnet or bridge
-                ipt.delete_all(stale)
-        # The jumps name our chain, so they are ours whoever added them; inserted at the top so that
-        # the host's own FORWARD rules (a final REJECT, say) come after them.
-        jumps = nat_jump_rules(self.chain) + forward_jump_rules(self.chain, self.bridge)
-        for rule in jumps:
-            ipt.ensure(rule, insert=True)
-        added = ipt.ensure(masquerade, insert=True)
-        # On the daemon's own bridge this exact rule can only be ours, even when a crashed run
-        # added it and left no state; on a -b bridge only what we added (or recorded) is ours.
-        if (added or self._own_bridge) and masquerade not in owned:
-            owned.append(masquerade)
-        self._owned = jumps + owned
-        self._save_state(owned)
+        # Inserted at the top so that the host's own rules (a final REJECT, say) come after them.
+        jumps = nat_jump_rules(self.chain, self.bridge) + forward_jump_rules(self.chain, self.bridge)
+        for rule in [*jumps, masquerade_rule(str(self.address.network), self.bridge)]:
+            ipt.add(rule, insert=True)
         if not self.icc and not _write_sysctl(_BRIDGE_NF, "1"):
             log.warning("--icc=false: cannot enable %s; containers may still reach each other", _BRIDGE_NF)
 
@@ -228,7 +254,8 @@ class NetworkManager:
         }
 
     def shutdown(self) -> None:
-        """Stop every proxy and remove the rules this daemon added; the bridge and addresses stay."""
+        """Stop every proxy and remove the rules and chains this daemon added; the bridge and its
+        addresses stay."""
         with self._lock:
             was_ready, self._ready = self._ready, False
             self._containers.clear()
@@ -236,15 +263,27 @@ class NetworkManager:
         self.proxy.close()
         # A later setup() starts from empty books; restore() fills them again.
         self.ports = PortAllocator()
-        if not was_ready or not self.use_iptables:
+        if not was_ready:
             return
-        for rule in self._owned:
-            self.iptables.delete_all(rule)
-        for table in ("nat", "filter"):
-            self.iptables.remove_chain(table, self.chain)
+        try:
+            if self.use_iptables:
+                self._remove_rules()
+        finally:
+            if self._bridge_lock is not None:
+                self._bridge_lock.release()
+                self._bridge_lock = None
+
+    def _remove_rules(self) -> None:
+        """Exactly the rules with our comment, then the chains we created if nothing else uses them."""
+        try:
+            view = HostTables.read(self.iptables)
+            delete_rules(self.iptables, view.ours(owner_comment(self.bridge)))
+            self._chains = delete_chains_if_unused(self.iptables, self._chains)
+        except IptablesError as e:
+            log.warning("removing the network rules: %s", e)
         if self.rules is not None:
             self.rules.forget()
-        self._save_state([])
+        hostrules.write_state(self.state_path, self.bridge, self.chain, self._chains)
 
     # -- containers ------------------------------------------------------------------------------
 
@@ -449,31 +488,6 @@ class NetworkManager:
         if host_text is None:
             host_text = _read_text("/etc/resolv.conf")
         return resolv_conf(host_text, list(container_dns) or self.dns)
-
-    # -- state -----------------------------------------------------------------------------------
-
-    def _load_state(self) -> list[Rule]:
-        if not self.state_path or not os.path.exists(self.state_path):
-            return []
-        try:
-            data = atomic.read_json(self.state_path)
-            return [Rule(t, c, tuple(a)) for t, c, a in data.get("rules", [])]
-        except (OSError, ValueError, TypeError) as e:
-            log.warning("ignoring unreadable network state %s: %s", self.state_path, e)
-            return []
-
-    def _save_state(self, owned: list[Rule]) -> None:
-        if not self.state_path:
-            return
-        data = {
-            "bridge": self.bridge,
-            "chain": self.chain,
-            "rules": [[r.table, r.chain, list(r.args)] for r in owned],
-        }
-        try:
-            atomic.write_json(self.state_path, data)
-        except OSError as e:
-            log.warning("cannot record network state in %s: %s", self.state_path, e)
 
 
 def _read_text(path: str) -> str:

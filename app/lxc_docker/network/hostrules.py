@@ -1,0 +1,248 @@
+"""Sharing the host with other engines: which bridges, rules and chains are this daemon's.
+
+Docker itself, libvirt or another lxc-docker may run beside this daemon and keep rules in the same
+iptables tables, Docker in a chain called DOCKER as ours is by default. Two marks tell ours apart:
+
+- every rule the daemon adds carries `-m comment --comment lxc-docker:BRIDGE` (iptables.owner_comment);
+- a live daemon holds an exclusive flock on /run/lxc-docker/bridge-BRIDGE.lock, which the kernel
+  releases when the process dies, however it dies.
+
+So at start, with the lock taken, a rule carrying our comment can only be left by a crashed run of
+ours and is deleted; a rule naming the bridge (-i/-o), sitting in our chain or jumping to it without
+our comment belongs to another engine, and the daemon refuses the bridge rather than share it. At stop
+the daemon deletes the rules with its comment and the chains it created, never a flush, and a chain
+only when nothing else is left in it or points at it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import shlex
+from dataclasses import dataclass, field
+
+from ..errors import SystemError_
+from ..sysutil import atomic
+from .iptables import Iptables, owner_comment
+
+log = logging.getLogger(__name__)
+
+LOCK_DIR = "/run/lxc-docker"
+STATE_VERSION = 2
+TABLES = ("nat", "filter")
+# How many foreign rules an error message quotes.
+_QUOTED = 3
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One rule as `iptables -S` prints it."""
+
+    table: str
+    chain: str
+    args: tuple[str, ...]
+
+    def values(self, *flags: str) -> list[str]:
+        """The words after each of `flags` (`-i`, `-o`, `-j`...), negated or not."""
+        return [self.args[i + 1] for i, a in enumerate(self.args[:-1]) if a in flags]
+
+    @property
+    def comment(self) -> str | None:
+        found = self.values("--comment")
+        return found[0] if found else None
+
+    def text(self) -> str:
+        """The rule as iptables -S prints it, for messages."""
+        words = ["-t", self.table, "-A", self.chain, *self.args]
+        return " ".join(
+            shlex.quote(w) if not w or any(c.isspace() or c in "'\"" for c in w) else w for w in words
+        )
+
+
+@dataclass
+class HostTables:
+    """A listing of the nat and filter tables: chain names and rules."""
+
+    chains: dict[str, set[str]] = field(default_factory=dict)
+    rules: list[Listed] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, ipt: Iptables) -> HostTables:
+        view = cls()
+        for table in TABLES:
+            names = view.chains.setdefault(table, set())
+            for line in ipt.list_table(table):
+                words = shlex.split(line)
+                if len(words) >= 2 and words[0] in ("-P", "-N"):
+                    names.add(words[1])
+                elif len(words) >= 2 and words[0] == "-A":
+                    view.rules.append(Listed(table, words[1], tuple(words[2:])))
+        return view
+
+    def has_chain(self, table: str, chain: str) -> bool:
+        return chain in self.chains.get(table, set())
+
+    def touching(self, table: str, chain: str) -> list[Listed]:
+        """Rules in `chain` and rules jumping to it."""
+        return [
+            r for r in self.rules if r.table == table and (r.chain == chain or chain in r.values("-j", "-g"))
+        ]
+
+    def foreign(self, bridge: str, chain: str, comment: str) -> list[Listed]:
+        """Rules without our comment that name the bridge as an interface, or sit in or jump to our chain."""
+        found = []
+        for r in self.rules:
+            if r.comment == comment:
+                continue
+            if bridge in r.values("-i", "-o") or r.chain == chain or chain in r.values("-j", "-g"):
+                found.append(r)
+        return found
+
+    def ours(self, comment: str) -> list[Listed]:
+        return [r for r in self.rules if r.comment == comment]
+
+
+def delete_rules(ipt: Iptables, rules: list[Listed]) -> None:
+    """Delete each rule by its own spec, so whatever else is in the chain stays where it is."""
+    for r in rules:
+        ipt.run(["-t", r.table, "-D", r.chain, *r.args])
+
+
+def delete_chains_if_unused(ipt: Iptables, chains: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Delete each (table, chain) that is empty and unreferenced; returns those that had to stay."""
+    if not chains:
+        return []
+    view = HostTables.read(ipt)
+    kept = []
+    for table, chain in chains:
+        if not view.has_chain(table, chain):
+            continue
+        if view.touching(table, chain) or not ipt.delete_chain(table, chain):
+            kept.append((table, chain))
+    return kept
+
+
+def refusal(bridge: str, chain: str, foreign: list[Listed]) -> SystemError_:
+    quoted = "; ".join(r.text() for r in foreign[:_QUOTED])
+    more = f" (and {len(foreign) - _QUOTED} more)" if len(foreign) > _QUOTED else ""
+    return SystemError_(
+        f"bridge {bridge} or iptables chain {chain} is managed by another engine (Docker, libvirt, "
+        f"an older lxc-docker): iptables has rules lxc-docker did not add: {quoted}{more}. "
+        f"Refusing to share them: start the daemon with -b/--bridge naming a bridge of its own "
+        f"(create it first), or with -b none to run containers without networking."
+    )
+
+
+class BridgeLock:
+    """The host-wide claim of a live daemon on one bridge: an flock the kernel drops when we die."""
+
+    def __init__(self, bridge: str, directory: str = LOCK_DIR) -> None:
+        self.bridge = bridge
+        self.path = os.path.join(directory, f"bridge-{bridge}.lock")
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; False when another live process holds it."""
+        if self._fd is not None:
+            return True
+        os.makedirs(os.path.dirname(self.path), mode=0o755, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                os.close(fd)
+                if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    return False
+                raise
+            # The previous holder unlinks the file as it lets go: if that happened between our open
+            # and our flock, we hold a lock on a file nobody else will ever open. Try again.
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        """The pid the holder wrote, for messages."""
+        try:
+            with open(self.path) as f:
+                return f.read().strip() or "?"
+        except OSError:
+            return "?"
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+
+
+def claim_bridge(bridge: str, directory: str = LOCK_DIR) -> BridgeLock:
+    """The bridge's lock, or a refusal naming the daemon that holds it."""
+    lock = BridgeLock(bridge, directory)
+    if not lock.acquire():
+        raise SystemError_(
+            f"bridge {bridge} is in use by another lxc-docker daemon (pid {lock.holder()}, lock "
+            f"{lock.path}): start this one with -b/--bridge naming another bridge, or with -b none"
+        )
+    return lock
+
+
+# -- what a run leaves for the next one -------------------------------------------------------------
+
+
+def read_state(path: str | None) -> dict:
+    """The bridge, chain and created chains a previous run recorded ({} when none or unreadable)."""
+    if not path or not os.path.exists(path):
+        return {}
+    try:
+        data = atomic.read_json(path)
+    except (OSError, ValueError) as e:
+        log.warning("ignoring unreadable network state %s: %s", path, e)
+        return {}
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        return {}  # an older layout recorded rules without our comment; nothing to reuse
+    chains = [(t, c) for t, c in data.get("chains") or [] if isinstance(t, str) and isinstance(c, str)]
+    return {"bridge": str(data.get("bridge") or ""), "chain": str(data.get("chain") or ""), "chains": chains}
+
+
+def write_state(path: str | None, bridge: str, chain: str, chains: list[tuple[str, str]]) -> None:
+    if not path:
+        return
+    data = {"version": STATE_VERSION, "bridge": bridge, "chain": chain, "chains": [list(c) for c in chains]}
+    try:
+        atomic.write_json(path, data)
+    except OSError as e:
+        log.warning("cannot record network state in %s: %s", path, e)
+
+
+def clear_previous_bridge(ipt: Iptables, state: dict, bridge: str, lock_dir: str) -> None:
+    """A crashed run of ours on another bridge: remove its rules and chains unless a daemon holds it now."""
+    previous = state.get("bridge") or ""
+    if not previous or previous == bridge:
+        return
+    lock = BridgeLock(previous, lock_dir)
+    if not lock.acquire():
+        return  # another daemon of ours runs there: those rules are its own now
+    try:
+        delete_rules(ipt, HostTables.read(ipt).ours(owner_comment(previous)))
+        delete_chains_if_unused(ipt, state.get("chains") or [])
+    finally:
+        lock.release()

@@ -1,0 +1,130 @@
+"""Telling this daemon's iptables rules and bridges from another engine's, against listed text."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from lxc_docker.errors import SystemError_
+from lxc_docker.network.hostrules import (
+    BridgeLock,
+    HostTables,
+    claim_bridge,
+    read_state,
+    refusal,
+    write_state,
+)
+from lxc_docker.network.iptables import Iptables
+
+# What `iptables -S` printed on a host where Docker runs on docker0 and lxc-docker on br1.
+LISTING = {
+    "nat": """-P PREROUTING ACCEPT
+-P POSTROUTING ACCEPT
+-N DOCKER
+-N DOCKER-br1
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment "lxc-docker:br1" -j DOCKER-br1
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A POSTROUTING -s 10.5.0.0/24 ! -o br1 -m comment --comment "lxc-docker:br1" -j MASQUERADE
+-A DOCKER -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+-A DOCKER-br1 -p tcp ! -i br1 -m comment --comment "lxc-docker:br1" -j DNAT --to-destination 10.5.0.2:80
+""",
+    "filter": """-P FORWARD ACCEPT
+-N DOCKER
+-N DOCKER-br1
+-A FORWARD -o docker0 -j DOCKER
+-A FORWARD -i br1 -m comment --comment "lxc-docker:br1" -j DOCKER-br1
+-A FORWARD -i br10 -j ACCEPT
+-A DOCKER-br1 -i br1 -o br1 -m comment --comment "lxc-docker:br10" -j ACCEPT
+""",
+}
+
+
+class ListingIptables(Iptables):
+    def __init__(self, listing: dict[str, str]) -> None:
+        super().__init__("iptables")
+        self.listing = listing
+
+    def run(self, args):
+        assert args[0] == "-t" and args[2] == "-S"
+        return subprocess.CompletedProcess(args, 0, self.listing[args[1]], "")
+
+
+@pytest.fixture
+def view() -> HostTables:
+    return HostTables.read(ListingIptables(LISTING))
+
+
+def test_listing_is_parsed_with_quoted_comments(view):
+    assert view.has_chain("nat", "DOCKER-br1") and view.has_chain("nat", "PREROUTING")
+    assert not view.has_chain("nat", "FORWARD")
+    ours = view.ours("lxc-docker:br1")
+    assert [(r.table, r.chain) for r in ours] == [
+        ("nat", "PREROUTING"),
+        ("nat", "POSTROUTING"),
+        ("nat", "DOCKER-br1"),
+        ("filter", "FORWARD"),
+    ]
+    assert ours[1].text() == (
+        "-t nat -A POSTROUTING -s 10.5.0.0/24 ! -o br1 -m comment --comment lxc-docker:br1 -j MASQUERADE"
+    )
+
+
+def test_another_engines_bridge_is_foreign(view):
+    foreign = view.foreign("docker0", "DOCKER", "lxc-docker:docker0")
+    texts = [r.text() for r in foreign]
+    assert "-t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE" in texts
+    assert "-t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER" in texts
+    assert "-t filter -A FORWARD -o docker0 -j DOCKER" in texts
+    assert len(foreign) == 4  # and the DNAT inside DOCKER
+
+
+def test_our_own_bridge_has_nothing_foreign(view):
+    assert view.foreign("br1", "DOCKER-br1", "lxc-docker:br1") == [
+        # A comment for another bridge in our chain is not ours: exact comment, not a prefix.
+        next(r for r in view.rules if r.comment == "lxc-docker:br10")
+    ]
+
+
+def test_a_bridge_name_prefix_is_not_the_bridge(view):
+    # "-i br10" does not name br1: only the rule with the other comment and "-i br1" is foreign.
+    (foreign,) = view.foreign("br1", "DOCKER-x", "lxc-docker:br1")
+    assert foreign.comment == "lxc-docker:br10"
+
+
+def test_touching_lists_rules_in_and_jumps_to_a_chain(view):
+    assert len(view.touching("nat", "DOCKER-br1")) == 2
+    assert len(view.touching("filter", "DOCKER")) == 1
+    assert view.touching("nat", "NOPE") == []
+
+
+def test_refusal_names_the_flags(view):
+    err = refusal("docker0", "DOCKER", view.foreign("docker0", "DOCKER", "lxc-docker:docker0"))
+    text = str(err)
+    assert isinstance(err, SystemError_)
+    assert "bridge docker0" in text and "-b/--bridge" in text and "-b none" in text
+    assert "-j MASQUERADE" in text and "(and 1 more)" in text
+
+
+def test_bridge_lock_is_exclusive_and_released(tmp_path):
+    first = claim_bridge("ldtlock0", str(tmp_path))
+    assert first.held and (tmp_path / "bridge-ldtlock0.lock").exists()
+    with pytest.raises(SystemError_, match=r"another lxc-docker daemon \(pid \d+"):
+        claim_bridge("ldtlock0", str(tmp_path))
+    other = claim_bridge("ldtlock1", str(tmp_path))  # another bridge is free
+    first.release()
+    assert not (tmp_path / "bridge-ldtlock0.lock").exists()
+    again = BridgeLock("ldtlock0", str(tmp_path))
+    assert again.acquire()
+    again.release()
+    other.release()
+
+
+def test_state_round_trip_and_old_layout_ignored(tmp_path):
+    path = str(tmp_path / "network.json")
+    write_state(path, "br1", "DOCKER-br1", [("nat", "DOCKER-br1")])
+    assert read_state(path) == {"bridge": "br1", "chain": "DOCKER-br1", "chains": [("nat", "DOCKER-br1")]}
+    (tmp_path / "network.json").write_text('{"bridge": "br1", "chain": "DOCKER", "rules": []}')
+    assert read_state(path) == {}
+    assert read_state(str(tmp_path / "none.json")) == {} and read_state(None) == {}
