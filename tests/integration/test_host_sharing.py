@@ -32,7 +32,7 @@ def free_subnet() -> ipaddress.IPv4Network:
     routes = sh("ip", "-4", "route") + sh("ip", "-4", "addr")
     for _ in range(200):
         net = ipaddress.IPv4Network(f"10.{random.randint(100, 250)}.{random.randint(0, 255)}.0/24")
-        if f"{str(net.network_address)[:-1]}" not in routes:
+        if str(net.network_address).rsplit(".", 1)[0] + "." not in routes:
             return net
     raise RuntimeError("no free test subnet")
 
@@ -182,7 +182,7 @@ def test_daemon_refuses_a_bridge_another_engine_manages(host, daemon_factory):
     other = host.other_engine()
     before = other.snapshot()
     log = refused(daemon_factory("-b", other.bridge))
-    assert f"bridge {other.bridge}" in log and "managed by another engine" in log
+    assert f"bridge {other.bridge} is managed by another engine" in log
     assert "-b/--bridge" in log and "-b none" in log
     assert other.snapshot() == before
     assert ours(other.bridge) == []
@@ -195,7 +195,8 @@ def test_daemon_refuses_a_chain_another_engine_uses(host, daemon_factory):
     other = host.other_engine(chain=chain_of(bridge))
     before = other.snapshot()
     log = refused(daemon_factory("-b", bridge))
-    assert f"chain {chain_of(bridge)}" in log and "-b/--bridge" in log
+    assert f"iptables chain {chain_of(bridge)}, which this daemon uses for bridge {bridge}" in log
+    assert "-b/--bridge" in log
     assert other.snapshot() == before
 
 

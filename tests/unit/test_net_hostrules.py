@@ -99,12 +99,21 @@ def test_touching_lists_rules_in_and_jumps_to_a_chain(view):
     assert view.touching("nat", "NOPE") == []
 
 
-def test_refusal_names_the_flags(view):
+def test_refusal_names_the_bridge_and_the_flags(view):
     err = refusal("docker0", "DOCKER", view.foreign("docker0", "DOCKER", "lxc-docker:docker0"))
     text = str(err)
     assert isinstance(err, SystemError_)
-    assert "bridge docker0" in text and "-b/--bridge" in text and "-b none" in text
-    assert "-j MASQUERADE" in text and "(and 1 more)" in text
+    assert text.startswith("bridge docker0 is managed by another engine")
+    assert "-b/--bridge" in text and "-b none" in text
+    # The rules naming the bridge are quoted, not the DNAT inside the chain.
+    assert "-j MASQUERADE" in text and "DNAT" not in text
+
+
+def test_refusal_for_a_chain_alone_names_the_chain(view):
+    text = str(refusal("br7", "DOCKER", view.foreign("br7", "DOCKER", "lxc-docker:br7")))
+    assert text.startswith("iptables chain DOCKER, which this daemon uses for bridge br7, is another")
+    assert "--dst-type LOCAL -j DOCKER;" in text and "-j DNAT" in text and "-o docker0 -j DOCKER." in text
+    assert "more)" not in text and "-b/--bridge" in text
 
 
 def test_bridge_lock_is_exclusive_and_released(tmp_path):

@@ -125,13 +125,19 @@ def delete_chains_if_unused(ipt: Iptables, chains: list[tuple[str, str]]) -> lis
 
 
 def refusal(bridge: str, chain: str, foreign: list[Listed]) -> SystemError_:
-    quoted = "; ".join(r.text() for r in foreign[:_QUOTED])
-    more = f" (and {len(foreign) - _QUOTED} more)" if len(foreign) > _QUOTED else ""
+    """The error for a bridge, or our chain name, that another engine's rules use."""
+    on_bridge = [r for r in foreign if bridge in r.values("-i", "-o")]
+    shown = on_bridge or foreign
+    quoted = "; ".join(r.text() for r in shown[:_QUOTED])
+    more = f" (and {len(shown) - _QUOTED} more)" if len(shown) > _QUOTED else ""
+    if on_bridge:
+        what = f"bridge {bridge} is managed by another engine (Docker, libvirt, an older lxc-docker)"
+    else:
+        what = f"iptables chain {chain}, which this daemon uses for bridge {bridge}, is another engine's"
     return SystemError_(
-        f"bridge {bridge} or iptables chain {chain} is managed by another engine (Docker, libvirt, "
-        f"an older lxc-docker): iptables has rules lxc-docker did not add: {quoted}{more}. "
-        f"Refusing to share them: start the daemon with -b/--bridge naming a bridge of its own "
-        f"(create it first), or with -b none to run containers without networking."
+        f"{what}: iptables has rules lxc-docker did not add: {quoted}{more}. Refusing to share them: "
+        f"start the daemon with -b/--bridge naming a bridge of its own (create it first; its chain is "
+        f"DOCKER-<bridge>), or with -b none to run containers without networking."
     )
 
 
