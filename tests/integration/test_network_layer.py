@@ -195,6 +195,7 @@ class Env:
         self.managers: list[NetworkManager] = []
         self.containers: list[FakeContainer] = []
         self.bridges = [self.bridge]
+        self.chains = [self.chain]
 
     def manager(self, **kw) -> NetworkManager:
         kw.setdefault("bridge_ip", "" if "bridge" in kw else self.gateway)
@@ -217,16 +218,17 @@ class Env:
         for name in self.bridges:
             if br.link_exists(name):
                 sh("ip", "link", "del", name, check=False)
-        # Whatever a failed test left: every rule naming our chain or bridge, then the chains.
+        # Whatever a failed test left: every rule naming our chains or bridges, then the chains.
         table = ""
         for line in sh("iptables-save").splitlines():
             if line.startswith("*"):
                 table = line[1:]
-            elif line.startswith("-A ") and (self.chain in line or self.bridge in line):
+            elif line.startswith("-A ") and any(n in line for n in self.chains + self.bridges):
                 sh("iptables", "-w", "-t", table, "-D", *shlex.split(line)[1:], check=False)
-        for table in ("nat", "filter"):
-            sh("iptables", "-w", "-t", table, "-F", self.chain, check=False)
-            sh("iptables", "-w", "-t", table, "-X", self.chain, check=False)
+        for chain in self.chains:
+            for table in ("nat", "filter"):
+                sh("iptables", "-w", "-t", table, "-F", chain, check=False)
+                sh("iptables", "-w", "-t", table, "-X", chain, check=False)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -243,7 +245,7 @@ def env():
     e = Env()
     yield e
     e.cleanup()
-    assert not iptables_dump(e.chain, e.bridge), "rules left behind"
+    assert not iptables_dump(*e.chains, *e.bridges), "rules left behind"
     for name in e.bridges:
         assert not br.link_exists(name)
 
@@ -605,3 +607,37 @@ def test_start_latency_without_ports(env):
     median = statistics.median(times)
     print(f"\nallocate+configure median {median:.1f} ms over {len(times)} starts")
     assert median <= 30
+
+
+def test_stop_keeps_what_another_engine_put_in_our_chain(env):
+    mgr = env.manager()
+    mgr.setup()
+    # Someone else adds a rule to our filter chain while we run: never flushed, the chain stays.
+    sh("iptables", "-w", "-t", "filter", "-A", env.chain, "-s", "192.0.2.1/32", "-j", "RETURN")
+    mgr.shutdown()
+    left = [ln for ln in sh("iptables-save").splitlines() if env.chain in ln or env.bridge in ln]
+    assert left == [f":{env.chain} - [0:0]", f"-A {env.chain} -s 192.0.2.1/32 -j RETURN"]
+    # And the next start refuses a chain with a rule it did not add.
+    with pytest.raises(SystemError_, match=f"iptables chain {env.chain}, .* is another engine's"):
+        env.manager().setup()
+
+
+def test_crashed_run_on_another_bridge_is_cleaned_at_start(env, tmp_path):
+    state = str(tmp_path / "network.json")
+    first = env.manager(state_path=state)
+    first.setup()
+    assert iptables_dump(env.chain, env.bridge)
+    crash(first)
+    env.managers.remove(first)
+    # The same root restarted with another bridge and chain: the dead run's rules and chains go.
+    tag = secrets.token_hex(3)
+    bridge, chain = f"ldt{tag}", f"LDT{tag.upper()}"
+    env.bridges.append(bridge)
+    env.chains.append(chain)
+    gateway = f"{free_subnet().network_address + 1}/24"
+    moved = env.manager(state_path=state, bridge_ip=gateway, default_bridge=bridge, chain=chain)
+    moved.setup()
+    assert iptables_dump(env.chain, env.bridge) == []
+    assert iptables_dump(chain, bridge)
+    moved.shutdown()
+    assert iptables_dump(chain, bridge) == []
