@@ -180,7 +180,8 @@ def crash(mgr: NetworkManager) -> None:
     """What a daemon's death does: its proxies die with it, the kernel drops its bridge lock; its
     rules stay."""
     mgr.proxy.close()
-    mgr._bridge_lock.release()
+    mgr.host.lock.release()
+    mgr.host.lock = None
 
 
 class Env:

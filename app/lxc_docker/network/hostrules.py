@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SystemError_
 from ..sysutil import atomic
-from .iptables import Iptables, owner_comment
+from .iptables import Iptables, IptablesError, owner_comment
 
 log = logging.getLogger(__name__)
 
@@ -252,3 +252,80 @@ def clear_previous_bridge(ipt: Iptables, state: dict, bridge: str, lock_dir: str
         delete_chains_if_unused(ipt, state.get("chains") or [])
     finally:
         lock.release()
+
+
+# -- one daemon's hold on its bridge and chains -----------------------------------------------------
+
+
+class HostClaim:
+    """The bridge lock, the chains this daemon created and the state file that remembers them.
+
+    `claim()` before the bridge is touched, `ensure_chains()` before the first rule goes in,
+    `release()` at shutdown (or when setup fails half way).
+    """
+
+    def __init__(
+        self, ipt: Iptables, bridge: str, chain: str, *, iptables: bool, state_path: str | None, lock_dir: str
+    ) -> None:
+        self.ipt, self.bridge, self.chain = ipt, bridge, chain
+        self.use_iptables, self.state_path, self.lock_dir = iptables, state_path, lock_dir
+        self.comment = owner_comment(bridge)
+        self.lock: BridgeLock | None = None
+        # (table, chain) this daemon created, or adopted from a crashed run of its own.
+        self.chains: list[tuple[str, str]] = []
+
+    def claim(self) -> None:
+        """Take the bridge; refuse one another engine manages; delete what a crashed run of ours left."""
+        lock = claim_bridge(self.bridge, self.lock_dir)
+        try:
+            if self.use_iptables:
+                self._clear_stale()
+        except BaseException:
+            lock.release()
+            raise
+        self.lock = lock
+
+    def _clear_stale(self) -> None:
+        # With the lock held, every rule with our comment is from a dead daemon.
+        state = read_state(self.state_path)
+        clear_previous_bridge(self.ipt, state, self.bridge, self.lock_dir)
+        view = HostTables.read(self.ipt)
+        foreign = view.foreign(self.bridge, self.chain, self.comment)
+        if foreign:
+            raise refusal(self.bridge, self.chain, foreign)
+        recorded = set(state.get("chains") or []) if state.get("bridge") == self.bridge else set()
+        self.chains = []
+        for table in TABLES:
+            # Nothing foreign touches it, so a chain with rules of ours in it or jumping to it is
+            # ours from a crashed run even when the state file went with another root (-g).
+            if view.has_chain(table, self.chain) and (
+                (table, self.chain) in recorded or view.touching(table, self.chain)
+            ):
+                self.chains.append((table, self.chain))
+        delete_rules(self.ipt, view.ours(self.comment))
+        delete_chains_if_unused(self.ipt, [c for c in recorded if c[1] != self.chain])
+
+    def ensure_chains(self) -> None:
+        """Our chain in nat and filter; recorded before the first rule goes in, so that a crash from
+        then on is cleaned up by the next start. A chain that was there, empty and unused, is used but
+        not ours to delete."""
+        for table in TABLES:
+            if self.ipt.ensure_chain(table, self.chain) and (table, self.chain) not in self.chains:
+                self.chains.append((table, self.chain))
+        write_state(self.state_path, self.bridge, self.chain, self.chains)
+
+    def release(self) -> None:
+        """Exactly the rules with our comment, then the chains we created if nothing else uses them."""
+        if self.lock is None:
+            return
+        try:
+            if self.use_iptables:
+                try:
+                    delete_rules(self.ipt, HostTables.read(self.ipt).ours(self.comment))
+                    self.chains = delete_chains_if_unused(self.ipt, self.chains)
+                except IptablesError as e:
+                    log.warning("removing the network rules: %s", e)
+                write_state(self.state_path, self.bridge, self.chain, self.chains)
+        finally:
+            self.lock.release()
+            self.lock = None

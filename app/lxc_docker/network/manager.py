@@ -15,19 +15,16 @@ from dataclasses import dataclass, field
 
 from ..errors import Conflict, DockerError, InvalidParameter, SystemError_
 from . import bridge as br
-from . import hostrules
-from .hostrules import HostTables, delete_chains_if_unused, delete_rules
+from .hostrules import LOCK_DIR, HostClaim
 from .ipallocator import IPAllocator
 from .iptables import (
     Iptables,
-    IptablesError,
     RuleBook,
     bridge_policy_rules,
     forward_jump_rules,
     link_rules,
     masquerade_rule,
     nat_jump_rules,
-    owner_comment,
 )
 from .linkenv import split_port
 from .netns import run_in_netns
@@ -89,7 +86,7 @@ class NetworkManager:
         state_path: str | None = None,
         default_bridge: str = br.DEFAULT_BRIDGE,
         udp_idle_timeout: float = UDP_IDLE_TIMEOUT,
-        lock_dir: str = hostrules.LOCK_DIR,
+        lock_dir: str = LOCK_DIR,
     ) -> None:
         if bridge and bridge_ip:
             raise InvalidParameter(
@@ -135,10 +132,9 @@ class NetworkManager:
         self.mapper: PortMapper | None = None
         self._containers: dict[str, _Container] = {}
         self._links: dict[tuple[str, str, int, str], int] = {}
-        self.lock_dir = lock_dir
-        self._bridge_lock: hostrules.BridgeLock | None = None
-        # (table, chain) this daemon created, or adopted from a crashed run of its own.
-        self._chains: list[tuple[str, str]] = []
+        self.host = HostClaim(
+            self.iptables, self.bridge, chain, iptables=iptables, state_path=state_path, lock_dir=lock_dir
+        )
         self._lock = threading.Lock()
         self._ready = False
 
@@ -152,10 +148,8 @@ class NetworkManager:
             if self._ready:
                 return
             # Claimed before anything is created or changed: a refusal leaves the host as it was.
-            lock = hostrules.claim_bridge(self.bridge, self.lock_dir)
+            self.host.claim()
             try:
-                if self.use_iptables:
-                    self._clear_stale_rules()
                 self.address = self._setup_bridge()
                 if not self.mtu:
                     self.mtu = br.default_route_mtu()
@@ -166,9 +160,8 @@ class NetworkManager:
                 if self.use_iptables:
                     self._setup_iptables()
             except BaseException:
-                lock.release()
+                self.host.release()
                 raise
-            self._bridge_lock = lock
             if self.proxy.closed:  # set up again after a shutdown
                 self.proxy = ProxyLoop(self._udp_idle_timeout)
             self.mapper = PortMapper(self.ports, self.proxy, self.rules, self.chain, self.bridge)
@@ -193,37 +186,9 @@ class NetworkManager:
             )
         return current
 
-    def _clear_stale_rules(self) -> None:
-        """Refuse a bridge or chain another engine manages; delete what a crashed run of ours left.
-
-        Runs with the bridge's lock held, so every rule with our comment is from a dead daemon.
-        """
-        ipt, comment = self.iptables, owner_comment(self.bridge)
-        state = hostrules.read_state(self.state_path)
-        hostrules.clear_previous_bridge(ipt, state, self.bridge, self.lock_dir)
-        view = HostTables.read(ipt)
-        foreign = view.foreign(self.bridge, self.chain, comment)
-        if foreign:
-            raise hostrules.refusal(self.bridge, self.chain, foreign)
-        recorded = set(state.get("chains") or []) if state.get("bridge") == self.bridge else set()
-        self._chains = []
-        for table in hostrules.TABLES:
-            # Nothing foreign touches it, so a chain with rules of ours in it or jumping to it is
-            # ours from a crashed run even when the state file went with another root (-g).
-            if view.has_chain(table, self.chain) and (
-                (table, self.chain) in recorded or view.touching(table, self.chain)
-            ):
-                self._chains.append((table, self.chain))
-        delete_rules(ipt, view.ours(comment))
-        delete_chains_if_unused(ipt, [c for c in recorded if c[1] != self.chain])
-
     def _setup_iptables(self) -> None:
         ipt = self.iptables
-        for table in hostrules.TABLES:
-            if ipt.ensure_chain(table, self.chain) and (table, self.chain) not in self._chains:
-                self._chains.append((table, self.chain))
-        # Recorded before the first rule goes in, so that a crash from here on is cleaned up.
-        hostrules.write_state(self.state_path, self.bridge, self.chain, self._chains)
+        self.host.ensure_chains()
         if self.rules is not None:
             self.rules.forget()
         for rule in bridge_policy_rules(self.chain, self.bridge, self.icc):
@@ -265,25 +230,9 @@ class NetworkManager:
         self.ports = PortAllocator()
         if not was_ready:
             return
-        try:
-            if self.use_iptables:
-                self._remove_rules()
-        finally:
-            if self._bridge_lock is not None:
-                self._bridge_lock.release()
-                self._bridge_lock = None
-
-    def _remove_rules(self) -> None:
-        """Exactly the rules with our comment, then the chains we created if nothing else uses them."""
-        try:
-            view = HostTables.read(self.iptables)
-            delete_rules(self.iptables, view.ours(owner_comment(self.bridge)))
-            self._chains = delete_chains_if_unused(self.iptables, self._chains)
-        except IptablesError as e:
-            log.warning("removing the network rules: %s", e)
+        self.host.release()
         if self.rules is not None:
             self.rules.forget()
-        hostrules.write_state(self.state_path, self.bridge, self.chain, self._chains)
 
     # -- containers ------------------------------------------------------------------------------
 
