@@ -11,6 +11,7 @@ from lxc_docker.network.hostrules import (
     BridgeLock,
     HostTables,
     claim_bridge,
+    delete_rules,
     read_state,
     refusal,
     write_state,
@@ -45,10 +46,13 @@ class ListingIptables(Iptables):
     def __init__(self, listing: dict[str, str]) -> None:
         super().__init__("iptables")
         self.listing = listing
+        self.calls: list[list[str]] = []
 
     def run(self, args):
-        assert args[0] == "-t" and args[2] == "-S"
-        return subprocess.CompletedProcess(args, 0, self.listing[args[1]], "")
+        self.calls.append(list(args))
+        if args[2] == "-S":
+            return subprocess.CompletedProcess(args, 0, self.listing[args[1]], "")
+        return subprocess.CompletedProcess(args, 0, "", "")
 
 
 @pytest.fixture
@@ -137,3 +141,21 @@ def test_state_round_trip_and_old_layout_ignored(tmp_path):
     (tmp_path / "network.json").write_text('{"bridge": "br1", "chain": "DOCKER", "rules": []}')
     assert read_state(path) == {}
     assert read_state(str(tmp_path / "none.json")) == {} and read_state(None) == {}
+
+
+def test_our_rules_are_deleted_by_their_own_spec():
+    ipt = ListingIptables(LISTING)
+    delete_rules(ipt, HostTables.read(ipt).ours("lxc-docker:br1"))
+    deletes = [c for c in ipt.calls if c[2] == "-D"]
+    assert len(deletes) == 4 and not [c for c in ipt.calls if c[2] in ("-F", "-X")]
+    # The comment goes back to iptables unquoted, as one word.
+    assert deletes[1] == [
+        "-t", "nat", "-D", "POSTROUTING", "-s", "10.5.0.0/24", "!", "-o", "br1",
+        "-m", "comment", "--comment", "lxc-docker:br1", "-j", "MASQUERADE",
+    ]  # fmt: skip
+
+
+def test_lock_directory_that_cannot_be_made_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemError_, match="cannot take the lock of bridge br1"):
+        claim_bridge("br1", str(tmp_path / "file" / "locks"))

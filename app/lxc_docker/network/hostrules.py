@@ -11,7 +11,9 @@ So at start, with the lock taken, a rule carrying our comment can only be left b
 ours and is deleted; a rule naming the bridge (-i/-o), sitting in our chain or jumping to it without
 our comment belongs to another engine, and the daemon refuses the bridge rather than share it. At stop
 the daemon deletes the rules with its comment and the chains it created, never a flush, and a chain
-only when nothing else is left in it or points at it.
+only when nothing else is left in it or points at it. The state file (network.json in the daemon's
+root) records those chains and the bridge, so that a restart with another -b still cleans up after
+a crashed run on the old one. `HostClaim` ties all of it to one daemon's lifecycle.
 """
 
 from __future__ import annotations
@@ -203,7 +205,11 @@ class BridgeLock:
 def claim_bridge(bridge: str, directory: str = LOCK_DIR) -> BridgeLock:
     """The bridge's lock, or a refusal naming the daemon that holds it."""
     lock = BridgeLock(bridge, directory)
-    if not lock.acquire():
+    try:
+        acquired = lock.acquire()
+    except OSError as e:
+        raise SystemError_(f"cannot take the lock of bridge {bridge} in {directory}: {e}")
+    if not acquired:
         raise SystemError_(
             f"bridge {bridge} is in use by another lxc-docker daemon (pid {lock.holder()}, lock "
             f"{lock.path}): start this one with -b/--bridge naming another bridge, or with -b none"
