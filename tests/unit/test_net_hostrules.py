@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -122,12 +123,14 @@ def test_refusal_for_a_chain_alone_names_the_chain(view):
 
 def test_bridge_lock_is_exclusive_and_released(tmp_path):
     first = claim_bridge("ldtlock0", str(tmp_path))
-    assert first.held and (tmp_path / "bridge-ldtlock0.lock").exists()
+    netns = os.stat("/proc/self/ns/net").st_ino
+    assert first.held and first.path == str(tmp_path / f"net{netns}-ldtlock0.lock")
+    assert os.path.exists(first.path)
     with pytest.raises(SystemError_, match=r"another lxc-docker daemon \(pid \d+"):
         claim_bridge("ldtlock0", str(tmp_path))
     other = claim_bridge("ldtlock1", str(tmp_path))  # another bridge is free
     first.release()
-    assert not (tmp_path / "bridge-ldtlock0.lock").exists()
+    assert not os.path.exists(first.path)
     again = BridgeLock("ldtlock0", str(tmp_path))
     assert again.acquire()
     again.release()

@@ -4,8 +4,9 @@ Docker itself, libvirt or another lxc-docker may run beside this daemon and keep
 iptables tables, Docker in a chain called DOCKER as ours is by default. Two marks tell ours apart:
 
 - every rule the daemon adds carries `-m comment --comment lxc-docker:BRIDGE` (iptables.owner_comment);
-- a live daemon holds an exclusive flock on /run/lxc-docker/bridge-BRIDGE.lock, which the kernel
-  releases when the process dies, however it dies.
+- a live daemon holds an exclusive flock on /run/lxc-docker/netNS-BRIDGE.lock (NS: the inode of its
+  network namespace, where the bridge lives), which the kernel releases when the process dies,
+  however it dies.
 
 So at start, with the lock taken, a rule carrying our comment can only be left by a crashed run of
 ours and is deleted; a rule naming the bridge (-i/-o), sitting in our chain or jumping to it without
@@ -148,7 +149,8 @@ class BridgeLock:
 
     def __init__(self, bridge: str, directory: str = LOCK_DIR) -> None:
         self.bridge = bridge
-        self.path = os.path.join(directory, f"bridge-{bridge}.lock")
+        # Per network namespace: a daemon in a namespace of its own (ip netns) has a docker0 of its own.
+        self.path = os.path.join(directory, f"net{_netns_id()}-{bridge}.lock")
         self._fd: int | None = None
 
     @property
@@ -200,6 +202,15 @@ class BridgeLock:
             pass
         os.close(self._fd)
         self._fd = None
+
+
+def _netns_id() -> str:
+    for path in ("/proc/thread-self/ns/net", "/proc/self/ns/net"):
+        try:
+            return str(os.stat(path).st_ino)
+        except OSError:
+            continue
+    return "0"
 
 
 def claim_bridge(bridge: str, directory: str = LOCK_DIR) -> BridgeLock:
