@@ -25,9 +25,9 @@ def host_dirs():
     shutil.rmtree(base, ignore_errors=True)
 
 
-def linked_image(daemon, busybox_tar: str, repo: str, links: dict[str, str]) -> str:
+def linked_image(daemon, busybox_tar: str, repo: str, links: dict[str, str], extra=()) -> str:
     """Import busybox with the top-level directories in `links` replaced by symlinks (absolute, to
-    host paths); their content in busybox is dropped."""
+    host paths; their content in busybox is dropped), and `extra` tar entries."""
     entries = []
     with tarfile.open(busybox_tar) as tar:
         for member in tar.getmembers():
@@ -38,6 +38,7 @@ def linked_image(daemon, busybox_tar: str, repo: str, links: dict[str, str]) -> 
             entries.append((member, data))
     for name, target in links.items():
         entries.append(tarballs.entry(name, tarfile.SYMTYPE, linkname=target, mode=0o777))
+    entries.extend(extra)
     daemon.cli("import", "-", repo, input=tarballs.build(*entries), check=True)
     return repo
 
@@ -62,11 +63,23 @@ def test_create_and_run_write_nothing_through_linked_etc_and_dev(daemon, busybox
 
 
 def test_volume_under_a_linked_directory_is_made_in_the_root(daemon, busybox_tar, host_dirs):
-    image = linked_image(daemon, busybox_tar, "links/data", {"srv": host_dirs["data"]})
-    script = "echo hi > /srv/vol/f; cat /srv/vol/f"
-    out = daemon.out("run", "--rm", "-v", "/srv/vol", image, "sh", "-c", script)
-    assert out == "hi\n"
-    assert listing(host_dirs) == {"etc": [], "dev": [], "data": []}
+    # /srv links to a host directory holding a file of its own; the image has content where that
+    # link leads inside its root. The volume gets the image's content, never the host's.
+    with open(os.path.join(host_dirs["data"], "vol"), "w") as f:
+        f.write("host\n")
+    inside = host_dirs["data"].lstrip("/")
+    image = linked_image(
+        daemon,
+        busybox_tar,
+        "links/data",
+        {"srv": host_dirs["data"]},
+        extra=[tarballs.entry(f"{inside}/vol/seed", data=b"seed\n")],
+    )
+    script = "cat /srv/vol/seed; echo hi > /srv/vol/f; cat /srv/vol/f; ls /srv/vol"
+    out = daemon.out("run", "--rm", "-v", "/srv/vol", "-v", "/srv/new/deeper", image, "sh", "-c", script)
+    assert out == "seed\nhi\nf\nseed\n"
+    assert listing(host_dirs) == {"etc": [], "dev": [], "data": ["vol"]}
+    assert open(os.path.join(host_dirs["data"], "vol")).read() == "host\n"
 
 
 def test_build_from_and_commit_write_nothing_through_links(daemon, busybox_tar, host_dirs, tmp_path):

@@ -88,18 +88,6 @@ def _volume_excludes(c: Container) -> list[str]:
     return [p.lstrip("/") for p in (c.volumes or {})]
 
 
-def resolve_in_root(root: str, path: str) -> str:
-    """Host path of container path `path` under `root`, following symlinks as the container would.
-
-    Only for what needs a path string (mount points); reading and writing go through safepath's
-    descriptors instead. Lives in archive.safepath; kept here for the builder and volumes.
-    """
-    try:
-        return safepath.resolve_in_root(root, path)
-    except OSError as e:
-        raise InvalidParameter(f"cannot resolve {path}: {e.strerror}")
-
-
 class ContainerPath:
     """A path in a running or stopped container, mapped to the host: bind mounts first, then rootfs."""
 
