@@ -235,3 +235,41 @@ def test_the_race_fixture_really_swaps(daemon, swapper, host_secret):
         return len(seen) == 2
 
     poll(look, timeout=RACE_SECONDS * 2, what="/w/d to be seen both as a directory and as a symlink")
+
+
+# /w/e flips between a directory and a symlink straight to the host directory (dangling inside the
+# container, where that path does not exist): what lists the container's changes by path would
+# list the host directory.
+LINKER = """
+set -e
+mkdir -p /w/e
+echo decoy > /w/e/decoy
+touch /w/ready
+cd /w
+while :; do mv e ee; ln -s {host} e; rm e; mv ee e; done
+"""
+
+
+def test_diff_never_lists_host_files(daemon, host_secret):
+    base, token = host_secret
+    cid = daemon.out("run", "-d", "busybox", "sh", "-c", LINKER.format(host=base)).strip()
+    try:
+        poll(
+            lambda: (
+                unixhttp.request(daemon.sock, "HEAD", f"/v1.24/containers/{cid}/archive?path=/w/ready")[0]
+                == 200
+            ),
+            timeout=15,
+            what="the swapping container to start",
+        )
+        seen = {"ok": 0}
+
+        def diff() -> None:
+            status, _, body = unixhttp.request(daemon.sock, "GET", f"/v1.24/containers/{cid}/changes")
+            assert token.encode() not in body, "docker diff listed a host directory"
+            seen["ok"] += status == 200
+
+        assert race(diff) > 10
+        assert seen["ok"] > 0
+    finally:
+        daemon.cli("rm", "-f", cid)
