@@ -13,11 +13,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
+from typing import TypeVar
 
 MAX_SYMLINKS = 40  # what the kernel follows in one path walk (ELOOP beyond)
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 Root = int | str | bytes  # an open directory descriptor, or the trusted path of one
+T = TypeVar("T")
 
 
 def clean(name: bytes) -> bytes | None:
@@ -388,6 +391,68 @@ def resolve_in_root(root: str, path: str) -> str:
         found = walk(root_fd, path, allow_missing=True)
         os.close(found.dir_fd)
     return os.path.join(root, *(os.fsdecode(n) for n in found.names))
+
+
+def walk_tree(
+    top: int,
+    enter: Callable[[int, str, os.stat_result, T], T | None],
+    state: T,
+    leave: Callable[[T], None] | None = None,
+) -> None:
+    """Depth first over the tree below directory descriptor `top` (a tree someone else may be
+    changing): `enter(dir_fd, name, lstat, parent_state)` for each entry, where `dir_fd` is its
+    directory (valid during the call only); a directory whose `enter` returns a state (not None)
+    is walked with it, then `leave(state)` is called.
+
+    One descriptor is held however deep the tree: each level is opened from its parent with
+    O_NOFOLLOW and left through a checked "..", so a directory swapped for a symlink is never
+    followed (it is not descended: the walk goes on beside it) and a directory moved elsewhere
+    meanwhile raises OSError(ESTALE).
+    """
+    fd = os.dup(top)
+    try:
+        levels = [(inode(fd), _listing(fd), state)]
+        while True:
+            _, pending, level_state = levels[-1]
+            if not pending:
+                done = levels.pop()
+                if not levels:
+                    break
+                if leave is not None:
+                    leave(done[2])
+                parent = up(fd, levels[-1][0])
+                os.close(fd)
+                fd = parent
+                continue
+            name, st = pending.pop()
+            child = enter(fd, name, st, level_state)
+            if child is None or not stat.S_ISDIR(st.st_mode):
+                continue
+            try:
+                sub = os.open(name, DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                    raise
+                if leave is not None:
+                    leave(child)  # changed while we looked: what we saw of it is all there is
+                continue
+            os.close(fd)
+            fd = sub
+            levels.append((inode(fd), _listing(fd), child))
+    finally:
+        os.close(fd)
+
+
+def _listing(fd: int) -> list[tuple[str, os.stat_result]]:
+    """The entries of directory `fd` with their lstat, last name first (popped from the end)."""
+    found = []
+    for name in os.listdir(fd):
+        try:
+            found.append((name, os.stat(name, dir_fd=fd, follow_symlinks=False)))
+        except FileNotFoundError:
+            pass  # removed since it was listed
+    found.sort(reverse=True)
+    return found
 
 
 def remove_tree(dfd: int, name: bytes | str) -> None:
