@@ -250,26 +250,47 @@ while :; do mv e ee; ln -s {host} e; rm e; mv ee e; done
 """
 
 
-def test_diff_never_lists_host_files(daemon, host_secret):
-    base, token = host_secret
+@pytest.fixture
+def linker(daemon, host_secret):
+    base, _ = host_secret
     cid = daemon.out("run", "-d", "busybox", "sh", "-c", LINKER.format(host=base)).strip()
-    try:
-        poll(
-            lambda: (
-                unixhttp.request(daemon.sock, "HEAD", f"/v1.24/containers/{cid}/archive?path=/w/ready")[0]
-                == 200
-            ),
-            timeout=15,
-            what="the swapping container to start",
-        )
-        seen = {"ok": 0}
 
-        def diff() -> None:
-            status, _, body = unixhttp.request(daemon.sock, "GET", f"/v1.24/containers/{cid}/changes")
-            assert token.encode() not in body, "docker diff listed a host directory"
-            seen["ok"] += status == 200
+    def ready() -> bool:
+        status, _, _ = unixhttp.request(daemon.sock, "HEAD", f"/v1.24/containers/{cid}/archive?path=/w/ready")
+        return status == 200
 
-        assert race(diff) > 10
-        assert seen["ok"] > 0
-    finally:
-        daemon.cli("rm", "-f", cid)
+    poll(ready, timeout=15, what="the swapping container to start")
+    yield cid
+    daemon.cli("rm", "-f", cid)
+
+
+def test_diff_never_lists_host_files(daemon, linker, host_secret):
+    _, token = host_secret
+    seen = {"ok": 0}
+
+    def diff() -> None:
+        status, _, body = unixhttp.request(daemon.sock, "GET", f"/v1.24/containers/{linker}/changes")
+        assert token.encode() not in body, "docker diff listed a host directory"
+        seen["ok"] += status == 200
+
+    assert race(diff) > 10
+    assert seen["ok"] > 0
+
+
+def test_size_never_counts_host_files(daemon, linker, host_secret):
+    # `ps -s` adds up the container's layer: a (sparse) host file of 1 TB must never be in it.
+    # (The path-based walk before had a window too narrow to hit in seconds: os.walk checks
+    # islink just before it descends; this holds the descriptor walk to the same guarantee.)
+    base, _ = host_secret
+    huge = 1 << 40
+    with open(os.path.join(base, "huge"), "wb") as f:
+        f.truncate(huge)
+    sizes = []
+
+    def size() -> None:
+        status, _, body = unixhttp.request(daemon.sock, "GET", "/v1.24/containers/json?size=1")
+        if status == 200:
+            sizes.extend(c.get("SizeRw", 0) for c in json.loads(body) if c["Id"] == linker)
+
+    assert race(size) > 5
+    assert sizes and max(sizes) < huge, "a host file was counted in the container's size"
