@@ -294,3 +294,21 @@ def test_size_never_counts_host_files(daemon, linker, host_secret):
 
     assert race(size) > 5
     assert sizes and max(sizes) < huge, "a host file was counted in the container's size"
+
+
+def test_errors_name_container_paths_not_host_paths(daemon):
+    cid = daemon.out("create", "busybox", "true").strip()
+    try:
+        daemon.out("start", "-a", cid)  # the container's layer now exists on the host
+        upload = tarballs.tar_of({"f": b"x"})
+        answers = [
+            unixhttp.request(daemon.sock, "HEAD", f"/v1.24/containers/{cid}/archive?path=/no/such"),
+            unixhttp.request(daemon.sock, "GET", f"/v1.24/containers/{cid}/archive?path=/bin/sh/x"),
+            unixhttp.request(daemon.sock, "PUT", f"/v1.24/containers/{cid}/archive?path=/bin/sh", upload),
+            unixhttp.request(daemon.sock, "PUT", f"/v1.24/containers/{cid}/archive?path=/no/dir", upload),
+        ]
+        for status, headers, body in answers:
+            assert status in (400, 404), (status, body)
+            assert daemon.base.encode() not in body and daemon.base not in str(headers)
+    finally:
+        daemon.cli("rm", "-f", cid)
