@@ -4,6 +4,7 @@ never in the host directory the link names (issue 15, item 2)."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tarfile
@@ -100,3 +101,40 @@ def test_build_from_and_commit_write_nothing_through_links(daemon, busybox_tar, 
     daemon.out("commit", cid, "links/committed")
     assert daemon.out("run", "--rm", "links/committed", "cat", "/etc/committed") == "c\n"
     assert listing(host_dirs) == {"etc": [], "dev": [], "data": []}
+
+
+def test_insert_reads_no_host_metadata_through_a_linked_directory(daemon, busybox_tar, host_dirs, tmp_path):
+    # `docker insert` copies each parent directory's mode and owner into its layer: through the
+    # image's /etc link it read the host directory's (here 0701, owner 4242).
+    import http.server
+    import threading
+
+    sub = os.path.join(host_dirs["etc"], "sub")
+    os.mkdir(sub, 0o701)
+    os.chmod(sub, 0o701)
+    os.chown(sub, 4242, 4242)
+    image = linked_image(daemon, busybox_tar, "links/insert", {"etc": host_dirs["etc"]})
+    (tmp_path / "payload.txt").write_bytes(b"inserted\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/payload.txt"
+        new_id = daemon.out("insert", image, url, "/etc/sub/p.txt").strip().splitlines()[-1]
+    finally:
+        server.shutdown()
+    full = daemon.out("inspect", "-f", "{{.id}}", new_id).strip()
+    saved = daemon.cli("save", full, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(saved)) as outer:
+        layer = outer.extractfile(f"{full}/layer.tar").read()
+    with tarfile.open(fileobj=io.BytesIO(layer)) as inner:
+        entry = inner.getmember("etc/sub")
+    assert (entry.mode & 0o777, entry.uid) != (0o701, 4242)
+    assert os.listdir(host_dirs["etc"]) == ["sub"]
