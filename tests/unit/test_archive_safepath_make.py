@@ -4,6 +4,7 @@ whatever symlinks the image has on the way."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -77,3 +78,63 @@ def test_make_file_never_opens_what_is_there(tree):
     assert not safepath.make_file(str(root), "/d/fifo")
     os.mkdir(root / "d" / "dir")
     assert not safepath.make_file(str(root), "/d/dir")
+
+
+def names_walked(top: str, on_enter=None, left: list[str] | None = None) -> list[str]:
+    seen: list[str] = []
+    left = [] if left is None else left
+
+    def enter(fd: int, name: str, st: os.stat_result, parent: str) -> str | None:
+        path = f"{parent}/{name}"
+        seen.append(path)
+        if on_enter is not None:
+            on_enter(fd, name)
+        return path
+
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        safepath.walk_tree(fd, enter, "", left.append)
+    finally:
+        os.close(fd)
+    return seen
+
+
+def test_walk_tree_lists_every_entry_and_follows_no_link(tree):
+    root, outside = tree
+    (outside / "secret").write_text("host")
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "f").write_text("x")
+    os.symlink("/", root / "a" / "link")
+    left: list[str] = []
+    seen = names_walked(str(root), left=left)
+    assert sorted(seen) == ["/a", "/a/b", "/a/b/f", "/a/link", "/dev", "/etc"]
+    assert left == ["/a/b", "/a"]  # each directory left once its subtree is done
+
+
+def test_walk_tree_does_not_descend_a_directory_swapped_for_a_link(tree):
+    root, outside = tree
+    (outside / "g").write_text("host")
+    os.mkdir(root / "d")
+
+    def swap(fd: int, name: str) -> None:
+        if name == "d":  # after it was seen as a directory, before it is opened
+            os.rename("d", "d.old", src_dir_fd=fd, dst_dir_fd=fd)
+            os.symlink(str(outside), "d", dir_fd=fd)
+
+    seen = names_walked(str(root), swap)
+    assert "/d/g" not in seen and all("g" not in p.split("/") for p in seen)
+
+
+def test_walk_tree_refuses_to_climb_out_of_a_moved_directory(tree):
+    root, _ = tree
+    (root / "d" / "sub").mkdir(parents=True)
+    (root / "d" / "sub" / "x").write_text("x")
+    (root / "elsewhere").mkdir()
+
+    def move(fd: int, name: str) -> None:
+        if name == "x":  # while the walk is inside d/sub, d moves below elsewhere/
+            os.rename(root / "d", root / "elsewhere" / "d")
+
+    with pytest.raises(OSError) as err:
+        names_walked(str(root), move)
+    assert err.value.errno == errno.ESTALE
