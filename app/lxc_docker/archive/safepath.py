@@ -13,14 +13,19 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Callable
-from typing import TypeVar
+
+# The container's init imports this module: typing costs start-up time on every `docker run`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 MAX_SYMLINKS = 40  # what the kernel follows in one path walk (ELOOP beyond)
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 Root = int | str | bytes  # an open directory descriptor, or the trusted path of one
-T = TypeVar("T")
 
 
 def clean(name: bytes) -> bytes | None:
