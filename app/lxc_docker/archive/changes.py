@@ -10,6 +10,8 @@ import os
 import stat
 from dataclasses import dataclass
 
+from lxc_docker.archive import safepath
+
 ADDED = "A"
 CHANGED = "C"
 DELETED = "D"
@@ -35,7 +37,7 @@ def _same_time(a: int, b: int) -> bool:
     return a // 1_000_000_000 == b // 1_000_000_000 and (a % 1_000_000_000 == 0 or b % 1_000_000_000 == 0)
 
 
-def _differs(new: os.stat_result, old: os.stat_result, new_path: str, old_path: str) -> bool:
+def _differs(new: os.stat_result, old: os.stat_result, new_at: tuple[int, str], old_path: str) -> bool:
     if (
         new.st_mode != old.st_mode
         or new.st_uid != old.st_uid
@@ -53,7 +55,8 @@ def _differs(new: os.stat_result, old: os.stat_result, new_path: str, old_path: 
     if new.st_size != old.st_size or not _same_time(new.st_mtime_ns, old.st_mtime_ns):
         return True
     if stat.S_ISLNK(new.st_mode):
-        return os.readlink(new_path) != os.readlink(old_path)
+        dir_fd, name = new_at
+        return os.readlink(name, dir_fd=dir_fd) != os.readlink(old_path)
     return False
 
 
@@ -61,56 +64,70 @@ def _child(parent: str, name: str) -> str:
     return parent + "/" + name if parent != "/" else "/" + name
 
 
-def _all_added(top: str, path: str, out: list[Change]) -> None:
-    stack = [(top, path)]
-    while stack:
-        top, path = stack.pop()
-        for entry in os.scandir(top):
-            child = _child(path, entry.name)
-            out.append(Change(child, ADDED))
-            if entry.is_dir(follow_symlinks=False):
-                stack.append((entry.path, child))
+def _open(path: str) -> int:
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
-def _compare(new_top: str, old_top: str, out: list[Change]) -> None:
+# The layer being read may belong to a running container, which can swap any directory for a
+# symlink (to the host's /) while we list it: it is walked through descriptors (safepath.walk_tree),
+# never by joined paths. The parent's tree is an image's, which nothing changes.
+
+
+def _all_added(top: int, path: str, out: list[Change]) -> None:
+    def enter(_fd: int, name: str, st: os.stat_result, parent: str) -> str | None:
+        child = _child(parent, name)
+        out.append(Change(child, ADDED))
+        return child
+
+    safepath.walk_tree(top, enter, path)
+
+
+class _Dir:
+    """A directory of the new tree being compared: `old` is its path in the parent's tree (None
+    when everything below is new), `old_names` what it held there and is not seen yet, `mark` the
+    count of changes before its subtree when it is to be marked changed if that subtree is."""
+
+    __slots__ = ("path", "old", "old_names", "mark")
+
+    def __init__(self, path: str, old: str | None, mark: int | None = None) -> None:
+        self.path = path
+        self.old = old
+        self.old_names = set(os.listdir(old)) if old is not None else set()
+        self.mark = mark
+
+
+def _compare(new_top: int, old_top: str, out: list[Change]) -> None:
     """Append the changes between two directory trees that both exist."""
-    # Depth first with an explicit stack (trees can be deeper than Python's recursion limit). A
-    # frame is a directory to compare (`mark`: whether to check it once its subtree is done), or
-    # that check (new_dir None; `mark`: how many changes there were before the subtree).
-    stack: list[tuple[str | None, str, str, int]] = [(new_top, old_top, "/", 0)]
-    while stack:
-        new_dir, old_dir, path, mark = stack.pop()
-        if new_dir is None:
-            # Docker reports a directory as changed when anything below it is, so that applying
-            # the layer restores the directory's metadata (mtime) too.
-            if len(out) > mark:
-                out.append(Change(path, CHANGED))
-            continue
-        if mark:
-            stack.append((None, "", path, len(out)))
-        old_names = set(os.listdir(old_dir))
-        for entry in os.scandir(new_dir):
-            child = _child(path, entry.name)
-            new_st = entry.stat(follow_symlinks=False)
-            if entry.name not in old_names:
-                out.append(Change(child, ADDED))
-                if stat.S_ISDIR(new_st.st_mode):
-                    _all_added(entry.path, child, out)
-                continue
-            old_names.discard(entry.name)
-            old_path = os.path.join(old_dir, entry.name)
-            old_st = os.lstat(old_path)
-            changed = _differs(new_st, old_st, entry.path, old_path)
-            if changed:
-                out.append(Change(child, CHANGED))
-            if not stat.S_ISDIR(new_st.st_mode):
-                continue  # a non-directory replacing a directory removes it whole: no deletions below
-            if not stat.S_ISDIR(old_st.st_mode):
-                _all_added(entry.path, child, out)
-            else:
-                stack.append((entry.path, old_path, child, not changed))
-        for name in old_names:
-            out.append(Change(_child(path, name), DELETED))
+
+    def enter(fd: int, name: str, new_st: os.stat_result, parent: _Dir) -> _Dir | None:
+        child = _child(parent.path, name)
+        is_dir = stat.S_ISDIR(new_st.st_mode)
+        if parent.old is None or name not in parent.old_names:
+            out.append(Change(child, ADDED))
+            return _Dir(child, None) if is_dir else None
+        parent.old_names.discard(name)
+        old_path = os.path.join(parent.old, name)
+        old_st = os.lstat(old_path)
+        changed = _differs(new_st, old_st, (fd, name), old_path)
+        if changed:
+            out.append(Change(child, CHANGED))
+        if not is_dir:
+            return None  # a non-directory replacing a directory removes it whole: no deletions below
+        if not stat.S_ISDIR(old_st.st_mode):
+            return _Dir(child, None)
+        return _Dir(child, old_path, None if changed else len(out))
+
+    def leave(d: _Dir) -> None:
+        for name in d.old_names:
+            out.append(Change(_child(d.path, name), DELETED))
+        # Docker reports a directory as changed when anything below it is, so that applying the
+        # layer restores the directory's metadata (mtime) too.
+        if d.mark is not None and len(out) > d.mark:
+            out.append(Change(d.path, CHANGED))
+
+    root = _Dir("/", old_top)
+    safepath.walk_tree(new_top, enter, root, leave)
+    leave(root)
 
 
 def _sorted(out: list[Change]) -> list[Change]:
@@ -121,10 +138,14 @@ def _sorted(out: list[Change]) -> list[Change]:
 def changes(layer_dir: str, parent_dir: str | None) -> list[Change]:
     """Compare the full tree `layer_dir` with its parent's full tree (None: no parent)."""
     out: list[Change] = []
-    if parent_dir is None:
-        _all_added(layer_dir, "/", out)
-    else:
-        _compare(layer_dir, parent_dir, out)
+    top = _open(layer_dir)
+    try:
+        if parent_dir is None:
+            _all_added(top, "/", out)
+        else:
+            _compare(top, parent_dir, out)
+    finally:
+        os.close(top)
     return _sorted(out)
 
 
@@ -166,19 +187,24 @@ def _in_lowers(parts: list[str], lower_dirs: list[str]) -> bool:
 def overlay_changes(upper_dir: str, lower_dirs: list[str]) -> list[Change]:
     """Read the changes recorded in an overlayfs upper dir; `lower_dirs` are listed topmost first."""
     out: list[Change] = []
-    # (directory, its path, whether everything below is new: it is new or opaque)
-    stack = [(upper_dir, "/", False)]
-    while stack:
-        top, path, fresh = stack.pop()
-        for entry in os.scandir(top):
-            child = _child(path, entry.name)
-            st = entry.stat(follow_symlinks=False)
-            if _is_whiteout(st):
-                if not fresh:
-                    out.append(Change(child, DELETED))
-                continue
-            existed = not fresh and _in_lowers(child[1:].split("/"), lower_dirs)
-            out.append(Change(child, CHANGED if existed else ADDED))
-            if stat.S_ISDIR(st.st_mode):
-                stack.append((entry.path, child, not existed or _is_opaque(entry.path)))
+
+    # State of a directory: (its path, whether everything below is new: it is new or opaque).
+    def enter(fd: int, name: str, st: os.stat_result, parent: tuple[str, bool]) -> tuple[str, bool] | None:
+        path, fresh = parent
+        child = _child(path, name)
+        if _is_whiteout(st):
+            if not fresh:
+                out.append(Change(child, DELETED))
+            return None
+        existed = not fresh and _in_lowers(child[1:].split("/"), lower_dirs)
+        out.append(Change(child, CHANGED if existed else ADDED))
+        if not stat.S_ISDIR(st.st_mode):
+            return None
+        return child, not existed or _is_opaque(f"/proc/self/fd/{fd}/{name}")
+
+    top = _open(upper_dir)
+    try:
+        safepath.walk_tree(top, enter, ("/", False))
+    finally:
+        os.close(top)
     return _sorted(out)

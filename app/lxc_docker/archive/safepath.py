@@ -14,6 +14,14 @@ import errno
 import os
 import stat
 
+# The container's init imports this module: typing costs start-up time on every `docker run`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
 MAX_SYMLINKS = 40  # what the kernel follows in one path walk (ELOOP beyond)
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -238,6 +246,84 @@ def open_dir(root: Root, path: str | bytes, *, create: bool = False, mode: int =
             os.close(found.dir_fd)
 
 
+def make_dirs(
+    root: Root, path: str | bytes, mode: int = 0o755, *, owner: tuple[int, int] | None = None
+) -> tuple[int, bool]:
+    """A descriptor of directory `path` under `root`, made with its missing parents when needed,
+    and whether the directory itself was made.
+
+    Symlinks on the way are followed inside the root (an image's `/etc -> /host/etc` leads to
+    `<root>/host/etc`, made here if missing). Each directory made gets exactly `mode` (not masked
+    by the umask) and `owner` when given. NotADirectoryError when a non-directory is in the way.
+    """
+    with _RootFd(root) as root_fd:
+        found = walk(root_fd, path, allow_missing=True)
+        fd = found.dir_fd
+        try:
+            if found.name:  # a non-directory at the end
+                shown = _show(found.names[:-1], found.name)
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", shown)
+            for name in found.names[len(found.names) - found.missing :]:
+                try:
+                    os.mkdir(name, 0o700, dir_fd=fd)
+                    made = True
+                except FileExistsError:
+                    made = False  # made meanwhile: opened below like any directory (never followed)
+                sub = os.open(name, DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = sub
+                if made:
+                    if owner is not None:
+                        os.fchown(fd, *owner)
+                    os.fchmod(fd, mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, found.missing > 0
+
+
+def make_file(root: Root, path: str | bytes, mode: int = 0o644) -> bool:
+    """Make an empty file at `path` under `root` (parents made 0755) unless something is there
+    already (whatever it is: a device or a fifo is never opened); True when it was made."""
+    with _RootFd(root) as root_fd:
+        # A symlink at the end is followed, in the root; a missing last component is the result.
+        found = walk(root_fd, path, create=True)
+        try:
+            if not found.name:
+                return False  # a directory
+            try:
+                os.close(
+                    os.open(
+                        found.name,
+                        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                        mode,
+                        dir_fd=found.dir_fd,
+                    )
+                )
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            os.close(found.dir_fd)
+
+
+def make_symlink(root: Root, path: str | bytes, target: str | bytes) -> bool:
+    """Make symlink `path` -> `target` under `root` unless `path` exists (even as a dangling link);
+    the directories on the way are followed inside the root and made when missing."""
+    with _RootFd(root) as root_fd:
+        parent, _, base = _fsencode(path).rstrip(b"/").rpartition(b"/")
+        if not base:
+            raise FileExistsError(errno.EEXIST, "File exists", "/")
+        dfd, _ = make_dirs(root_fd, parent)
+        try:
+            os.symlink(target, base, dir_fd=dfd)
+        except FileExistsError:
+            return False
+        finally:
+            os.close(dfd)
+        return True
+
+
 def open_parent(root: Root, path: str | bytes, *, follow: bool = True, create: bool = False) -> Resolved:
     """The directory holding `path`'s last component, and its name there (b"" for the root).
 
@@ -310,6 +396,68 @@ def resolve_in_root(root: str, path: str) -> str:
         found = walk(root_fd, path, allow_missing=True)
         os.close(found.dir_fd)
     return os.path.join(root, *(os.fsdecode(n) for n in found.names))
+
+
+def walk_tree(
+    top: int,
+    enter: Callable[[int, str, os.stat_result, T], T | None],
+    state: T,
+    leave: Callable[[T], None] | None = None,
+) -> None:
+    """Depth first over the tree below directory descriptor `top` (a tree someone else may be
+    changing): `enter(dir_fd, name, lstat, parent_state)` for each entry, where `dir_fd` is its
+    directory (valid during the call only); a directory whose `enter` returns a state (not None)
+    is walked with it, then `leave(state)` is called.
+
+    One descriptor is held however deep the tree: each level is opened from its parent with
+    O_NOFOLLOW and left through a checked "..", so a directory swapped for a symlink is never
+    followed (it is not descended: the walk goes on beside it) and a directory moved elsewhere
+    meanwhile raises OSError(ESTALE).
+    """
+    fd = os.dup(top)
+    try:
+        levels = [(inode(fd), _listing(fd), state)]
+        while True:
+            _, pending, level_state = levels[-1]
+            if not pending:
+                done = levels.pop()
+                if not levels:
+                    break
+                if leave is not None:
+                    leave(done[2])
+                parent = up(fd, levels[-1][0])
+                os.close(fd)
+                fd = parent
+                continue
+            name, st = pending.pop()
+            child = enter(fd, name, st, level_state)
+            if child is None or not stat.S_ISDIR(st.st_mode):
+                continue
+            try:
+                sub = os.open(name, DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
+                    raise
+                if leave is not None:
+                    leave(child)  # changed while we looked: what we saw of it is all there is
+                continue
+            os.close(fd)
+            fd = sub
+            levels.append((inode(fd), _listing(fd), child))
+    finally:
+        os.close(fd)
+
+
+def _listing(fd: int) -> list[tuple[str, os.stat_result]]:
+    """The entries of directory `fd` with their lstat, last name first (popped from the end)."""
+    found = []
+    for name in os.listdir(fd):
+        try:
+            found.append((name, os.stat(name, dir_fd=fd, follow_symlinks=False)))
+        except FileNotFoundError:
+            pass  # removed since it was listed
+    found.sort(reverse=True)
+    return found
 
 
 def remove_tree(dfd: int, name: bytes | str) -> None:

@@ -11,6 +11,7 @@ history` shows. The builder reaches images, layers and containers only through t
 from __future__ import annotations
 
 import copy
+import errno
 import hashlib
 import os
 import posixpath
@@ -19,8 +20,8 @@ import stat
 from collections.abc import Callable
 from typing import Any
 
+from ..archive import safepath
 from ..archive.extract import extract
-from ..archive.safepath import resolve_in_root
 from ..errors import DockerError, NotFound
 from ..image.image import Image
 from . import context as ctxfiles
@@ -358,39 +359,49 @@ def add_from_context(root: str, context: BuildContext, rel: bytes, dest: str, na
     `dest` with the owners it records; anything else is copied as one file (0:0, its mode and
     time) to `dest`, or to `dest/name` when `dest` ends with / or is a directory.
     """
-    if context.is_dir(rel):
-        host, created = ensure_dir(root, dest)
-        if created and rel:
-            os.chmod(host, context.content(rel).mode)
-        return extract(context.tree(rel), host, whiteouts="keep", same_owner=True)
-    if context.is_archive(rel):
-        host, _ = ensure_dir(root, dest)
-        return extract(context.archive(rel), host, whiteouts="keep", same_owner=True)
+    if context.is_dir(rel) or context.is_archive(rel):
+        fd, created = ensure_dir(root, dest)
+        try:
+            if not context.is_dir(rel):
+                return extract(context.archive(rel), fd, whiteouts="keep", same_owner=True)
+            if created and rel:
+                os.fchmod(fd, context.content(rel).mode)
+            return extract(context.tree(rel), fd, whiteouts="keep", same_owner=True)
+        finally:
+            os.close(fd)
     entry = context.content(rel)
-    host = place(root, dest, name)
-    if entry.type in ctxfiles.NODE_TYPES:
-        os.mknod(host, ctxfiles.NODE_TYPES[entry.type] | entry.mode, os.makedev(*entry.dev))
-        os.lchown(host, 0, 0)
-        return 0
-    _write_file(host, lambda fd: context.copy_content(rel, fd), entry.mode, entry.mtime)
+    dir_fd, base = place(root, dest, name)
+    try:
+        if entry.type in ctxfiles.NODE_TYPES:
+            kind = ctxfiles.NODE_TYPES[entry.type]
+            os.mknod(base, kind | entry.mode, os.makedev(*entry.dev), dir_fd=dir_fd)
+            os.chown(base, 0, 0, dir_fd=dir_fd, follow_symlinks=False)
+            return 0
+        _write_file(dir_fd, base, lambda fd: context.copy_content(rel, fd), entry.mode, entry.mtime)
+    finally:
+        os.close(dir_fd)
     return entry.size
 
 
 def add_download(root: str, got: ctxfiles.Download, dest: str, name: str) -> int:
     """A downloaded file to `dest` (or `dest/name`): 0:0 and mode 0755, as the reference says of
     new files (a download has no metadata of its own). Never unpacked."""
-    host = place(root, dest, name)
-    size = os.path.getsize(got.path)
-    src = os.open(got.path, os.O_RDONLY | os.O_CLOEXEC)
+    dir_fd, base = place(root, dest, name)
     try:
-        _write_file(host, lambda fd: ctxfiles.copy_range(src, fd, 0, size), 0o755, None)
+        size = os.path.getsize(got.path)
+        src = os.open(got.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _write_file(dir_fd, base, lambda fd: ctxfiles.copy_range(src, fd, 0, size), 0o755, None)
+        finally:
+            os.close(src)
     finally:
-        os.close(src)
+        os.close(dir_fd)
     return size
 
 
-def place(root: str, dest: str, name: str) -> str:
-    """Host path where a file added as `name` to `dest` goes, made free for it; parents created.
+def place(root: str, dest: str, name: str) -> tuple[int, str]:
+    """(directory descriptor, name in it) where a file added as `name` to `dest` goes, made free
+    for it; parents created. The caller closes the descriptor.
 
     `dest` ending with / means `dest/name`; so does an existing directory (as later Dockers do;
     0.9 replaced it). Whatever else is there is replaced, never written through: a symlink in its
@@ -400,21 +411,27 @@ def place(root: str, dest: str, name: str) -> str:
     parent, base = posixpath.split(posixpath.normpath("/" + target))
     if not base:
         parent, base = "/", name
-    host_parent, _ = ensure_dir(root, parent)
-    host = os.path.join(host_parent, base)
-    existing = _lstat(host)
-    if existing is not None and stat.S_ISDIR(existing.st_mode):
-        host = os.path.join(host, name)
-        existing = _lstat(host)
+    dir_fd, _ = ensure_dir(root, parent)
+    try:
+        existing = _lstat_at(dir_fd, base)
         if existing is not None and stat.S_ISDIR(existing.st_mode):
-            raise DockerError(f"cannot replace directory {posixpath.join(target, name)} with a file")
-    if existing is not None:
-        os.unlink(host)
-    return host
+            sub = os.open(base, safepath.DIR_FLAGS, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd, base = sub, name
+            existing = _lstat_at(dir_fd, base)
+            if existing is not None and stat.S_ISDIR(existing.st_mode):
+                raise DockerError(f"cannot replace directory {posixpath.join(target, name)} with a file")
+        if existing is not None:
+            os.unlink(base, dir_fd=dir_fd)
+    except BaseException:
+        os.close(dir_fd)
+        raise
+    return dir_fd, base
 
 
-def _write_file(host: str, fill: Callable[[int], None], mode: int, mtime: int | None) -> None:
-    out = os.open(host, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+def _write_file(dir_fd: int, base: str, fill: Callable[[int], None], mode: int, mtime: int | None) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    out = os.open(base, flags, 0o600, dir_fd=dir_fd)
     try:
         fill(out)
         os.fchown(out, 0, 0)
@@ -425,41 +442,27 @@ def _write_file(host: str, fill: Callable[[int], None], mode: int, mtime: int | 
         os.close(out)
 
 
-def ensure_dir(root: str, path: str) -> tuple[str, bool]:
-    """Host path of directory `path` of the image, made (0755, 0:0) with missing parents if needed.
+def ensure_dir(root: str, path: str) -> tuple[int, bool]:
+    """A descriptor of directory `path` of the image, made (0755, 0:0) with missing parents if
+    needed, and whether the directory itself was made. The caller closes the descriptor.
 
-    Returns (host path, whether the directory itself was created).
+    Reached through safepath's descriptor walk: the image's symlinks are followed inside `root`,
+    and every directory made is a fresh one below a descriptor, so nothing lands outside `root`.
     """
     try:
-        host = resolve_in_root(root, path)
+        return safepath.make_dirs(root, path, 0o755, owner=(0, 0))
     except NotADirectoryError:
-        raise DockerError(f"cannot add to {path}: a parent is not a directory in the image") from None
-    st = _lstat(host)
-    if st is not None:
-        if not stat.S_ISDIR(st.st_mode):
-            raise DockerError(f"cannot add to {path}: it exists in the image and is not a directory")
-        return host, False
-    # From the deepest existing ancestor down: every component made here is a fresh directory,
-    # never a symlink, so nothing is created outside `root`.
-    missing = []
-    current = host
-    while _lstat(current) is None:
-        missing.append(current)
-        current = os.path.dirname(current)
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, 0o755)
-        except NotADirectoryError:
-            raise DockerError(f"cannot create directory {path}: a parent is not a directory") from None
-        os.chmod(directory, 0o755)
-        os.lchown(directory, 0, 0)
-    return host, True
+        raise DockerError(f"cannot add to {path}: it or a parent is not a directory in the image") from None
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        raise DockerError(f"cannot add to {path}: {e.strerror}") from None
 
 
-def _lstat(path: str) -> os.stat_result | None:
+def _lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
     try:
-        return os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
         return None
 
 

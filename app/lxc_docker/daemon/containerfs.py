@@ -9,6 +9,7 @@ while the container swaps directories for symlinks (CVE-2018-15664).
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -19,7 +20,7 @@ from .. import runconfig
 from ..archive import safepath
 from ..archive.create import create, create_entry
 from ..archive.extract import extract
-from ..errors import InvalidParameter, NotFound
+from ..errors import Conflict, InvalidParameter, NotFound
 from ..image.image import Image
 from .container import Container
 
@@ -88,18 +89,6 @@ def _volume_excludes(c: Container) -> list[str]:
     return [p.lstrip("/") for p in (c.volumes or {})]
 
 
-def resolve_in_root(root: str, path: str) -> str:
-    """Host path of container path `path` under `root`, following symlinks as the container would.
-
-    Only for what needs a path string (mount points); reading and writing go through safepath's
-    descriptors instead. Lives in archive.safepath; kept here for the builder and volumes.
-    """
-    try:
-        return safepath.resolve_in_root(root, path)
-    except OSError as e:
-        raise InvalidParameter(f"cannot resolve {path}: {e.strerror}")
-
-
 class ContainerPath:
     """A path in a running or stopped container, mapped to the host: bind mounts first, then rootfs."""
 
@@ -144,6 +133,18 @@ def _not_found(what: str, path: str, c: Container) -> NotFound:
     return NotFound(f"Could not find the {what} {path} in container {c.name.lstrip('/') or c.id}")
 
 
+def _walk_error(e: OSError, path: str, c: Container) -> BaseException:
+    """What a client is told when the walk below the root fails: the container path it asked
+    for, never a host path (the OSError's own filename may be one, or a bare component)."""
+    where = f"{path} in container {c.name.lstrip('/') or c.id}"
+    if e.errno == errno.ELOOP:
+        return InvalidParameter(f"Cannot resolve {where}: too many levels of symbolic links")
+    if e.errno in (errno.ESTALE, errno.ENOENT, errno.ENOTDIR):
+        # A directory was moved or swapped for something else while it was being read.
+        return Conflict(f"{where} changed while it was being read")
+    return e
+
+
 def copy_out(daemon: FsDaemon, c: Container, resource: str, out: BinaryIO) -> dict[str, Any]:
     """Tar of `resource` (file or directory, named by its base name) written to `out`."""
     if not resource:
@@ -155,6 +156,8 @@ def copy_out(daemon: FsDaemon, c: Container, resource: str, out: BinaryIO) -> di
             st = create_entry(root, rel, out, name)
         except (FileNotFoundError, NotADirectoryError):
             raise _not_found("file", resource, c) from None
+        except OSError as e:
+            raise _walk_error(e, resource, c) from None
         return _stat_json(name, st, "")
 
 
@@ -197,6 +200,8 @@ def copy_in(daemon: FsDaemon, c: Container, path: str, body: BinaryIO) -> None:
             fd = safepath.open_dir(root, rel)
         except (FileNotFoundError, NotADirectoryError):
             raise _not_found("directory", path, c) from None
+        except OSError as e:
+            raise _walk_error(e, path, c) from None
         try:
             extract(body, fd, whiteouts="keep")
         finally:

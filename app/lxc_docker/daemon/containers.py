@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .. import runconfig
+from ..archive import safepath
 from ..errors import Conflict, DockerError, InvalidParameter, NotFound
 from ..execution.base import Command, ContainerStartError, ExecDriver, Resources, Stdio
 from ..image.image import Image, new_id
@@ -30,6 +31,33 @@ log = logging.getLogger(__name__)
 
 INIT_FILES = ("etc/hosts", "etc/hostname", "etc/resolv.conf")
 INIT_DIRS = ("proc", "sys", "dev", "dev/pts", "dev/shm", "etc", "tmp")
+
+
+def _make_init_entries(rootfs: str) -> None:
+    """Mount points and placeholders, made in the init layer so they never show in `docker diff`.
+
+    The image is untrusted: its /etc or /dev may be a symlink to a host directory. Every entry is
+    made through safepath's descriptor walk, symlinks followed inside the root, never on the host.
+    What is already there (of whatever kind) is left alone.
+    """
+    root_fd = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for d in INIT_DIRS:
+            try:
+                os.close(safepath.make_dirs(root_fd, d)[0])
+            except NotADirectoryError:
+                pass  # the image has a file there: left as it is, as before
+        for f in INIT_FILES:
+            try:
+                safepath.make_file(root_fd, f)
+            except NotADirectoryError:
+                pass
+        try:
+            safepath.make_symlink(root_fd, "etc/mtab", "/proc/mounts")
+        except NotADirectoryError:
+            pass
+    finally:
+        os.close(root_fd)
 
 
 class ImageLookup(Protocol):
@@ -219,19 +247,7 @@ class ContainerService:
         driver.create(c.init_id, image_id)
         rootfs = driver.get(c.init_id)
         try:
-            # Mount points and placeholders live in the init layer, so they never show in `docker diff`.
-            for d in INIT_DIRS:
-                target = os.path.join(rootfs, d)
-                if not os.path.lexists(target):
-                    os.makedirs(target, 0o755, exist_ok=True)
-            for f in INIT_FILES:
-                target = os.path.join(rootfs, f)
-                if not os.path.lexists(target):
-                    with open(target, "wb"):
-                        pass
-            mtab = os.path.join(rootfs, "etc", "mtab")
-            if not os.path.lexists(mtab):
-                os.symlink("/proc/mounts", mtab)
+            _make_init_entries(rootfs)
         finally:
             driver.put(c.init_id)
         driver.create(c.id, c.init_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import io
-import os
 import stat
 import tarfile
 import time
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from .. import reference
+from ..archive import safepath
 from ..errors import Conflict, DockerError, InvalidParameter, NotFound
 from ..image.graph import Graph
 from ..image.image import Image
@@ -254,7 +254,7 @@ def _single_file_layer(rootfs: str, path: str, data: bytes) -> BinaryIO:
             # A layer's directory entry replaces the parent's metadata (overlay shows the upper dir),
             # so existing directories keep their mode and owner.
             try:
-                st = os.lstat(os.path.join(rootfs, rel))
+                st = safepath.lstat(rootfs, rel)  # the image's links never lead to the host's files
             except OSError:
                 st = None
             if st is not None and stat.S_ISDIR(st.st_mode):

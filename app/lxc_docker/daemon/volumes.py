@@ -29,6 +29,7 @@ so that neither `diff` nor `commit` shows them.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -40,13 +41,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import timeutil
+from ..archive import safepath
 from ..errors import DockerError, InvalidParameter, NotFound, SystemError_
 from ..execution.base import Command, Mount
 from ..image.image import new_id
 from ..storage.base import StorageDriver, remove_tree
 from ..sysutil import atomic
 from .container import Container
-from .containerfs import resolve_in_root
 from .state import ZERO_TIME
 
 log = logging.getLogger(__name__)
@@ -291,7 +292,7 @@ class VolumeService:
             with self._layer(c.init_id) as image_root:
                 for dest, (src, rw) in list(entries.items()):
                     if not src:
-                        vid = self._new_volume(c.id, dest, resolve_in_root(image_root, dest))
+                        vid = self._new_volume(c.id, dest, image_root)
                         made.append(vid)
                         entries[dest] = (self._data(vid), rw)
                 if mountpoints:
@@ -401,23 +402,32 @@ class VolumeService:
     def _data(self, vid: str) -> str:
         return os.path.join(self.dir, vid, DATA)
 
-    def _new_volume(self, container_id: str, dest: str, image_path: str) -> str:
-        """A new volume holding a copy of what the image has at `dest` (its owner and mode too)."""
+    def _new_volume(self, container_id: str, dest: str, image_root: str) -> str:
+        """A new volume holding a copy of what the image has at `dest` (its owner and mode too).
+
+        `dest` is found in `image_root` through safepath's descriptor walk (the image may link its
+        parents anywhere) and copied from that descriptor, never by a path joined under the root.
+        """
         vid = new_id()
         tmp = os.path.join(self.dir, f".tmp-{vid}")
         data = os.path.join(tmp, DATA)
+        src_fd = -1
         try:
             os.makedirs(data, 0o755)
             os.chmod(tmp, 0o700)
             try:
-                st = os.lstat(image_path)
+                src_fd = safepath.open_dir(image_root, dest)
             except FileNotFoundError:
-                st = None
-            if st is not None and not stat.S_ISDIR(st.st_mode):
-                raise InvalidParameter(f"Cannot mount a volume on {dest}: it is a file in the image")
-            if st is not None:
-                if os.listdir(image_path):
-                    _copy_contents(image_path, data)
+                pass
+            except OSError as e:
+                if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+                    raise
+                what = "it is a file in the image" if e.errno == errno.ENOTDIR else e.strerror
+                raise InvalidParameter(f"Cannot mount a volume on {dest}: {what}") from None
+            if src_fd >= 0:
+                st = os.fstat(src_fd)
+                if os.listdir(src_fd):
+                    _copy_contents(src_fd, data)
                 os.chown(data, st.st_uid, st.st_gid)
                 os.chmod(data, stat.S_IMODE(st.st_mode))
             meta = {"ID": vid, "Path": dest, "Container": container_id, "Created": timeutil.now_rfc3339()}
@@ -427,6 +437,9 @@ class VolumeService:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        finally:
+            if src_fd >= 0:
+                os.close(src_fd)
         return vid
 
     def _retire(self, vid: str) -> str:
@@ -491,55 +504,83 @@ def _saved_host_config(c: Container) -> dict[str, Any]:
 def _make_mountpoints(root: str, entries: dict[str, tuple[str, bool]], times_from: str | None = None) -> None:
     """Create each mount point in `root`: a directory, or an empty file for a bind of a file.
 
+    The image is untrusted (a parent of a mount point may be a symlink to a host directory): every
+    entry is reached through safepath's descriptor walk, symlinks followed inside `root`.
     With `times_from` (the init layer, where the same mount points were made a moment before), each
     mount point and its parents take that layer's times: `docker diff` compares mtimes, and must not
     show a mount point as changed in a layer the storage driver copied (vfs).
     """
-    for dest in sorted(entries):
-        source = entries[dest][0]
-        is_dir = os.path.isdir(source)
-        target = resolve_in_root(root, dest)
-        try:
-            st = os.lstat(target)
-        except FileNotFoundError:
-            st = None
-        if st is None:
-            if is_dir:
-                os.makedirs(target, 0o755, exist_ok=True)
-            else:
-                os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
-                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
-        elif stat.S_ISDIR(st.st_mode) != is_dir:
-            what = "directory" if is_dir else "file"
-            raise InvalidParameter(
-                f"Cannot mount the {what} {source} on {dest}: the image has a "
-                f"{'file' if is_dir else 'directory'} there"
-            )
-    if times_from is None:
-        return
-    for dest in sorted(entries):
-        parts = dest.strip("/").split("/")
-        for depth in range(1, len(parts) + 1):
-            path = "/" + "/".join(parts[:depth])
-            target = resolve_in_root(root, path)
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for dest in sorted(entries):
+            source = entries[dest][0]
+            is_dir = os.path.isdir(source)  # the volume's own path (the daemon's, or a bind's)
             try:
-                st, own = os.lstat(resolve_in_root(times_from, path)), os.lstat(target)
-            except FileNotFoundError:
+                try:
+                    st = safepath.lstat(root_fd, dest, follow=True)
+                except FileNotFoundError:
+                    st = None
+                if st is None and is_dir:
+                    os.close(safepath.make_dirs(root_fd, dest)[0])
+                elif st is None:
+                    safepath.make_file(root_fd, dest)
+            except OSError as e:
+                if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+                    raise
+                # Named as the container sees it: never the host path of the layer.
+                raise InvalidParameter(f"Cannot mount a volume on {dest}: {e.strerror}") from None
+            if st is None:
                 continue
-            # Only where they differ: through an overlay mount, touching the entry would copy it up.
-            if own.st_mtime_ns != st.st_mtime_ns:
-                os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) != is_dir:
+                # Not naming `source`: a volume's source is a path of the daemon's on the host.
+                what = "directory" if is_dir else "file"
+                raise InvalidParameter(
+                    f"Cannot mount a {what} on {dest}: the image has a "
+                    f"{'file' if is_dir else 'directory'} there"
+                )
+        if times_from is not None:
+            _copy_times(root_fd, times_from, entries)
+    finally:
+        os.close(root_fd)
 
 
-def _copy_contents(source: str, dest: str) -> None:
+def _copy_times(root_fd: int, times_from: str, entries: dict[str, tuple[str, bool]]) -> None:
+    from_fd = os.open(times_from, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for dest in sorted(entries):
+            parts = dest.strip("/").split("/")
+            for depth in range(1, len(parts) + 1):
+                path = "/" + "/".join(parts[:depth])
+                try:
+                    st = safepath.lstat(from_fd, path, follow=True)
+                    found = safepath.open_parent(root_fd, path)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                try:
+                    name = found.name or b"."
+                    own = os.stat(name, dir_fd=found.dir_fd, follow_symlinks=False)
+                    # Only where they differ: through an overlay mount, touching it copies it up.
+                    if own.st_mtime_ns != st.st_mtime_ns:
+                        times = (st.st_atime_ns, st.st_mtime_ns)
+                        os.utime(name, ns=times, dir_fd=found.dir_fd, follow_symlinks=False)
+                finally:
+                    os.close(found.dir_fd)
+    finally:
+        os.close(from_fd)
+
+
+def _copy_contents(source_fd: int, dest: str) -> None:
     # cp -a keeps owners, modes, hard links, xattrs and device nodes; symlinks are copied, not
-    # followed, so an image's link to / can't pull the host's files into the volume.
+    # followed, so an image's link to / can't pull the host's files into the volume. The source
+    # is the directory safepath opened, handed to cp as /proc/self/fd/N (its own descriptor).
+    source = f"/proc/self/fd/{source_fd}"
     result = subprocess.run(
         ["cp", "-a", "--reflink=auto", "--", source + "/.", dest + "/"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         check=False,
+        pass_fds=(source_fd,),
     )
     if result.returncode != 0:
         raise SystemError_(

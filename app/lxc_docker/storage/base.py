@@ -8,11 +8,13 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import IO, BinaryIO, NamedTuple
 
+from lxc_docker.archive import safepath
 from lxc_docker.errors import InvalidParameter
 
 TMP_PREFIX = ".tmp-"
@@ -128,13 +130,25 @@ def _naive_changes(root: str, parent_root: str | None) -> list:
 
 
 def dir_size(path: str) -> int:
-    """Bytes held by the non-directory entries under `path`, counting hard-linked files once."""
+    """Bytes held by the non-directory entries under `path`, counting hard-linked files once.
+
+    Walked through descriptors: `path` may be a running container's layer, whose directories can
+    be swapped for symlinks to the host's while we count."""
     seen: set[tuple[int, int]] = set()
     total = 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        # os.walk lists symlinks to directories in dirnames; they are entries, not trees.
-        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            total += _entry_size(os.path.join(dirpath, name), seen)
+
+    def enter(_fd: int, _name: str, st: os.stat_result, _state: bool) -> bool | None:
+        nonlocal total
+        if stat.S_ISDIR(st.st_mode):
+            return True
+        total += _entry_size(st, seen)
+        return None
+
+    top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        safepath.walk_tree(top, enter, True)
+    finally:
+        os.close(top)
     return total
 
 
@@ -142,20 +156,27 @@ def changes_size(root: str, changes: list) -> int:
     """Bytes of the added or changed non-directory entries of `changes`, found under `root`."""
     seen: set[tuple[int, int]] = set()
     total = 0
-    for change in changes:
-        if change.kind == "D":
-            continue
-        path = os.path.join(root, change.path.lstrip("/"))
-        if not os.path.isdir(path) or os.path.islink(path):
-            total += _entry_size(path, seen)
+    top = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for change in changes:
+            if change.kind == "D":
+                continue
+            try:
+                st = safepath.lstat(top, change.path)  # never following a symlink on the way
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            except OSError as e:
+                if e.errno not in (errno.ELOOP, errno.ESTALE):
+                    raise
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                total += _entry_size(st, seen)
+    finally:
+        os.close(top)
     return total
 
 
-def _entry_size(path: str, seen: set[tuple[int, int]]) -> int:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return 0
+def _entry_size(st: os.stat_result, seen: set[tuple[int, int]]) -> int:
     key = (st.st_dev, st.st_ino)
     if key in seen:
         return 0
