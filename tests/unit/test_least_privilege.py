@@ -3,10 +3,16 @@ the filter the native init builds from them (execution.native.seccomp)."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import platform
+import subprocess
+import sys
 
 import pytest
 
+from lib.require import require
 from lxc_docker.errors import InvalidParameter
 from lxc_docker.execution.native import capabilities, seccomp
 from lxc_docker.runconfig import normalize_host_config
@@ -206,3 +212,56 @@ def test_run_flags(tmp_path):
     assert "CapAdd" not in host and "SecurityOpt" not in host
     with pytest.raises(ValueError, match="opening seccomp profile"):
         parse_run(["--security-opt", f"seccomp={tmp_path}/missing.json", "busybox"])
+
+
+# -- the bindings ---------------------------------------------------------------------------------------
+
+
+def test_bindings_come_from_the_system_without_its_path():
+    # As the zipapp runs the init: -I -S, so dist-packages is not on sys.path.
+    require(os.path.exists("/usr/bin/python3"), "no /usr/bin/python3")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); before = list(sys.path)\n"
+        "from lxc_docker.execution.native import seccomp\n"
+        "module = seccomp.bindings()\n"
+        "print(module.__name__, sys.path == before, 'seccomp' in sys.modules)\n"
+    )
+    app = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "app")
+    result = subprocess.run(["/usr/bin/python3", "-I", "-S", "-c", code, app], capture_output=True, text=True)
+    require("python3-seccomp" not in result.stderr, "python3-seccomp is not installed")
+    assert result.stdout.split() == ["seccomp", "True", "True"], result.stderr
+
+
+def test_missing_bindings_say_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "seccomp", None)  # an import of it raises ImportError
+    monkeypatch.setattr(seccomp, "_system_dirs", lambda: [])
+    with pytest.raises(seccomp.SeccompError, match="python3-seccomp"):
+        seccomp.bindings()
+
+
+def test_filter_denies_with_eperm_in_a_child():
+    require(platform.machine() == "x86_64", "the system call number below is x86_64's")
+    # The compiled filter itself: a child loads the default profile and tries a denied call.
+    sc = seccomp.bindings()
+    flt = seccomp.build(sc, seccomp.DEFAULT_PROFILE, DEFAULT, no_new_privs=True)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        try:
+            flt.load()
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                keyring = libc.syscall(250, 0, -3, 0)  # keyctl(KEYCTL_GET_KEYRING_ID, session)
+                os.write(write, b"%d %d" % (keyring, ctypes.get_errno()))
+            finally:
+                os._exit(0)
+        except BaseException:
+            os._exit(1)
+    os.close(write)
+    answer = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == f"-1 {errno.EPERM}"

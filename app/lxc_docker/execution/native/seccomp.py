@@ -99,24 +99,38 @@ class SeccompError(Exception):
     pass
 
 
+def _system_dirs() -> list[str]:
+    # Where the distributions put the bindings for the interpreter this process runs on: Debian's
+    # python3-seccomp in dist-packages, Fedora's python3-libseccomp and openSUSE's in site-packages.
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    prefix = sys.base_prefix
+    return [DIST_PACKAGES, f"{prefix}/lib64/{version}/site-packages", f"{prefix}/lib/{version}/site-packages"]
+
+
 def bindings():  # -> the seccomp module
-    """libseccomp's Python bindings, from dist-packages when the interpreter's path lacks them."""
+    """libseccomp's Python bindings, from the system's packages when the interpreter's path lacks them
+    (only that one module is imported from there)."""
     try:
         import seccomp
     except ImportError:
         pass
     else:
         return seccomp
-    if DIST_PACKAGES in sys.path:
-        raise SeccompError("the seccomp bindings are not installed (the python3-seccomp package)")
-    sys.path.append(DIST_PACKAGES)  # last: nothing of the standard library can be shadowed
-    try:
-        import seccomp
-    except ImportError:
-        raise SeccompError("the seccomp bindings are not installed (the python3-seccomp package)") from None
-    finally:
-        sys.path.remove(DIST_PACKAGES)
-    return seccomp
+    for directory in _system_dirs():
+        if directory in sys.path or not os.path.isdir(directory):
+            continue
+        sys.path.append(directory)  # last: nothing of the standard library can be shadowed
+        try:
+            import seccomp
+        except ImportError:
+            continue
+        finally:
+            sys.path.remove(directory)
+        return seccomp
+    raise SeccompError(
+        "libseccomp's Python bindings are not installed (Debian's python3-seccomp package); "
+        "a container can only run with --security-opt seccomp=unconfined or --privileged"
+    )
 
 
 def applies(rule: dict, caps: set[str], machine: str | None = None) -> bool:
