@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
 
-from lib.require import require, require_tools
+from lib.require import require, require_module, require_tools
 from lib.unixhttp import api
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -179,3 +180,56 @@ def test_no_new_privileges(daemon):
     assert status_field(daemon, "NoNewPrivs", "--privileged", "--security-opt", "no-new-privileges") == "1"
     # With no_new_privs the filter is loaded last, after the switch to another user.
     assert status_field(daemon, "Seccomp", "-u", "1000", "--security-opt", "no-new-privileges") == "2"
+
+
+# -- clients we did not write -----------------------------------------------------------------------------
+
+DOCKER_CLI = "/usr/local/bin/docker"
+
+
+def real_cli(daemon, *args: str) -> subprocess.CompletedProcess:
+    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env.update({"DOCKER_HOST": daemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
+    return subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120)
+
+
+def test_docker_cli_28_options(daemon, tmp_path):
+    status = "grep -E '^(CapBnd|NoNewPrivs|Seccomp):' /proc/self/status"
+    script = f"dmesg >/dev/null && {status}"
+    result = real_cli(daemon, "run", "--rm", "--cap-add", "SYSLOG", "busybox", "sh", "-c", script)
+    assert result.returncode == 0, result.stderr
+    fields = dict(line.split(":\t") for line in result.stdout.decode().splitlines())
+    assert int(fields["CapBnd"], 16) == DOCKER_DEFAULT_CAPS | CAP_SYSLOG
+    assert (fields["NoNewPrivs"], fields["Seccomp"]) == ("0", "2")
+    grep = ("busybox", "grep", "-E", "^(CapBnd|NoNewPrivs):", "/proc/self/status")
+    dropped = real_cli(daemon, "run", "--rm", "--cap-drop", "ALL", *grep)
+    assert dropped.stdout.decode().split() == ["CapBnd:", "0000000000000000", "NoNewPrivs:", "0"]
+    nnp = real_cli(daemon, "run", "--rm", "--security-opt", "no-new-privileges", *grep)
+    assert nnp.stdout.decode().split()[-2:] == ["NoNewPrivs:", "1"]
+    profile = tmp_path / "no-mkdir.json"
+    rule = {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule]}))
+    opt = f"seccomp={profile}"
+    denied = real_cli(daemon, "run", "--rm", "--security-opt", opt, "busybox", "mkdir", "/made")
+    assert denied.returncode == 1
+    assert b"Operation not permitted" in denied.stderr
+    unknown = real_cli(daemon, "run", "--rm", "--cap-add", "FOO", "busybox", "true")
+    assert unknown.returncode == 125
+    assert b'invalid CapAdd: unknown capability: "CAP_FOO"' in unknown.stderr
+
+
+def test_docker_sdk_options(daemon):
+    docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
+    client = docker.DockerClient(base_url=daemon.host, version="1.24")
+    out = client.containers.run(
+        "busybox",
+        ["sh", "-c", "dmesg >/dev/null && grep -E '^(CapBnd|NoNewPrivs):' /proc/self/status"],
+        cap_add=["SYSLOG"],
+        cap_drop=["CHOWN"],
+        security_opt=["no-new-privileges"],
+        remove=True,
+    )
+    fields = dict(line.split(":\t") for line in out.decode().splitlines())
+    assert int(fields["CapBnd"], 16) == (DOCKER_DEFAULT_CAPS | CAP_SYSLOG) & ~CAP_CHOWN
+    assert fields["NoNewPrivs"] == "1"
