@@ -182,6 +182,22 @@ def test_no_new_privileges(daemon):
     assert status_field(daemon, "Seccomp", "-u", "1000", "--security-opt", "no-new-privileges") == "2"
 
 
+# -- what errors tell the client -------------------------------------------------------------------------
+
+
+def test_start_errors_name_container_paths_not_the_daemons(daemon):
+    cid = daemon.out("create", "-v", "/data", "busybox", "true").strip()
+    try:
+        volume = json.loads(daemon.out("inspect", cid))[0]["Volumes"]["/data"]
+        shutil.rmtree(volume)  # the volume's directory under the graph root is gone at start
+        result = daemon.cli("start", "-a", cid)
+        assert result.returncode != 0
+        assert b"mounting /data: No such file or directory" in result.stderr
+        assert daemon.root.encode() not in result.stderr
+    finally:
+        daemon.cli("rm", "-v", cid)
+
+
 # -- clients we did not write -----------------------------------------------------------------------------
 
 DOCKER_CLI = "/usr/local/bin/docker"

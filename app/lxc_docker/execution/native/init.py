@@ -54,6 +54,8 @@ def main(args: list[str]) -> int:
         spec = _read_spec(sync)
     except (EOFError, ValueError):  # the daemon gave up on us
         os._exit(1)
+    global _rootfs
+    _rootfs = spec.get("rootfs") or ""
     try:
         # Before the fork and pivot_root, while the bindings and libseccomp can still be loaded; an
         # unusable profile or missing bindings stop the start here with a clear message.
@@ -111,10 +113,18 @@ def _fail(sync: int, code: int, message: str) -> None:
     os._exit(code)
 
 
+# The container's root filesystem on the host, to turn a host path in an error into the container's.
+_rootfs = ""
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         text = error.strerror[:1].lower() + error.strerror[1:]
-        return f"{error.filename}: {text}" if error.filename else text
+        name = error.filename
+        if isinstance(name, str) and _rootfs and (name + "/").startswith(_rootfs.rstrip("/") + "/"):
+            # Messages go to the client: the container's path, never the daemon's host path.
+            name = "/" + name[len(_rootfs.rstrip("/")) :].lstrip("/")
+        return f"{name}: {text}" if name else text
     return str(error) or type(error).__name__
 
 
