@@ -467,7 +467,9 @@ get_sh() {
 
 	# What the daemon runs or reads, by a name of ours: iptables (its rules), ip (iproute2: a
 	# container's interface into its namespace), git (`docker build` from a git URL), certs (the CA
-	# bundle for HTTPS pulls and ADD), and python (python3 with venv: only to build from a checkout).
+	# bundle for HTTPS pulls and ADD), python (python3 with venv: only to build from a checkout) and
+	# seccomp (libseccomp's Python bindings: the zipapp's containers get their seccomp filter from them,
+	# the one-file program carries its own).
 	have() {
 		case "$1" in
 		iptables | ip | git) command_exists "$1" ;;
@@ -479,6 +481,7 @@ get_sh() {
 			return 1
 			;;
 		python) python_ok && /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null ;;
+		seccomp) /usr/bin/python3 -c 'import seccomp' 2>/dev/null ;;
 		esac
 	}
 
@@ -486,6 +489,11 @@ get_sh() {
 	package_of() {
 		case "$FAMILY:$1" in
 		debian:python) echo "python3 python3-venv" ;;
+		debian:seccomp | suse:seccomp) echo python3-seccomp ;;
+		redhat:seccomp) echo python3-libseccomp ;;
+		arch:seccomp) echo python-libseccomp ;;
+		alpine:seccomp) echo py3-libseccomp ;;
+		gentoo:seccomp) echo "sys-libs/libseccomp[python]" ;;
 		redhat:ip) echo iproute ;;
 		arch:python) echo python ;;
 		gentoo:iptables) echo net-firewall/iptables ;;
@@ -607,7 +615,8 @@ get_sh() {
 	build_from_checkout() {
 		[ -x "$CHECKOUT/packaging/build.sh" ] || die "$CHECKOUT is not an lxc-docker checkout (no packaging/build.sh)"
 		# The build makes its tools' venv with /usr/bin/python3 and fetches them from PyPI.
-		if [ "$METHOD" != binary ]; then install_needs python certs; fi
+		# The one-file program's build bundles the seccomp bindings, the zipapp needs them at run time.
+		if [ "$METHOD" != binary ]; then install_needs python certs seccomp; fi
 		if [ "$METHOD" = zipapp ] || { [ "$METHOD" = auto ] && python_ok; }; then
 			targets="zipapp init sums"
 		else
@@ -699,6 +708,7 @@ get_sh() {
 
 		# Phase 2: what the daemon runs, then lxc-docker itself.
 		install_needs iptables ip git certs
+		if [ "$METHOD" = zipapp ]; then install_needs seccomp; fi
 		check_kernel
 		if [ "$METHOD" = package ]; then
 			install_package

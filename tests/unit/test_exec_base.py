@@ -63,15 +63,12 @@ def test_unknown_exec_driver():
         new_driver("lxc")
 
 
-def test_kept_capabilities_exclude_docker_0_9_mask_and_dac_read_search():
-    masked = {
-        "SETPCAP", "SYS_MODULE", "SYS_RAWIO", "SYS_PACCT", "SYS_ADMIN", "SYS_NICE", "SYS_RESOURCE",
-        "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "AUDIT_WRITE", "AUDIT_CONTROL", "MAC_OVERRIDE",
-        "MAC_ADMIN", "NET_ADMIN", "DAC_READ_SEARCH",
+def test_kept_capabilities_are_todays_dockers():
+    assert set(capabilities.KEPT) == {
+        "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP",
+        "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
     }  # fmt: skip
-    kept = set(capabilities.KEPT)
-    assert not kept & masked
-    # Everything a 2014 kernel had (0..36) is either kept or masked; nothing newer is granted.
-    assert kept | masked == {name for name, number in capabilities.NAMES.items() if number <= 36}
-    assert sum(1 << capabilities.NAMES[n] for n in kept) == capabilities.KEPT_MASK
-    assert capabilities.KEPT_MASK >> 37 == 0
+    # The CapBnd of `docker run busybox grep Cap /proc/self/status` under Docker 20.10.
+    assert capabilities.KEPT_MASK == 0xA80425FB
+    for name in ("SYSLOG", "SYS_PTRACE", "LINUX_IMMUTABLE", "SYS_BOOT", "DAC_READ_SEARCH", "SYS_ADMIN"):
+        assert name not in capabilities.KEPT

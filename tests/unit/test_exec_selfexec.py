@@ -72,6 +72,7 @@ def test_init_path_imports_stay_minimal():
     code = (
         "import sys\n"
         "from lxc_docker.execution.native import init, capabilities, lookpath, mounts, netconf, user\n"
+        "from lxc_docker.execution.native import seccomp\n"
         "print(' '.join(sorted(sys.modules)))\n"
     )
     argv = selfexec.init_argv()

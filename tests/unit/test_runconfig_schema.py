@@ -217,13 +217,13 @@ def test_host_config_forms_older_and_newer_clients_send():
             "VolumesFrom": "a,b:ro",  # API 1.9's comma list
             "LxcConf": {"lxc.utsname": "x"},  # docker-py's map
             "PortBindings": {"80/tcp": [{"HostPort": 8080}], "53/udp": None},
-            "CapAdd": ["NET_ADMIN"],  # unknown to the schema: kept for inspect
+            "Ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 2048}],  # unknown to the schema: kept
         }
     )
     assert host["VolumesFrom"] == ["a", "b:ro"]
     assert host["LxcConf"] == [{"Key": "lxc.utsname", "Value": "x"}]
     assert host["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": "8080"}], "53/udp": []}
-    assert host["CapAdd"] == ["NET_ADMIN"]
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]
 
 
 def test_unknown_config_keys_are_dropped():

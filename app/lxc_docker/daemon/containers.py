@@ -20,6 +20,7 @@ from ..errors import Conflict, DockerError, InvalidParameter, NotFound
 from ..execution.base import Command, ContainerStartError, ExecDriver, Resources, Stdio
 from ..image.image import Image, new_id
 from ..runconfig.schema import CORE_VERSION, HOST_CONFIG_DEFAULTS, Version, fresh
+from ..runconfig.security import parse_security_opts
 from ..storage.base import StorageDriver
 from ..sysutil import atomic
 from .container import DEFAULT_PATH, Container
@@ -310,6 +311,7 @@ class ContainerService:
             Mount(c.file("hosts"), "/etc/hosts", True),
         ]
         memory = int(config.get("Memory") or 0)
+        security = parse_security_opts(c.host_config.get("SecurityOpt"))
         return Command(
             id=c.id,
             rootfs=rootfs,
@@ -329,6 +331,11 @@ class ContainerService:
             ),
             mounts=mounts,
             cgroup_parent=self.cgroup_parent,
+            cap_add=list(c.host_config.get("CapAdd") or ()),
+            cap_drop=list(c.host_config.get("CapDrop") or ()),
+            seccomp=security.seccomp,
+            seccomp_profile=security.seccomp_profile,
+            no_new_privileges=security.no_new_privileges,
         )
 
     def _write_name_files(self, c: Container, hostname: str) -> None:

@@ -58,6 +58,12 @@ class Command:
     resources: Resources = field(default_factory=Resources)
     mounts: list[Mount] = field(default_factory=list)
     cgroup_parent: str = "docker"  # cgroups live at <hierarchy>/<cgroup_parent>/<id>
+    # Least privilege (ignored with `privileged`, which gets every capability and no filter).
+    cap_add: list[str] = field(default_factory=list)  # HostConfig.CapAdd: "NET_ADMIN", "CAP_SYSLOG", "ALL"
+    cap_drop: list[str] = field(default_factory=list)  # HostConfig.CapDrop
+    seccomp: str = "default"  # "default" (Docker's default profile), "unconfined", "custom"
+    seccomp_profile: dict[str, Any] | None = None  # with "custom": runconfig.security's checked profile
+    no_new_privileges: bool = False  # PR_SET_NO_NEW_PRIVS before the exec (also with `privileged`)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists, dicts, strings, numbers and booleans (JSON- and marshal-safe)."""

@@ -17,6 +17,7 @@ from .parse import (
     parse_lxc_conf,
     parse_memory,
     parse_port_specs,
+    parse_security_opt,
     parse_volume,
     read_env_file,
     split_volumes_from,
@@ -43,6 +44,8 @@ def add_run_flags(fs: FlagSet, *, create: bool = False) -> FlagSet:
     """
     fs.list(["a", "-attach"], "Attach to stdin, stdout or stderr.")
     fs.int(["c", "-cpu-shares"], 0, "CPU shares (relative weight)")
+    fs.list(["-cap-add"], "Add Linux capabilities")
+    fs.list(["-cap-drop"], "Drop Linux capabilities")
     fs.string(["#cidfile", "-cidfile"], "", "Write the container ID to the file")
     if not create:
         fs.bool(
@@ -78,6 +81,7 @@ def add_run_flags(fs: FlagSet, *, create: bool = False) -> FlagSet:
             True,
             "Proxify all received signal to the process (even in non-tty mode)",
         )
+    fs.list(["-security-opt"], "Security Options")
     fs.bool(["t", "-tty"], False, "Allocate a pseudo-tty")
     fs.string(["u", "-user"], "", "Username or UID")
     fs.list(
@@ -180,6 +184,13 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         Entrypoint=entrypoint,
         NetworkDisabled=not opts.networking,
     )
+    security = {}
+    if opts.cap_add:
+        security["CapAdd"] = list(opts.cap_add)
+    if opts.cap_drop:
+        security["CapDrop"] = list(opts.cap_drop)
+    if opts.security_opt:
+        security["SecurityOpt"] = [parse_security_opt(value) for value in opts.security_opt]
     host_config = new_host_config(
         Binds=binds or None,
         ContainerIDFile=opts.cidfile,
@@ -190,5 +201,6 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         PublishAllPorts=bool(opts.publish_all),
         Dns=dns,
         VolumesFrom=volumes_from,
+        **security,
     )
     return config, host_config, opts

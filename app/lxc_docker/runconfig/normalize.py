@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidParameter
-from . import schema
+from . import schema, security
 from .schema import Version
 
 DEFAULT_VERSION: Version = schema.CORE_VERSION
@@ -62,7 +62,12 @@ def normalize_host_config(host: Any, api_version: Version = DEFAULT_VERSION) -> 
     if not isinstance(host, dict):
         raise InvalidParameter("HostConfig must be a JSON object")
     result = schema.check(schema.HOST_CONFIG, host, "HostConfig", api_version)
-    # Keys the schema does not know (CapAdd, Ulimits...): kept as sent, so inspect shows them back.
+    # Refused here, at create, rather than when the container starts (as today's Docker does).
+    for key in ("CapAdd", "CapDrop"):
+        for name in result.get(key) or ():
+            security.normalize_capability(name, key)
+    security.parse_security_opts(result.get("SecurityOpt"))
+    # Keys the schema does not know (Ulimits, Devices...): kept as sent, so inspect shows them back.
     for key, value in host.items():
         if key not in schema.HOST_CONFIG:
             result[key] = value

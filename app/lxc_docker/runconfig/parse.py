@@ -223,3 +223,17 @@ def _is_ipv6(text: str) -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+def parse_security_opt(value: str) -> str:
+    """A `--security-opt` value as the daemon gets it: `seccomp=PROFILE.json` names a file on the
+    client's side, so its content is sent instead (as Docker's CLI does); the daemon checks the rest."""
+    key, eq, path = value.partition("=")
+    if key != "seccomp" or not eq or path == "unconfined":
+        return value
+    try:
+        with open(path, "rb") as f:
+            content = f.read()
+    except OSError as e:
+        raise ValueError(f"opening seccomp profile ({path}) failed: {e.strerror or e}") from None
+    return "seccomp=" + content.decode("utf-8", "replace")

@@ -209,6 +209,12 @@ HOST_CONFIG_FIELDS: tuple[Field, ...] = (
     Field("MemorySwap", _integer, 0, since=(1, 18), every_version=True),
     Field("CpuShares", _integer, 0, since=(1, 18), every_version=True),
     # Later keys the daemon keeps and shows back; the defaults are what Docker's inspect shows.
+    # Security keys: read at every version, as the resource limits above, because today's CLI sends
+    # them whatever version it speaks and dropping a `--cap-drop` silently would grant what the user
+    # took away.
+    Field("CapAdd", _strings, None, since=(1, 14), every_version=True),
+    Field("CapDrop", _strings, None, since=(1, 14), every_version=True),
+    Field("SecurityOpt", _strings, None, since=(1, 17), every_version=True),
     Field("NetworkMode", _string, "default", since=(1, 15)),
     Field("RestartPolicy", _object, {"Name": "no", "MaximumRetryCount": 0}, since=(1, 15)),
     Field("LogConfig", _object, {"Type": "json-file", "Config": {}}, since=(1, 18)),

@@ -1,88 +1,32 @@
-"""The capabilities an unprivileged container keeps, and dropping the rest before the exec.
+"""The capabilities a container keeps, and dropping the rest before the exec.
 
-Docker 0.9 (native driver, default template) masked out: SETPCAP, SYS_MODULE, SYS_RAWIO, SYS_PACCT,
-SYS_ADMIN, SYS_NICE, SYS_RESOURCE, SYS_TIME, SYS_TTY_CONFIG, MKNOD, AUDIT_WRITE, AUDIT_CONTROL,
-MAC_OVERRIDE, MAC_ADMIN, NET_ADMIN. So a container cannot mount, load modules, set the clock,
-configure interfaces or make device nodes. We keep the remainder as a whitelist (`KEPT`) rather than
-a mask, so capabilities added to the kernel since (AUDIT_READ, PERFMON, BPF, CHECKPOINT_RESTORE, ...)
-are never granted by accident, and we also drop DAC_READ_SEARCH: with it, open_by_handle_at(2)
-reaches any file of the host filesystem from inside the container (the "shocker" breakout,
-CVE-2014-3519, which is why Docker 1.0 dropped it).
+The default set is today's Docker's (`runconfig.security.DEFAULT_CAPABILITIES`), adjusted by
+HostConfig.CapAdd and CapDrop; --privileged keeps every capability. The set is a whitelist applied to
+the bounding set too, so capabilities added to the kernel later are never granted by accident and no
+setuid or file-capability binary can get a dropped one back. Docker 0.9 kept much more (SYSLOG,
+SYS_PTRACE, SYS_BOOT, LINUX_IMMUTABLE...): with SYSLOG a container read the host's kernel log even
+where the host sets dmesg_restrict.
 """
 
 from __future__ import annotations
 
+from lxc_docker.runconfig.security import CAPABILITIES as NAMES
+from lxc_docker.runconfig.security import DEFAULT_CAPABILITIES as KEPT
+from lxc_docker.runconfig.security import capability_mask, capability_set
 from lxc_docker.sysutil import syscalls
 
-NAMES = {
-    "CHOWN": 0,
-    "DAC_OVERRIDE": 1,
-    "DAC_READ_SEARCH": 2,
-    "FOWNER": 3,
-    "FSETID": 4,
-    "KILL": 5,
-    "SETGID": 6,
-    "SETUID": 7,
-    "SETPCAP": 8,
-    "LINUX_IMMUTABLE": 9,
-    "NET_BIND_SERVICE": 10,
-    "NET_BROADCAST": 11,
-    "NET_ADMIN": 12,
-    "NET_RAW": 13,
-    "IPC_LOCK": 14,
-    "IPC_OWNER": 15,
-    "SYS_MODULE": 16,
-    "SYS_RAWIO": 17,
-    "SYS_CHROOT": 18,
-    "SYS_PTRACE": 19,
-    "SYS_PACCT": 20,
-    "SYS_ADMIN": 21,
-    "SYS_BOOT": 22,
-    "SYS_NICE": 23,
-    "SYS_RESOURCE": 24,
-    "SYS_TIME": 25,
-    "SYS_TTY_CONFIG": 26,
-    "MKNOD": 27,
-    "LEASE": 28,
-    "AUDIT_WRITE": 29,
-    "AUDIT_CONTROL": 30,
-    "SETFCAP": 31,
-    "MAC_OVERRIDE": 32,
-    "MAC_ADMIN": 33,
-    "SYSLOG": 34,
-    "WAKE_ALARM": 35,
-    "BLOCK_SUSPEND": 36,
-    "AUDIT_READ": 37,
-    "PERFMON": 38,
-    "BPF": 39,
-    "CHECKPOINT_RESTORE": 40,
-}
+KEPT_MASK = capability_mask(set(KEPT))
 
-KEPT = (
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_BOOT",  # in a child pid namespace reboot(2) only ends the container
-    "LEASE",
-    "SETFCAP",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-)
 
-KEPT_MASK = sum(1 << NAMES[name] for name in KEPT)
+def container_set(spec: dict) -> set[str]:
+    """The names of the capabilities the container described by `spec` (Command.to_dict()) keeps."""
+    return capability_set(spec.get("cap_add") or [], spec.get("cap_drop") or [], bool(spec.get("privileged")))
+
+
+def mask_of(caps: set[str], last: int | None = None) -> int:
+    """The bit mask of `caps`, without the ones the running kernel does not know."""
+    top = last_cap() if last is None else last
+    return capability_mask({c for c in caps if NAMES[c] <= top})
 
 
 def last_cap() -> int:

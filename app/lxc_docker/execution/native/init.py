@@ -26,7 +26,7 @@ import termios
 
 # All of them now, before the fork: after pivot_root the interpreter's own files (the standard
 # library, this package) are out of PID 1's reach.
-from lxc_docker.execution.native import capabilities, lookpath, mounts, netconf, user
+from lxc_docker.execution.native import capabilities, lookpath, mounts, netconf, seccomp, user
 from lxc_docker.sysutil import syscalls
 
 _NAMESPACES = (
@@ -54,6 +54,14 @@ def main(args: list[str]) -> int:
         spec = _read_spec(sync)
     except (EOFError, ValueError):  # the daemon gave up on us
         os._exit(1)
+    global _rootfs
+    _rootfs = spec.get("rootfs") or ""
+    try:
+        # Before the fork and pivot_root, while the bindings and libseccomp can still be loaded; an
+        # unusable profile or missing bindings stop the start here with a clear message.
+        spec["_filter"] = _seccomp_filter(spec)
+    except (seccomp.SeccompError, OSError, RuntimeError, ValueError) as e:
+        _fail(sync, 1, f"seccomp: {_describe(e)}")
     try:
         syscalls.unshare(_NAMESPACES)
         pid = os.fork()  # the child is the first process of the new pid namespace: PID 1
@@ -105,10 +113,18 @@ def _fail(sync: int, code: int, message: str) -> None:
     os._exit(code)
 
 
+# The container's root filesystem on the host, to turn a host path in an error into the container's.
+_rootfs = ""
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         text = error.strerror[:1].lower() + error.strerror[1:]
-        return f"{error.filename}: {text}" if error.filename else text
+        name = error.filename
+        if isinstance(name, str) and _rootfs and (name + "/").startswith(_rootfs.rstrip("/") + "/"):
+            # Messages go to the client: the container's path, never the daemon's host path.
+            name = "/" + name[len(_rootfs.rstrip("/")) :].lstrip("/")
+        return f"{name}: {text}" if name else text
     return str(error) or type(error).__name__
 
 
@@ -179,8 +195,16 @@ def _finish(spec: dict) -> tuple[str, list[str], dict[str, str]]:
         )
     except user.UnknownUser as e:
         raise _Failure(str(e))
+    keep = capabilities.mask_of(capabilities.container_set(spec))
+    no_new_privs = bool(spec.get("no_new_privileges"))
+    flt = spec.get("_filter")
+    if flt is not None and not no_new_privs:
+        # As runc does: loaded while the init still has CAP_SYS_ADMIN, so no_new_privs need not be
+        # set and setuid programs in the container work as with Docker. The filter then also applies
+        # to the few calls below (prctl, setgroups, setuid, capset, execve).
+        _load(flt)
     if not privileged:
-        capabilities.drop_bounding_set()
+        capabilities.drop_bounding_set(keep)
     try:
         os.setgroups(groups)
         os.setgid(gid)
@@ -188,13 +212,34 @@ def _finish(spec: dict) -> tuple[str, list[str], dict[str, str]]:
     except OSError as e:
         raise _Failure(f"switching to user {spec.get('user')}: {_describe(e)}")
     if not privileged and uid == 0:
-        capabilities.limit_process_sets()
+        capabilities.limit_process_sets(keep)
     entrypoint = spec["entrypoint"]
     path = lookpath.look_path(entrypoint, lookpath.path_of(env))
     _default_signals()
+    if no_new_privs:
+        syscalls.prctl(syscalls.PR_SET_NO_NEW_PRIVS, 1)
+        if flt is not None:
+            _load(flt)  # the last step before the exec, as runc does with no_new_privs
     # os.execve wants a mapping; on a repeated key the last one wins, as in Docker's merged env.
     environ = dict(item.split("=", 1) for item in env if "=" in item)
     return path, [entrypoint, *spec.get("args", ())], environ
+
+
+def _seccomp_filter(spec: dict):  # noqa: ANN202 - a seccomp.SyscallFilter, or None
+    if spec.get("privileged") or spec.get("seccomp") == "unconfined":
+        return None  # as Docker: --privileged gets no filter
+    profile = spec.get("seccomp_profile") if spec.get("seccomp") == "custom" else seccomp.DEFAULT_PROFILE
+    if not profile:
+        raise seccomp.SeccompError("no profile given")
+    caps = capabilities.container_set(spec)
+    return seccomp.build(seccomp.bindings(), profile, caps, bool(spec.get("no_new_privileges")))
+
+
+def _load(flt) -> None:  # noqa: ANN001
+    try:
+        flt.load()
+    except (OSError, RuntimeError, ValueError) as e:
+        raise _Failure(f"loading the seccomp filter: {_describe(e)}")
 
 
 def _default_signals() -> None:

@@ -150,12 +150,14 @@ def bind(root: str, source: str, destination: str, writable: bool = True, privat
     try:
         is_dir = stat.S_ISDIR(os.stat(source).st_mode)
     except OSError as e:
-        raise MountError(f"mounting {source} on {destination}: {e.strerror}")
+        # Messages go to the client: they name the container's path, never the daemon's host paths
+        # (a volume's directory under the graph root, the container's hosts file).
+        raise MountError(f"mounting {destination}: {e.strerror}")
     try:
         fd = _ensure_dir(root, destination) if is_dir else _ensure_file(root, destination)
     except OSError as e:
         raise MountError(f"creating mount point {destination}: {e.strerror}")
-    what = f"{source} on {destination}"
+    what = destination
     try:
         _mount(source, _at(fd), None, MS_BIND | MS_REC, None, what)
         # From here on the path leads onto the new mount, whose content is the host's source.
@@ -200,7 +202,7 @@ def pivot(root: str) -> None:
         os.fchdir(old)
         syscalls.umount(".", MNT_DETACH)
     except OSError as e:
-        raise MountError(f"pivot_root to {root}: {e.strerror}")
+        raise MountError(f"pivot_root into the container's root filesystem: {e.strerror}")
     finally:
         os.close(old)
         os.close(new)
