@@ -8,7 +8,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 missing=""
-for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates; do
+# gcc and libc6-dev build the static syscall probe of the least-privilege tests.
+for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

@@ -21,6 +21,7 @@ RESTRICT="mirror strip"
 RDEPEND="
 	acct-group/docker
 	>=dev-lang/python-3.11
+	sys-libs/libseccomp[python]
 	app-misc/ca-certificates
 	dev-vcs/git
 	net-firewall/iptables

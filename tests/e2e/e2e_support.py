@@ -60,6 +60,7 @@ BASE_PACKAGES = sorted(
         "iproute2",
         "iptables",
         "procps",
+        "python3-seccomp",
         "python3",
         "python3-venv",
         "xz-utils",
