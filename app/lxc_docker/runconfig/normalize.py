@@ -38,6 +38,8 @@ def normalize_create_body(
         for key in _HOST_RESOURCE_KEYS:
             if not config[key] and host_config.get(key):
                 config[key] = host_config[key]
+    for key, value in config.items():
+        _refuse_nul(value, f"Config.{key}")
     cmd = config["Cmd"]
     if isinstance(body.get("Cmd"), str):
         # A string Cmd is the shell form; a string Entrypoint is one program name.
@@ -62,6 +64,8 @@ def normalize_host_config(host: Any, api_version: Version = DEFAULT_VERSION) -> 
     if not isinstance(host, dict):
         raise InvalidParameter("HostConfig must be a JSON object")
     result = schema.check(schema.HOST_CONFIG, host, "HostConfig", api_version)
+    for key, value in result.items():
+        _refuse_nul(value, f"HostConfig.{key}")
     # Keys the schema does not know (CapAdd, Ulimits...): kept as sent, so inspect shows them back.
     for key, value in host.items():
         if key not in schema.HOST_CONFIG:
@@ -80,3 +84,18 @@ def merge_start_host_config(current: dict[str, Any], given: Any, api_version: Ve
         }
     )
     return merged
+
+
+def _refuse_nul(value: Any, where: str) -> None:
+    """A NUL byte cannot reach execve, a path or a file the daemon writes: refuse it at create, not
+    as a 500 when the container starts (issue 15)."""
+    if isinstance(value, str):
+        if "\0" in value:
+            raise InvalidParameter(f"Invalid {where}: it contains a NUL byte")
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul(item, where)
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            _refuse_nul(k, where)
+            _refuse_nul(item, where)
