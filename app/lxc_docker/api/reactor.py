@@ -351,8 +351,11 @@ class Reactor:
                 self._sel.modify(conn.sock, selectors.EVENT_WRITE, ("conn", conn))
                 return
             log.debug("TLS handshake with %s failed: %s", conn.peer, e)
+            # Linger rather than close: a close with the client's next bytes unread would reset
+            # the connection before the client reads the alert that says why (certificate required).
             self._forget(conn)
-            conn.close()
+            conn.lingering = True
+            self._take_back(conn)
             return
         conn.handshaken = True
         self._sel.modify(conn.sock, selectors.EVENT_READ, ("conn", conn))
