@@ -244,7 +244,8 @@ class Connection:
     def flush(self) -> None:
         pass  # nothing is buffered on the way out
 
-    def send_head(self, status: int, reason: str, headers: list[tuple[str, str]]) -> None:
+    def send_head(self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes = b"") -> None:
+        """The status line and headers, and with them a small body in the same write (one packet)."""
         lines = [
             f"HTTP/1.1 {status} {reason}",
             f"Server: Docker/{__version__} (linux)",
@@ -253,7 +254,7 @@ class Connection:
         lines += [f"{k}: {v}" for k, v in headers]
         if self.close_after:
             lines.append("Connection: close")
-        self.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace"))
+        self.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body)
 
     def close(self) -> None:
         try:

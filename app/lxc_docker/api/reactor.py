@@ -105,6 +105,8 @@ class Reactor:
         self.control = WorkerPool("control", control_workers)
         self.idle_timeout = idle_timeout
         self.header_timeout = header_timeout
+        # How often deadlines are checked: a timeout is enforced within a quarter of itself.
+        self._tick = max(0.05, min(1.0, idle_timeout / 4, header_timeout / 4))
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -161,7 +163,7 @@ class Reactor:
         last_sweep = time.monotonic()
         try:
             while self._running:
-                for key, _ in self._sel.select(1.0):
+                for key, _ in self._sel.select(self._tick):
                     kind, obj = key.data
                     if kind == "wake":
                         self._drain_wake()
@@ -174,7 +176,7 @@ class Reactor:
                 while self._returns:
                     self._take_back(self._returns.popleft())
                 now = time.monotonic()
-                if now - last_sweep >= 0.5:
+                if now - last_sweep >= self._tick:
                     last_sweep = now
                     self._sweep(now)
         finally:

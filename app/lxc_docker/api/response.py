@@ -31,17 +31,15 @@ class Response:
         self.hijacked = False
         self._writer: ChunkedWriter | None = None
 
-    def _head(self, status: int, headers: list[tuple[str, str]]) -> None:
+    def _head(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
         self.started = True
-        self._conn.send_head(status, reason(status), common_headers(self._cors) + headers)
+        self._conn.send_head(status, reason(status), common_headers(self._cors) + headers, body)
 
     def send(self, status: int, body: bytes, content_type: str) -> None:
         headers = [("Content-Length", str(len(body)))]
         if body or status not in (204, 304):
             headers.insert(0, ("Content-Type", content_type))
-        self._head(status, headers)
-        if self._request.method != "HEAD" and body:
-            self._conn.write(body)
+        self._head(status, headers, body if self._request.method != "HEAD" else b"")
 
     def json(self, obj: Any, status: int = 200) -> None:
         self.send(status, json.dumps(obj).encode(), "application/json")
