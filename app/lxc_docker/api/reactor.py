@@ -389,6 +389,8 @@ class Reactor:
             except OSError:
                 outcome = "close"
             if outcome == "hijacked":
+                # The handler has finished with the raw stream (attach): the socket is ours to close.
+                conn.close()
                 return
             if outcome != "keep":
                 if outcome == "linger":
