@@ -292,3 +292,15 @@ def test_docker_cli_28_and_sdk_over_plain_tcp(tcp_daemon):
         c.remove()
     finally:
         client.close()
+
+
+def test_a_start_body_with_a_nul_is_a_400_and_a_good_start_works(tcp_daemon):
+    status, body = api(tcp_daemon, "POST", "/v1.9/containers/create", {"Image": "busybox", "Cmd": ["true"]})
+    assert status == 201, body
+    cid = json.loads(body)["Id"]
+    status, text = api(tcp_daemon, "POST", f"/v1.9/containers/{cid}/start", {"Binds": ["/tmp:/x\0y"]})
+    assert status == 400 and b"HostConfig.Binds" in text, text
+    status, text = api(tcp_daemon, "POST", f"/v1.9/containers/{cid}/start", {})
+    assert status == 204, text
+    assert tcp_daemon.out("wait", cid).strip() == "0"
+    tcp_daemon.out("rm", cid)
