@@ -61,7 +61,8 @@ def tls_server(pki):
     server = ApiServer(router, group="", tls=ctx)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
+    # As the daemon's: with a backlog of 8, connections made in a burst wait for SYN retries.
+    sock.listen(socket.SOMAXCONN)
     server.listen_socket(sock)
     server.serve()
     yield f"tcp://127.0.0.1:{sock.getsockname()[1]}"
@@ -154,3 +155,27 @@ def test_the_daemon_warns_loudly_about_tcp_without_tlsverify(caplog):
         _warn_exposed(DaemonConfig(hosts=["tcp://0.0.0.0:2375"]))
     text = caplog.text
     assert "tcp://0.0.0.0:2375 without --tlsverify is insecure" in text and "root access" in text
+
+
+def test_idle_tls_connections_hold_no_threads(tls_server, pki):
+    import threading
+
+    port = int(tls_server.rsplit(":", 1)[1])
+    before = threading.active_count()
+    idle = []
+    try:
+        for i in range(200):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            if i % 2:
+                s.sendall(b"\x16\x03\x01\x00")  # the start of a ClientHello, never finished
+            idle.append(s)
+        client = Client(
+            tls_server,
+            tls=TLSOptions(True, f"{pki}/ca.pem", f"{pki}/client-cert.pem", f"{pki}/client-key.pem"),
+        )
+        with client.call("GET", "/_ping") as resp:
+            assert resp.read() == b"OK"
+        assert threading.active_count() < before + 10
+    finally:
+        for s in idle:
+            s.close()
