@@ -64,12 +64,12 @@ def normalize_host_config(host: Any, api_version: Version = DEFAULT_VERSION) -> 
     if not isinstance(host, dict):
         raise InvalidParameter("HostConfig must be a JSON object")
     result = schema.check(schema.HOST_CONFIG, host, "HostConfig", api_version)
-    for key, value in result.items():
-        _refuse_nul(value, f"HostConfig.{key}")
     # Keys the schema does not know (CapAdd, Ulimits...): kept as sent, so inspect shows them back.
     for key, value in host.items():
         if key not in schema.HOST_CONFIG:
             result[key] = value
+    for key, value in result.items():
+        _refuse_nul(value, f"HostConfig.{key}")
     return result
 
 
