@@ -88,14 +88,15 @@ def merge_start_host_config(current: dict[str, Any], given: Any, api_version: Ve
 
 def _refuse_nul(value: Any, where: str) -> None:
     """A NUL byte cannot reach execve, a path or a file the daemon writes: refuse it at create, not
-    as a 500 when the container starts (issue 15)."""
-    if isinstance(value, str):
-        if "\0" in value:
-            raise InvalidParameter(f"Invalid {where}: it contains a NUL byte")
-    elif isinstance(value, list):
-        for item in value:
-            _refuse_nul(item, where)
-    elif isinstance(value, dict):
-        for k, item in value.items():
-            _refuse_nul(k, where)
-            _refuse_nul(item, where)
+    as a 500 when the container starts (issue 15). Iterative: values kept as sent may nest deeply."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\0" in item:
+                raise InvalidParameter(f"Invalid {where}: it contains a NUL byte")
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
