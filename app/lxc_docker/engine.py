@@ -36,7 +36,36 @@ def config_from_flags(opts: Any) -> DaemonConfig:
         mtu=opts.mtu,
         exec_driver=opts.exec_driver,
         group=opts.group,
+        tls=opts.tls,
+        tls_verify=opts.tlsverify,
+        tls_ca=opts.tlscacert,
+        tls_cert=opts.tlscert,
+        tls_key=opts.tlskey,
     )
+
+
+def _warn_exposed(config: DaemonConfig) -> None:
+    for url in config.exposed_hosts():
+        # Later Docker's warning: whoever reaches this port is root on the host.
+        for line in (
+            f"Binding to {url} without --tlsverify is insecure and gives root access on this machine "
+            "to everyone who has access to your network.",
+            "Use --tlsverify with --tlscacert, --tlscert and --tlskey (see docs/security.md, "
+            "'TLS on tcp'), or listen on 127.0.0.1 or a unix socket.",
+        ):
+            log.warning("!!! %s", line)
+
+
+def _raise_fd_limit() -> None:
+    """Each idle client connection holds a descriptor: allow as many as the hard limit does."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 1 << 20), hard))
+        except (ValueError, OSError):
+            log.debug("could not raise the open-file limit from %s", soft)
 
 
 def run_daemon(opts: Any) -> int:
@@ -72,8 +101,15 @@ def run_daemon(opts: Any) -> int:
         from .api.server import ApiServer
         from .daemon.daemon import Daemon
 
+        tls = None
+        if config.tls:
+            from .api.tls import server_context
+
+            tls = server_context(config.tls_cert, config.tls_key, config.tls_ca, config.tls_verify)
+        _raise_fd_limit()
+        _warn_exposed(config)
         daemon = Daemon(config)
-        server = ApiServer(build_router(daemon), cors=config.api_enable_cors, group=config.group)
+        server = ApiServer(build_router(daemon), cors=config.api_enable_cors, group=config.group, tls=tls)
         for host in config.hosts:
             server.listen(host)
         server.serve()

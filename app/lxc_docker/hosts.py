@@ -13,6 +13,9 @@ DEFAULT_UNIX_SOCKET = "/var/run/docker.sock"
 # interfaces must say `tcp://0.0.0.0:4243`.
 DEFAULT_TCP_HOST = "127.0.0.1"
 DEFAULT_TCP_PORT = 4243
+# The port Docker chose for the API over TLS (2375 plain, 2376 TLS), used when TLS is on and an
+# address names no port.
+DEFAULT_TLS_PORT = 2376
 DEFAULT_HOST = "unix://" + DEFAULT_UNIX_SOCKET
 
 # Characters that can never be part of a host name or port; rejecting them catches paths, user

@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+import threading
 import time
 
 import pytest
@@ -18,6 +19,8 @@ class FakeBackend:
     def __init__(self) -> None:
         self.name = "fake"
         self.seen: list[bytes] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
 
 
 def ping(backend, req, res):
@@ -57,6 +60,16 @@ def echo(backend, req, res):
     res.json({"len": len(backend.seen[-1])})
 
 
+def create(backend, req, res):
+    res.json({"got": req.json(required=True)}, 201)
+
+
+def block(backend, req, res):
+    backend.entered.set()
+    backend.release.wait(10)
+    res.text("released")
+
+
 def hijack(backend, req, res):
     sock = res.hijack()
     data = sock.recv(100)
@@ -74,18 +87,21 @@ ROUTES = [
     Route("POST", "/ignore-body", ignore_body),
     Route("POST", "/echo", echo),
     Route("POST", "/hijack", hijack),
+    Route("POST", "/containers/create", create),
+    Route("GET", "/block", block),
+    Route("GET", "/version", whoami),
 ]
 
 
-def start_server(tmp_path, cors=False):
+def start_server(tmp_path, cors=False, backlog=8, **limits):
     backend = FakeBackend()
     router = Router()
     router.add_routes(ROUTES, backend)
-    server = ApiServer(router, cors=cors, group="")
+    server = ApiServer(router, cors=cors, group="", **limits)
     path = os.path.join(tmp_path, "api.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.bind(path)
-    sock.listen(8)
+    sock.listen(backlog)
     server.listen_socket(sock)
     server.serve()
     return server, backend, path
@@ -304,3 +320,260 @@ def test_hijack_hands_over_the_socket(api, upgrade):
             rest += piece
         # Nothing HTTP follows the handler's own bytes: no status line, no chunk terminator.
         assert rest == b"echo:hello"
+
+
+# -- the edge (issue 15) -------------------------------------------------------------------------------
+
+
+def _raw(path, data, timeout):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(data)
+        out = b""
+        while piece := s.recv(65536):
+            out += piece
+        return out
+
+
+@pytest.mark.parametrize("length", [b"-1", b"+3", b"abc"])
+def test_a_malformed_content_length_is_a_400_at_once(api, length):
+    path, _ = api
+    # Today's main waited for the client to hang up: the 10 s socket timeout was the answer.
+    answer = raw_exchange(
+        path, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\nabc"
+    )
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert b"Content-Length" in answer
+
+
+def test_a_large_declared_json_body_is_a_413_and_the_client_reads_it(api):
+    path, _ = api
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(b"POST /v1.24/containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 2147483648\r\n\r\n")
+        # The client goes on sending; the daemon answers anyway and does not read it all.
+        for _ in range(4):
+            try:
+                s.sendall(b"x" * 65536)
+            except OSError:
+                break
+        answer = s.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert b"request body too large" in answer
+
+
+def test_pipelined_requests_are_answered_in_order(api):
+    path, _ = api
+    answer = raw_exchange(
+        path,
+        b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        b"GET /v1.24/whoami HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert answer.count(b"HTTP/1.1 200") == 3
+    assert answer.index(b"OK") < answer.index(b'{"len": 3}') < answer.index(b'"backend"')
+    assert b"Connection: close" in answer
+
+
+def test_expect_100_continue(api):
+    path, _ = api
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect(path)
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        assert s.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(b"body")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("coding,status", [(b"gzip", b"501"), (b"chunked\r\nContent-Length: 3", b"400")])
+def test_unsupported_or_ambiguous_framing(api, coding, status):
+    path, _ = api
+    answer = raw_exchange(
+        path, b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: " + coding + b"\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 " + status), answer
+
+
+def test_idle_and_header_timeouts_close_the_connection(tmp_path):
+    server, _, path = start_server(str(tmp_path), idle_timeout=0.5, header_timeout=0.5)
+    try:
+        for data in (b"", b"GET /_ping HTTP/1.1\r\nHost: x\r\n"):
+            start = time.monotonic()
+            # The server closes without answering; recv returns b"" well before the 10 s socket timeout.
+            assert _raw(path, data, 10) == b""
+            assert time.monotonic() - start < 8
+        # A keep-alive connection left idle after a request is closed too.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(path)
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = b""
+            while not first.endswith(b"OK"):
+                first += s.recv(4096)
+            assert first.startswith(b"HTTP/1.1 200")
+            assert s.recv(4096) == b""
+    finally:
+        server.close()
+
+
+def test_idle_connections_hold_no_threads(tmp_path):
+    server, _, path = start_server(str(tmp_path), backlog=512)
+    before = threading.active_count()
+    conns = []
+    try:
+        for i in range(300):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conns.append(s)
+            s.connect(path)
+            if i % 2:
+                s.sendall(b"GET /_ping HTTP/1.1\r\n")  # a head that never ends
+        assert call(path, "GET", "/_ping")[::2] == (200, b"OK")
+        # Today's main: one thread per connection, 300 more.
+        assert threading.active_count() < before + 10
+    finally:
+        for s in conns:
+            s.close()
+        server.close()
+
+
+def test_ping_and_version_answer_while_every_worker_is_busy(tmp_path):
+    server, backend, path = start_server(str(tmp_path), workers=1, control_workers=1)
+    try:
+        blocked = threading.Thread(target=call, args=(path, "GET", "/block"), daemon=True)
+        blocked.start()
+        assert backend.entered.wait(10)
+        # The one main worker is held; /_ping and /version have a pool of their own.
+        assert call(path, "GET", "/_ping")[::2] == (200, b"OK")
+        assert call(path, "HEAD", "/v1.24/_ping")[0] == 200
+        assert call(path, "GET", "/v1.24/version")[0] == 200
+        queued: list = []
+        waiter = threading.Thread(target=lambda: queued.append(call(path, "GET", "/whoami")), daemon=True)
+        waiter.start()
+        waiter.join(0.3)
+        assert not queued  # waits for a main worker
+        backend.release.set()
+        waiter.join(10)
+        assert queued and queued[0][0] == 200
+    finally:
+        backend.release.set()
+        server.close()
+
+
+# -- tcp: what a web page would send ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tcp_api():
+    backend = FakeBackend()
+    router = Router()
+    router.add_routes(ROUTES, backend)
+    server = ApiServer(router, group="")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    server.listen_socket(sock)
+    server.serve()
+    yield sock.getsockname()[1]
+    server.close()
+
+
+def tcp_call(port, method, url, body=None, headers=None):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, url, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST.", "127.0.0.1", "127.0.0.1:{port}", "localhost:1", "[::1]:{port}"]
+)
+def test_tcp_serves_its_own_names(tcp_api, host):
+    status, body = tcp_call(tcp_api, "GET", "/_ping", headers={"Host": host.format(port=tcp_api)})
+    assert (status, body) == (200, b"OK")
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:{port}", "localhost.evil.example", "10.0.0.1", ""]
+)
+def test_tcp_refuses_a_foreign_host(tcp_api, host):
+    status, body = tcp_call(tcp_api, "GET", "/v1.24/whoami", headers={"Host": host.format(port=tcp_api)})
+    assert status == 403 if host else status == 403 or status == 400, body
+
+
+def test_tcp_refuses_a_missing_host_on_http_1_1(tcp_api):
+    with socket.create_connection(("127.0.0.1", tcp_api), timeout=10) as s:
+        s.sendall(b"GET /_ping HTTP/1.1\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 400")
+    with socket.create_connection(("127.0.0.1", tcp_api), timeout=10) as s:
+        s.sendall(b"GET /_ping HTTP/1.0\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+
+
+def test_tcp_refuses_cross_origin_requests(tcp_api):
+    status, body = tcp_call(tcp_api, "POST", "/ignore-body", b"a=1", {"Origin": "http://evil.example"})
+    assert status == 403 and b"cross-origin" in body
+
+
+def test_tcp_wants_json_labelled_as_json(tcp_api):
+    status, body = tcp_call(
+        tcp_api, "POST", "/v1.24/containers/create", b'{"a": 1}', {"Content-Type": "text/plain"}
+    )
+    assert status == 400 and b"must be 'application/json'" in body
+    status, body = tcp_call(
+        tcp_api, "POST", "/containers/create", b'{"a": 1}', {"Content-Type": "application/json"}
+    )
+    assert (status, json.loads(body)) == (201, {"got": {"a": 1}})
+
+
+def test_unix_accepts_any_host_origin_and_label(api):
+    path, _ = api
+    headers = {"Host": "evil.example", "Origin": "http://evil.example", "Content-Type": "text/plain"}
+    status, _, body = call(path, "POST", "/containers/create", b'{"a": 1}', headers)
+    assert (status, json.loads(body)) == (201, {"got": {"a": 1}})
+
+
+def test_cors_lets_origins_through_on_tcp(tmp_path):
+    backend = FakeBackend()
+    router = Router()
+    router.add_routes(ROUTES, backend)
+    server = ApiServer(router, group="", cors=True)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    server.listen_socket(sock)
+    server.serve()
+    try:
+        status, body = tcp_call(
+            sock.getsockname()[1], "GET", "/_ping", headers={"Origin": "http://ui.example"}
+        )
+        assert (status, body) == (200, b"OK")
+    finally:
+        server.close()
+
+
+def test_overflowing_numbers_are_400_not_500(tmp_path):
+    def overflow(backend, req, res):
+        int(float(req.q("since")) * 1e9)
+
+    router = Router()
+    router.add("GET", "/events", lambda req, res: overflow(None, req, res))
+    server = ApiServer(router, group="")
+    path = os.path.join(str(tmp_path), "o.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(8)
+    server.listen_socket(sock)
+    server.serve()
+    try:
+        status, _, body = call(path, "GET", "/v1.24/events?since=inf")
+        assert status == 400, body
+    finally:
+        server.close()

@@ -6,7 +6,14 @@ import json
 import pytest
 
 from lxc_docker import ADVERTISED_API_VERSION
-from lxc_docker.api.http import BodyReader, ChunkedWriter, Request, common_headers
+from lxc_docker.api.http import (
+    MAX_JSON_BODY,
+    BodyReader,
+    ChunkedWriter,
+    PayloadTooLarge,
+    Request,
+    common_headers,
+)
 from lxc_docker.errors import InvalidParameter
 
 
@@ -250,3 +257,71 @@ def test_common_headers_with_cors():
         "OPTIONS",
         "HEAD",
     }
+
+
+# -- limits (issue 15) ---------------------------------------------------------------------------------
+
+
+def chunked(body: bytes, headers=None) -> Request:
+    raw = b"".join(
+        b"%x\r\n%s\r\n" % (len(p), p) for p in (body[i : i + 1000] for i in range(0, len(body), 1000))
+    )
+    reader_, _ = reader(raw + b"0\r\n\r\n", chunked=True)
+    return Request("POST", "/x", "", headers or {}, reader_, (1, 24))
+
+
+def test_a_declared_length_past_the_cap_is_a_413_before_reading():
+    rfile = io.BytesIO(b"{")
+    req = Request("POST", "/x", "", {}, BodyReader(rfile, 10_000_000, False), (1, 24))
+    with pytest.raises(PayloadTooLarge) as e:
+        req.json(limit=4096)
+    assert e.value.status == 413
+    assert rfile.tell() == 0  # not a byte read
+
+
+def test_a_chunked_body_past_the_cap_is_a_413():
+    with pytest.raises(PayloadTooLarge):
+        chunked(b"[" + b"1," * 3000 + b"1]").json(limit=4096)
+    assert chunked(b"[" + b"1," * 1000 + b"1]").json(limit=4096) == [1] * 1001
+
+
+def test_the_default_cap_is_a_few_mib():
+    assert 1 << 20 <= MAX_JSON_BODY <= 16 << 20
+
+
+def test_a_negative_length_is_refused():
+    with pytest.raises(InvalidParameter, match="Content-Length"):
+        BodyReader(io.BytesIO(b""), -1, False)
+
+
+def test_deep_nesting_is_a_400_not_a_recursion_error():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(InvalidParameter, match="nested too deeply"):
+        request(body=deep).json()
+    with pytest.raises(InvalidParameter, match="nested too deeply"):
+        request("filters=" + "[" * 100_000 + "]" * 100_000).q_json("filters")
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "-9223372036854775809", "9223372036854775808"])
+def test_q_int_out_of_int64_is_a_400(value):
+    with pytest.raises(InvalidParameter, match="out of range"):
+        request(f"t={value}").q_int("t")
+    assert request("t=9223372036854775807").q_int("t") == (1 << 63) - 1
+
+
+def test_json_type_is_checked_only_when_required():
+    body = b'{"Image": "busybox"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None, "application/jsonp"):
+        req = chunked(body, {"Content-Type": content_type} if content_type else {})
+        req.json_type_required = True
+        with pytest.raises(InvalidParameter, match="must be 'application/json'"):
+            req.json()
+    for content_type in ("application/json", "Application/JSON; charset=utf-8"):
+        req = chunked(body, {"Content-Type": content_type})
+        req.json_type_required = True
+        assert req.json() == {"Image": "busybox"}
+    # An empty body needs no label (the docker CLI sends start with text/plain and no body).
+    req = chunked(b"", {"Content-Type": "text/plain"})
+    req.json_type_required = True
+    assert req.json() is None
+    assert chunked(body, {"Content-Type": "text/plain"}).json() == {"Image": "busybox"}

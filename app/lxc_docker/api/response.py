@@ -4,40 +4,42 @@ from __future__ import annotations
 
 import json
 import socket
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from .http import ChunkedWriter, Request, common_headers
 
 if TYPE_CHECKING:
-    from http.server import BaseHTTPRequestHandler
+    from .connection import Connection
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
 
 
 class Response:
     """How a handler answers; exactly one of json/text/empty/stream/raw/hijack per request."""
 
-    def __init__(self, handler: BaseHTTPRequestHandler, request: Request, cors: bool) -> None:
-        self._h = handler
+    def __init__(self, conn: Connection, request: Request, cors: bool) -> None:
+        self._conn = conn
         self._request = request
         self._cors = cors
         self.started = False
         self.hijacked = False
         self._writer: ChunkedWriter | None = None
 
-    def _head(self, status: int, headers: list[tuple[str, str]]) -> None:
+    def _head(self, status: int, headers: list[tuple[str, str]], body: bytes = b"") -> None:
         self.started = True
-        self._h.send_response(status)
-        for key, value in common_headers(self._cors) + headers:
-            self._h.send_header(key, value)
-        self._h.end_headers()
+        self._conn.send_head(status, reason(status), common_headers(self._cors) + headers, body)
 
     def send(self, status: int, body: bytes, content_type: str) -> None:
         headers = [("Content-Length", str(len(body)))]
         if body or status not in (204, 304):
             headers.insert(0, ("Content-Type", content_type))
-        self._head(status, headers)
-        if self._request.method != "HEAD" and body:
-            self._h.wfile.write(body)
-        self._h.wfile.flush()
+        self._head(status, headers, body if self._request.method != "HEAD" else b"")
 
     def json(self, obj: Any, status: int = 200) -> None:
         self.send(status, json.dumps(obj).encode(), "application/json")
@@ -51,7 +53,6 @@ class Response:
     def headers_only(self, status: int, headers: list[tuple[str, str]]) -> None:
         """Answer with headers and no body (HEAD requests that describe a resource in headers)."""
         self._head(status, headers)
-        self._h.wfile.flush()
 
     def stream(
         self,
@@ -62,7 +63,7 @@ class Response:
         self._head(
             status, [("Content-Type", content_type), ("Transfer-Encoding", "chunked"), *(headers or [])]
         )
-        self._writer = ChunkedWriter(self._h.wfile)
+        self._writer = ChunkedWriter(self._conn)  # type: ignore[arg-type]
         return self._writer
 
     @property
@@ -76,13 +77,15 @@ class Response:
 
     def hijack(self, content_type: str = "application/vnd.docker.raw-stream") -> socket.socket:
         """Take over the connection for a raw bidirectional stream (attach)."""
-        upgrade = self._request.headers.get("Upgrade", "").lower() == "tcp"
+        upgrade = (self._request.headers.get("Upgrade") or "").lower() == "tcp"
         self.started = self.hijacked = True
         status = "101 UPGRADED" if upgrade else "200 OK"
         lines = [f"HTTP/1.1 {status}", f"Content-Type: {content_type}"]
         if upgrade:
             lines += ["Connection: Upgrade", "Upgrade: tcp"]
-        self._h.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-        self._h.wfile.flush()
-        self._h.close_connection = True
-        return self._h.connection
+        self._conn.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+        self._conn.hijacked = True
+        sock = self._conn.sock
+        # An attached shell may sit idle for hours: the stream has no idle timeout.
+        sock.settimeout(None)
+        return sock

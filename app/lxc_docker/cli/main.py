@@ -81,6 +81,22 @@ def global_flags() -> FlagSet:
         "Group to assign the unix socket specified by -H when running in daemon mode; "
         "use '' (the empty string) to disable setting of a group",
     )
+    # Docker 0.10's TLS flags; DOCKER_CERT_PATH moves the three files, DOCKER_TLS_VERIFY turns
+    # verification on. The same flags serve the daemon (-d) and the client.
+    cert_path = os.environ.get("DOCKER_CERT_PATH") or os.path.join(os.path.expanduser("~"), ".docker")
+    fs.bool(["-tls"], False, "Use TLS; implied by tls-verify flags")
+    fs.string(
+        ["-tlscacert"],
+        os.path.join(cert_path, "ca.pem"),
+        "Trust only remotes providing a certificate signed by the CA given here",
+    )
+    fs.string(["-tlscert"], os.path.join(cert_path, "cert.pem"), "Path to TLS certificate file")
+    fs.string(["-tlskey"], os.path.join(cert_path, "key.pem"), "Path to TLS key file")
+    fs.bool(
+        ["-tlsverify"],
+        bool(os.environ.get("DOCKER_TLS_VERIFY")),
+        "Use TLS and verify the remote (daemon: verify client, client: verify daemon)",
+    )
     fs.bool(["v", "-version"], False, "Print version information and quit")
     fs.int(
         ["#mtu", "-mtu"],
@@ -94,9 +110,10 @@ def global_flags() -> FlagSet:
 class Cli:
     """What every command gets: the daemon address, the output streams and an API client."""
 
-    def __init__(self, hosts: list[str], debug: bool) -> None:
+    def __init__(self, hosts: list[str], debug: bool, tls: Any = None) -> None:
         self.hosts = hosts
         self.debug = debug
+        self.tls = tls  # client.tls.TLSOptions when --tls or --tlsverify is on
         self.out = sys.stdout
         self.err = sys.stderr
         self._client: Client | None = None
@@ -107,7 +124,7 @@ class Cli:
             from ..client.api import Client
             from ..hosts import default_host
 
-            self._client = Client(self.hosts[0] if self.hosts else default_host())
+            self._client = Client(self.hosts[0] if self.hosts else default_host(), tls=self.tls)
         return self._client
 
     def flags(self, name: str, usage: str, description: str) -> FlagSet:
@@ -182,8 +199,17 @@ def main(opts: Any, rest: list[str]) -> int:
     if name not in COMMANDS:
         sys.stderr.write(f"docker: '{name}' is not a docker command. See 'docker --help'.\n")
         return 1
-    cli = Cli(hosts, opts.debug)
+    cli = Cli(hosts, opts.debug, tls_options(opts))
     return dispatch(cli, name, args)
+
+
+def tls_options(opts: Any) -> Any:
+    """The client's TLS settings from the global flags, or None without --tls/--tlsverify."""
+    if not (opts.tls or opts.tlsverify):
+        return None
+    from ..client.tls import TLSOptions
+
+    return TLSOptions(opts.tlsverify, opts.tlscacert, opts.tlscert, opts.tlskey)
 
 
 def dispatch(cli: Cli, name: str, args: list[str]) -> int:

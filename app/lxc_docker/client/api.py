@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from .. import API_VERSION, jsonlite
-from ..hosts import parse_host
+from ..hosts import DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, parse_host
 from . import transport
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from typing import Any
+
+    from .tls import TLSOptions
 
 
 class ApiError(Exception):
@@ -25,8 +27,15 @@ class ApiError(Exception):
 
 
 class Client:
-    def __init__(self, host: str, version: str = API_VERSION) -> None:
-        self.host = parse_host(host)
+    def __init__(self, host: str, version: str = API_VERSION, tls: TLSOptions | None = None) -> None:
+        """`tls` applies to tcp addresses (a unix socket ignores it, as Docker's client does)."""
+        parsed = parse_host(host, default_port=DEFAULT_TLS_PORT if tls else DEFAULT_TCP_PORT)
+        if tls is not None and parsed.proto == "tcp":
+            from .tls import Endpoint
+
+            self.host: Any = Endpoint(parsed, tls)
+        else:
+            self.host = parsed
         self.version = version
 
     def path(self, path: str, query: Mapping[str, object] | None = None) -> str:

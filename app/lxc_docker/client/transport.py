@@ -19,7 +19,7 @@ from .response import MAX_HEAD, RECV_SIZE, Headers, ProtocolError, Response
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
-    from typing import BinaryIO
+    from typing import Any, BinaryIO
 
     Body = bytes | bytearray | memoryview | Iterable[bytes] | BinaryIO | None
 
@@ -93,9 +93,37 @@ def connect(host: Host | str, timeout: float | None = None) -> _socket.socket:
                 sock.close()
                 error = e
                 continue
-            return sock
+            tls = getattr(host, "tls", None)
+            return _start_tls(sock, host, tls) if tls is not None else sock
         raise _unreachable(host, error) from error
     raise ValueError(f"Cannot connect to {host.url}: fd:// addresses are only for the daemon's -H")
+
+
+def _start_tls(sock: _socket.socket, host: Host, tls: Any) -> _socket.socket:
+    """Wrap a connected tcp socket in TLS and complete the handshake (with the socket's timeout)."""
+    import socket
+    import ssl
+
+    try:
+        ctx = tls.context()
+    except ValueError as e:
+        sock.close()
+        raise DaemonUnreachable(host, str(e), message=f"Could not set up TLS for {host.url}: {e}") from e
+    plain = socket.socket(fileno=sock.detach())
+    try:
+        return ctx.wrap_socket(plain, server_hostname=host.host)
+    except (ssl.SSLError, ssl.CertificateError, OSError) as e:
+        plain.close()
+        raise DaemonUnreachable(
+            host, str(e), message=f"Cannot connect to the Docker daemon at {host.url}: {tls_reason(e)}"
+        ) from e
+
+
+def tls_reason(error: BaseException) -> str:
+    """A TLS failure in words: what the handshake or the daemon's alert said."""
+    text = getattr(error, "verify_message", None) or getattr(error, "reason", None) or str(error)
+    text = str(text).replace("_", " ").lower()
+    return f"TLS: {text}"
 
 
 def _unreachable(host: Host, error: OSError) -> DaemonUnreachable:
@@ -201,7 +229,7 @@ def _exchange(
 
     sock = connect(host, timeout)
     try:
-        sender = _Sender(sock, timeout)
+        sender = _Sender(sock, timeout, getattr(host, "tls", None) is not None)
         if payload is not None and len(payload) <= _COALESCE:
             sender.send(head + payload)
         else:
@@ -218,6 +246,14 @@ def _exchange(
                     sender.send(b"0\r\n\r\n")
         inbox = sender.finish()
         response = Response(sock, method, inbox, upgrade=upgrade)
+    except OSError as e:
+        sock.close()
+        if type(e).__module__ == "ssl":
+            # With TLS 1.3 a daemon refusing our certificate says so after the handshake.
+            raise DaemonUnreachable(
+                host, str(e), message=f"Cannot connect to the Docker daemon at {host.url}: {tls_reason(e)}"
+            ) from e
+        raise
     except BaseException:
         sock.close()
         raise
@@ -232,8 +268,15 @@ class _Sender:
     answer with an error and stop reading: then we stop sending and read that answer.
     """
 
-    def __init__(self, sock: _socket.socket, timeout: float | None) -> None:
+    def __init__(self, sock: _socket.socket, timeout: float | None, tls: bool = False) -> None:
         self.sock = sock
+        # An SSL socket takes no send flags and says "would block" with its own exceptions.
+        self._flags = 0 if tls else _NOSIGNAL
+        self._would_block: tuple[type[BaseException], ...] = (BlockingIOError,)
+        if tls:
+            import ssl
+
+            self._would_block = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
         self.timeout_ms = None if timeout is None else max(0, int(timeout * 1000))
         self.timeout = timeout
         self.inbox = bytearray()
@@ -249,8 +292,8 @@ class _Sender:
         view = memoryview(data)
         while view and not self.stopped:
             try:
-                sent = self.sock.send(view, _NOSIGNAL)
-            except BlockingIOError:
+                sent = self.sock.send(view, self._flags)
+            except self._would_block:
                 self._wait()
                 continue
             except (BrokenPipeError, ConnectionResetError):
@@ -283,7 +326,7 @@ class _Sender:
         while not self.peer_eof:
             try:
                 data = self.sock.recv(RECV_SIZE)
-            except BlockingIOError:
+            except self._would_block:
                 break
             except ConnectionResetError:
                 data = b""

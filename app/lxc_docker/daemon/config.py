@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 
 from ..errors import InvalidParameter
-from ..hosts import parse_host
+from ..hosts import DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, parse_host
 
 DEFAULT_ROOT = "/var/lib/docker"
 DEFAULT_PIDFILE = "/var/run/docker.pid"
@@ -32,6 +33,35 @@ class DaemonConfig:
     mtu: int = 0
     exec_driver: str = "native"
     group: str = "docker"
+    # TLS on the tcp listeners (Docker 0.10): --tls serves TLS, --tlsverify also requires client
+    # certificates signed by tls_ca.
+    tls: bool = False
+    tls_verify: bool = False
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @property
+    def default_port(self) -> int:
+        return DEFAULT_TLS_PORT if self.tls or self.tls_verify else DEFAULT_TCP_PORT
+
+    def exposed_hosts(self) -> list[str]:
+        """The tcp addresses that reach beyond this host without client verification (to warn of)."""
+        exposed = []
+        for spec in self.hosts:
+            host = parse_host(spec, default_port=self.default_port)
+            if host.proto != "tcp" or self.tls_verify:
+                continue
+            name = (host.host or "").lower()
+            if name == "localhost":
+                continue
+            try:
+                if ipaddress.ip_address(name.split("%")[0]).is_loopback:
+                    continue
+            except ValueError:
+                pass  # a host name: it may resolve to anything
+            exposed.append(host.url)
+        return exposed
 
     def validate(self) -> None:
         """Raise InvalidParameter naming the bad flag; later issues use these values."""
@@ -39,9 +69,18 @@ class DaemonConfig:
             self.hosts = [DEFAULT_SOCKET]
         for host in self.hosts:
             try:
-                parse_host(host)
+                parse_host(host, default_port=self.default_port)
             except ValueError as e:
                 raise InvalidParameter(str(e))
+        if self.tls_verify:
+            self.tls = True
+        if self.tls:
+            files = [("--tlscert", self.tls_cert), ("--tlskey", self.tls_key)]
+            if self.tls_verify:
+                files.insert(0, ("--tlscacert", self.tls_ca))
+            for flag, path in files:
+                if not path or not os.path.isfile(path):
+                    raise InvalidParameter(f"{flag} {path or '(empty)'}: no such file (TLS needs it)")
         if self.bridge and self.bridge_ip:
             raise InvalidParameter(
                 "You specified -b & --bip, mutually exclusive options. Please specify only one."

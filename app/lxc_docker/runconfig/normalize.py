@@ -38,6 +38,8 @@ def normalize_create_body(
         for key in _HOST_RESOURCE_KEYS:
             if not config[key] and host_config.get(key):
                 config[key] = host_config[key]
+    for key, value in config.items():
+        _refuse_nul(value, f"Config.{key}")
     cmd = config["Cmd"]
     if isinstance(body.get("Cmd"), str):
         # A string Cmd is the shell form; a string Entrypoint is one program name.
@@ -71,6 +73,8 @@ def normalize_host_config(host: Any, api_version: Version = DEFAULT_VERSION) -> 
     for key, value in host.items():
         if key not in schema.HOST_CONFIG:
             result[key] = value
+    for key, value in result.items():
+        _refuse_nul(value, f"HostConfig.{key}")
     return result
 
 
@@ -85,3 +89,19 @@ def merge_start_host_config(current: dict[str, Any], given: Any, api_version: Ve
         }
     )
     return merged
+
+
+def _refuse_nul(value: Any, where: str) -> None:
+    """A NUL byte cannot reach execve, a path or a file the daemon writes: refuse it at create, not
+    as a 500 when the container starts (issue 15). Iterative: values kept as sent may nest deeply."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\0" in item:
+                raise InvalidParameter(f"Invalid {where}: it contains a NUL byte")
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
