@@ -12,6 +12,8 @@ import tarfile
 
 import pytest
 
+from lib.fileserver import layer_of, serve_directory
+
 
 def image_ids(daemon) -> set[str]:
     return set(daemon.out("images", "-a", "-q", "--no-trunc").split())
@@ -225,37 +227,17 @@ def test_load_garbage_and_truncated_change_nothing(daemon, tmp_path):
 
 
 def test_insert_downloads_a_file_into_a_new_layer(daemon, tmp_path):
-    import http.server
-    import threading
-
     (tmp_path / "payload.txt").write_bytes(b"inserted content\n")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(tmp_path), **kw)
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/payload.txt"
-        out = daemon.out("insert", "busybox", url, "/usr/share/p.txt")
+    with serve_directory(str(tmp_path)) as base:
+        out = daemon.out("insert", "busybox", f"{base}/payload.txt", "/usr/share/p.txt")
         new_id = out.strip().splitlines()[-1]
         history = daemon.out("history", "-q", new_id).split()
         assert len(history) == 2
-        missing = daemon.cli("insert", "busybox", url.replace("payload", "nothere"), "/x")
+        missing = daemon.cli("insert", "busybox", f"{base}/nothere.txt", "/x")
         assert missing.returncode != 0 and b"404" in missing.stderr
-    finally:
-        server.shutdown()
-    full = daemon.out("inspect", "-f", "{{.id}}", new_id).strip()
-    saved = daemon.cli("save", full, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(saved)) as outer:
-        layer = outer.extractfile(f"{full}/layer.tar").read()
-    with tarfile.open(fileobj=io.BytesIO(layer)) as inner:
+    with tarfile.open(fileobj=io.BytesIO(layer_of(daemon, new_id))) as inner:
         assert inner.extractfile("usr/share/p.txt").read() == b"inserted content\n"
-    daemon.out("rmi", full)
+    daemon.out("rmi", daemon.out("inspect", "-f", "{{.id}}", new_id).strip())
 
 
 def test_images_tree_and_viz(daemon):

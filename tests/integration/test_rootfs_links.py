@@ -13,6 +13,7 @@ import tempfile
 import pytest
 
 from lib import tarballs
+from lib.fileserver import layer_of, serve_directory
 
 
 @pytest.fixture
@@ -106,9 +107,6 @@ def test_build_from_and_commit_write_nothing_through_links(daemon, busybox_tar, 
 def test_insert_reads_no_host_metadata_through_a_linked_directory(daemon, busybox_tar, host_dirs, tmp_path):
     # `docker insert` copies each parent directory's mode and owner into its layer: through the
     # image's /etc link it read the host directory's (here 0701, owner 4242).
-    import http.server
-    import threading
-
     sub = os.path.join(host_dirs["etc"], "sub")
     os.mkdir(sub, 0o701)
     os.chmod(sub, 0o701)
@@ -116,24 +114,9 @@ def test_insert_reads_no_host_metadata_through_a_linked_directory(daemon, busybo
     image = linked_image(daemon, busybox_tar, "links/insert", {"etc": host_dirs["etc"]})
     (tmp_path / "payload.txt").write_bytes(b"inserted\n")
 
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(tmp_path), **kw)
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/payload.txt"
-        new_id = daemon.out("insert", image, url, "/etc/sub/p.txt").strip().splitlines()[-1]
-    finally:
-        server.shutdown()
-    full = daemon.out("inspect", "-f", "{{.id}}", new_id).strip()
-    saved = daemon.cli("save", full, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(saved)) as outer:
-        layer = outer.extractfile(f"{full}/layer.tar").read()
+    with serve_directory(str(tmp_path)) as base:
+        new_id = daemon.out("insert", image, f"{base}/payload.txt", "/etc/sub/p.txt").strip().splitlines()[-1]
+    layer = layer_of(daemon, new_id)
     with tarfile.open(fileobj=io.BytesIO(layer)) as inner:
         entry = inner.getmember("etc/sub")
     assert (entry.mode & 0o777, entry.uid) != (0o701, 4242)

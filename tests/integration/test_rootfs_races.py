@@ -52,10 +52,9 @@ def host_secret():
     shutil.rmtree(base, ignore_errors=True)
 
 
-@pytest.fixture
-def swapper(daemon, host_secret):
-    base, _ = host_secret
-    cid = daemon.out("run", "-d", "busybox", "sh", "-c", SWAPPER.format(host=base)).strip()
+def racing_container(daemon, script: str):
+    """A container running `script` (which touches /w/ready once it has started), removed afterwards."""
+    cid = daemon.out("run", "-d", "busybox", "sh", "-c", script).strip()
 
     def ready() -> bool:
         status, _, _ = unixhttp.request(daemon.sock, "HEAD", f"/v1.24/containers/{cid}/archive?path=/w/ready")
@@ -64,6 +63,11 @@ def swapper(daemon, host_secret):
     poll(ready, timeout=15, what="the swapping container to start")
     yield cid
     daemon.cli("rm", "-f", cid)
+
+
+@pytest.fixture
+def swapper(daemon, host_secret):
+    yield from racing_container(daemon, SWAPPER.format(host=host_secret[0]))
 
 
 def host_listing(base: str) -> dict[str, bytes]:
@@ -252,16 +256,7 @@ while :; do mv e ee; ln -s {host} e; rm e; mv ee e; done
 
 @pytest.fixture
 def linker(daemon, host_secret):
-    base, _ = host_secret
-    cid = daemon.out("run", "-d", "busybox", "sh", "-c", LINKER.format(host=base)).strip()
-
-    def ready() -> bool:
-        status, _, _ = unixhttp.request(daemon.sock, "HEAD", f"/v1.24/containers/{cid}/archive?path=/w/ready")
-        return status == 200
-
-    poll(ready, timeout=15, what="the swapping container to start")
-    yield cid
-    daemon.cli("rm", "-f", cid)
+    yield from racing_container(daemon, LINKER.format(host=host_secret[0]))
 
 
 def test_diff_never_lists_host_files(daemon, linker, host_secret):
