@@ -9,12 +9,13 @@ does (which modules a start imports, what lands where), never for how long it ta
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 from pathlib import Path
 
 import e2e_support as e2e
 import pytest
+
+from lib.bridge import own_bridge
 
 # What the zipapp's shebang runs after `/usr/bin/python3 -IS`; the test runs the same with -X importtime.
 ENTRY_CODE = "import sys;del sys.argv[0];sys.path.insert(0,sys.argv[0]);import lxc_docker_zipapp"
@@ -23,20 +24,8 @@ ENTRY_CODE = "import sys;del sys.argv[0];sys.path.insert(0,sys.argv[0]);import l
 @pytest.fixture
 def bridge():
     """A bridge of the test's own on a free private /24 (never docker0), removed afterwards."""
-    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
-    name = f"lds{random.randrange(16**6):06x}"
-    net = next(f"10.{a}.{b}" for a in range(180, 230) for b in range(1, 250) if f"10.{a}.{b}." not in routes)
-    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
-    try:
-        subprocess.run(["ip", "addr", "add", f"{net}.1/24", "dev", name], check=True)
-        subprocess.run(["ip", "link", "set", name, "up"], check=True)
+    with own_bridge("lds") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "link", "del", name], check=False)
-        chain = f"DOCKER-{name}"[:28]
-        for table in ("nat", "filter"):
-            subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
-            subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
 
 
 def imported(cmd: list[str], env: dict[str, str]) -> set[str]:

@@ -7,6 +7,7 @@ import tempfile
 
 import pytest
 
+from lib.bridge import own_bridge
 from lib.busybox import write_rootfs_tar
 from lib.daemon import Daemon
 
@@ -72,26 +73,8 @@ def _cleanup_root(base: str) -> None:
 @pytest.fixture(scope="module")
 def test_bridge():
     """A bridge of the tests' own on a free private /24, removed afterwards with its iptables chains."""
-    import random
-    import subprocess
-
-    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
-    name = f"ldt{random.randrange(16**6):06x}"
-    for _ in range(200):
-        net = f"10.{random.randrange(100, 250)}.{random.randrange(0, 255)}"
-        if f"{net}." not in routes:
-            break
-    subprocess.run(["ip", "link", "add", name, "type", "bridge"], check=True)
-    subprocess.run(["ip", "addr", "add", f"{net}.1/24", "dev", name], check=True)
-    subprocess.run(["ip", "link", "set", name, "up"], check=True)
-    try:
+    with own_bridge("ldt") as name:
         yield name
-    finally:
-        subprocess.run(["ip", "link", "del", name], check=False)
-        chain = f"DOCKER-{name}"[:28]
-        for table in ("nat", "filter"):
-            subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
-            subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
 
 
 @pytest.fixture(scope="module")
