@@ -148,6 +148,8 @@ class ImageService:
 
     def delete(self, name: str, force: bool = False, noprune: bool = False) -> list[dict[str, str]]:
         image = self.lookup(name)
+        if name.startswith("sha256:"):  # an id as API 1.22+ clients write it: delete by id
+            name = name[len("sha256:") :]
         results: list[dict[str, str]] = []
         named_tags = self.tags.by_id().get(image.id, [])
         if image.id.startswith(name) and name not in named_tags and f"{name}:latest" not in named_tags:
