@@ -58,7 +58,7 @@ def main() -> None:
             ("our CLI: ps -a (no filter)", ours + ["ps", "-a"]),
         ):
             time_command(argv, 1, env)  # warm the page cache
-            print(f"{summary(label, time_command(argv, runs, env))}   [{' '.join(argv[-4:])}]")
+            print(summary(label, time_command(argv, runs, env)))
         if shutil.which(DOCKER_CLI):
             argv = [DOCKER_CLI, "ps", "-a", "--filter", "label=x"]
             time_command(argv, 1, env)
