@@ -134,6 +134,45 @@ def test_docker_cli_28_labels_filters_and_commit(daemon, real_cli):
         real_cli("rmi", "lf/committed:1", check=False)
 
 
+def test_docker_cli_28_events_and_status_filters(daemon, real_cli):
+    since = str(int(time.time()) - 1)
+    c = real_cli("run", "-d", "-l", "lf28=ev", "busybox", "sh", "-c", "exit 4").stdout.decode().strip()
+    assert real_cli("wait", c).stdout.decode().strip() == "4"
+    other = real_cli("create", "busybox", "true").stdout.decode().strip()
+    try:
+        fmt = "{{.ID}} {{.Status}}"
+        out = real_cli(
+            "ps", "-a", "--no-trunc", "--filter", "status=exited", "--filter", "exited=4", "--format", fmt
+        )
+        assert out.stdout.decode() == f"{c} Exit 4\n"
+        out = real_cli("ps", "--no-trunc", "--filter", "status=created", "--format", "{{.ID}}")
+        assert other in out.stdout.decode().split() and c not in out.stdout.decode().split()
+        until = str(int(time.time()) + 1)
+        fmt = '{{.Type}} {{.Action}} {{.Actor.ID}} {{index .Actor.Attributes "lf28"}}'
+        out = real_cli(
+            "events", "--since", since, "--until", until, "--filter", "label=lf28=ev", "--format", fmt
+        )
+        assert out.stdout.decode().splitlines() == [
+            f"container create {c} ev",
+            f"container start {c} ev",
+            f"container die {c} ev",
+        ]
+        out = real_cli(
+            "events",
+            "--since",
+            since,
+            "--until",
+            until,
+            "--filter",
+            f"container={other[:12]}",
+            "--format",
+            fmt,
+        )
+        assert out.stdout.decode().splitlines() == [f"container create {other} "]  # a missing label: ""
+    finally:
+        real_cli("rm", c, other, check=False)
+
+
 def test_dockerfile_label_and_images_filters(daemon, tmp_path):
     (tmp_path / "Dockerfile").write_text(
         'FROM busybox\nENV V 2\nLABEL lf.version=$V "lf desc"="a b"\nLABEL lf.old legacy form\n'
