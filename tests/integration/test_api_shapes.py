@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import time
 
 import pytest
 
@@ -180,3 +181,24 @@ def test_stream_headers_come_before_the_first_event(daemon):
                 assert head.split(b"\r\n")[0] in (b"HTTP/1.1 200 OK", b"HTTP/1.1 101 UPGRADED"), head
     finally:
         daemon.cli("rm", cid)
+
+
+def test_image_events_name_the_image_by_version(daemon):
+    since = int(time.time()) - 1
+    bare = get(daemon, "/v1.9/images/busybox/json")["id"]
+    daemon.out("tag", "busybox", "shapes/evt:1")
+    daemon.out("rmi", "shapes/evt:1")
+    until = int(time.time()) + 1
+    query = f'since={since}&until={until}&filters={{"type":["image"],"image":["shapes/evt"]}}'
+    status, _, body = request(daemon.sock, "GET", f"/v1.24/events?{query}")
+    events = [json.loads(line) for line in body.splitlines()]
+    assert status == 200
+    assert [(e["Action"], e["id"], e["Actor"]["ID"], e["Actor"]["Attributes"]["name"]) for e in events] == [
+        ("tag", "sha256:" + bare, "sha256:" + bare, "shapes/evt:1"),
+        ("untag", "sha256:" + bare, "sha256:" + bare, "shapes/evt:1"),
+    ]
+    status, _, body = request(daemon.sock, "GET", f"/v1.9/events?{query}")
+    assert [json.loads(line) for line in body.splitlines()] == [
+        {"status": "tag", "id": bare, "time": events[0]["time"]},
+        {"status": "untag", "id": bare, "time": events[1]["time"]},
+    ]
