@@ -131,3 +131,15 @@ def test_label_flags_and_dockerfile_label(tmp_path):
     assert ins[2].value == [("legacy", "some value")]
     with pytest.raises(InvalidParameter, match="line 2"):
         parse_dockerfile("FROM x\nLABEL onlykey\n")
+
+
+def test_cli_filter_flag_makes_the_query():
+    from lxc_docker.cli.filterflag import filters_query
+    from lxc_docker.cli.main import CommandError
+
+    assert filters_query([]) is None
+    assert filters_query(["label=a=1", "label=b", "Status=exited", "label=b"]) == (
+        '{"label":["a=1","b"],"status":["exited"]}'
+    )
+    with pytest.raises(CommandError, match="bad format of filter"):
+        filters_query(["nonsense"])
