@@ -23,7 +23,7 @@ def filters_query(values: list[str]) -> str | None:
         key, eq, wanted = value.partition("=")
         if not eq or not key.strip():
             raise CommandError(f"bad format of filter (expected name=value): {value}")
-        key = key.strip().lower()
+        key, wanted = key.strip().lower(), wanted.strip()  # as the docker CLI reads -f
         if wanted not in fields.setdefault(key, []):
             fields[key].append(wanted)
     return json.dumps(fields, separators=(",", ":"))
