@@ -70,22 +70,94 @@ def test_container_inspect_1_24_superset():
     assert doc["Id"] == "c" * 64 and "ID" not in doc
     assert doc["State"]["Status"] == "running"
     assert doc["Name"] == "/box"
+    # /var/lib/docker/vfs/dir/x is not a volume the daemon made: shown as a bind.
     assert doc["Mounts"] == [
         {
+            "Type": "bind",
             "Source": "/var/lib/docker/vfs/dir/x",
             "Destination": "/data",
             "Mode": "",
             "RW": False,
-            "Type": "bind",
+            "Propagation": "rprivate",
         }
     ]
+    assert doc["Image"] == "sha256:" + IMAGE_ID
     assert doc["HostConfig"]["LogConfig"] == {"Type": "json-file", "Config": {}}
     assert doc["Config"]["Labels"] == {}
 
 
+def test_mounts_of_volumes_and_binds_in_the_1_24_shape():
+    c = container()
+    c.volumes = {"/data": "/g/volumes/" + "d" * 64 + "/_data", "/host": "/srv/h", "/ro": "/srv/ro"}
+    c.volumes_rw = {"/data": True, "/host": True, "/ro": False}
+    c.host_config = {"Binds": ["/srv/h:/host", "/srv/ro:/ro:ro"]}
+    assert serializers.container_inspect(c, (1, 24))["Mounts"] == [
+        {
+            "Type": "volume",
+            "Name": "d" * 64,
+            "Source": "/g/volumes/" + "d" * 64 + "/_data",
+            "Destination": "/data",
+            "Driver": "local",
+            "Mode": "",
+            "RW": True,
+            "Propagation": "",
+        },
+        {
+            "Type": "bind",
+            "Source": "/srv/h",
+            "Destination": "/host",
+            "Mode": "",
+            "RW": True,
+            "Propagation": "rprivate",
+        },
+        {
+            "Type": "bind",
+            "Source": "/srv/ro",
+            "Destination": "/ro",
+            "Mode": "ro",
+            "RW": False,
+            "Propagation": "rprivate",
+        },
+    ]
+
+
+def test_image_ids_carry_sha256_from_1_22_only():
+    assert serializers.image_id(IMAGE_ID, (1, 21)) == IMAGE_ID
+    assert serializers.image_id(IMAGE_ID, (1, 22)) == "sha256:" + IMAGE_ID
+    assert serializers.image_id("", (1, 24)) == ""
+    c = container()
+    assert serializers.container_summary(c, "busybox", [], 0.0, None, (1, 9))["ImageID"] == IMAGE_ID
+    assert (
+        serializers.container_summary(c, "busybox", [], 0.0, None, (1, 24))["ImageID"] == "sha256:" + IMAGE_ID
+    )
+    assert serializers.container_inspect(c, (1, 9))["Image"] == IMAGE_ID
+    assert serializers.image_history([{"Id": IMAGE_ID}], (1, 24)) == [{"Id": "sha256:" + IMAGE_ID}]
+    assert serializers.image_history([{"Id": IMAGE_ID}], (1, 9)) == [{"Id": IMAGE_ID}]
+
+
+def test_labels_in_list_rows():
+    c = container()
+    c.config["Labels"] = {"a": "1"}
+    assert serializers.container_summary(c, "busybox", [], 0.0, None, (1, 24))["Labels"] == {"a": "1"}
+    row = {
+        "Id": IMAGE_ID,
+        "ParentId": "",
+        "RepoTags": ["x:1"],
+        "Size": 1,
+        "VirtualSize": 2,
+        "Labels": {"b": "2"},
+    }
+    assert "Labels" not in serializers.image_rows([dict(row)], (1, 9))[0]
+    assert serializers.image_rows([dict(row)], (1, 9))[0]["Id"] == IMAGE_ID
+    modern = serializers.image_rows([dict(row)], (1, 24))[0]
+    assert (
+        modern["Labels"] == {"b": "2"} and modern["Id"] == "sha256:" + IMAGE_ID and modern["ParentId"] == ""
+    )
+
+
 def test_image_rows_by_version():
     def rows():
-        return [{"RepoTags": ["busybox:latest"], "Size": 5, "VirtualSize": 100}]
+        return [{"Id": IMAGE_ID, "RepoTags": ["busybox:latest"], "Size": 5, "VirtualSize": 100}]
 
     assert serializers.image_rows(rows(), (1, 9)) == rows()
     modern = serializers.image_rows(rows(), (1, 24))[0]
@@ -103,14 +175,17 @@ def test_image_delete_reports_the_id_before_1_20():
         {"Untagged": IMAGE_ID},
         {"Deleted": IMAGE_ID},
     ]
-    assert serializers.image_delete(results, IMAGE_ID, (1, 24)) == results
+    assert serializers.image_delete(results, IMAGE_ID, (1, 24)) == [
+        {"Untagged": "busybox:latest"},
+        {"Deleted": "sha256:" + IMAGE_ID},
+    ]
 
 
 def test_image_inspect_by_version():
     image = Image.from_json({"id": IMAGE_ID, "created": "2014-03-10T12:00:00Z", "Size": 5})
     assert serializers.image_inspect(image, (1, 9), ["busybox:latest"], 100, "vfs") == image.to_json()
     doc = serializers.image_inspect(image, (1, 24), ["busybox:latest"], 100, "vfs")
-    assert doc["Id"] == IMAGE_ID
+    assert doc["Id"] == "sha256:" + IMAGE_ID
     assert doc["RepoTags"] == ["busybox:latest"]
     assert doc["Size"] == doc["VirtualSize"] == 100
     assert doc["GraphDriver"] == {"Name": "vfs", "Data": None}

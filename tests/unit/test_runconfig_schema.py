@@ -243,11 +243,18 @@ def test_auto_remove_is_read_from_1_25_only():
 
 
 def test_later_keys_appear_only_at_versions_that_have_them():
-    body = {"Image": "b", "Labels": {"a": "1"}, "HostConfig": {"NetworkMode": "host"}}
+    body = {"Image": "b", "HostConfig": {"NetworkMode": "host"}}
     config, host = normalize_create_body(body, V1_9)
     assert "Labels" not in config and "NetworkMode" not in host
     config, host = normalize_create_body(body, V1_24)
-    assert config["Labels"] == {"a": "1"} and host["NetworkMode"] == "host"
+    assert "Labels" not in config and host["NetworkMode"] == "host"
+
+
+def test_labels_are_read_at_every_version():
+    # Our own CLI speaks 1.9 and sends `-l` in Config.Labels; Docker never read them by version.
+    for version in (V1_9, V1_24):
+        config, _ = normalize_create_body({"Image": "b", "Labels": {"a": "1"}}, version)
+        assert config["Labels"] == {"a": "1"}
     with pytest.raises(InvalidParameter, match="Config.Labels: it must be an object of strings"):
         normalize_create_body({"Image": "b", "Labels": {"a": 1}}, V1_24)
 

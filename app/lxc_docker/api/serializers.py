@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import timeutil
+from ..daemon.filtering import volume_name
 from ..timeutil import human_duration
 
 if TYPE_CHECKING:
@@ -16,6 +17,16 @@ if TYPE_CHECKING:
     from ..image.image import Image
 
 Version = tuple[int, int]
+# Docker 1.10 (API 1.22) names images by content digest: clients see `sha256:<hex>` for an image id.
+DIGEST_IDS: Version = (1, 22)
+LIST_LABELS: Version = (1, 17)
+
+
+def image_id(value: str, version: Version) -> str:
+    """An image id as a client at `version` expects it (`sha256:` from 1.22 on, bare before)."""
+    if not value or version < DIGEST_IDS or value.startswith("sha256:"):
+        return value
+    return "sha256:" + value
 
 
 def status_text(c: Container, now: float) -> str:
@@ -57,9 +68,18 @@ def ports(c: Container) -> list[dict[str, Any]]:
 
 
 def container_summary(
-    c: Container, image_name: str, names: list[str], now: float, sizes: tuple[int, int] | None
+    c: Container,
+    image_name: str,
+    names: list[str],
+    now: float,
+    sizes: tuple[int, int] | None,
+    version: Version = (1, 24),
 ) -> dict[str, Any]:
-    """One row of `GET /containers/json`; `sizes` is (SizeRw, SizeRootFs) when `size=1` was asked."""
+    """One row of `GET /containers/json`; `sizes` is (SizeRw, SizeRootFs) when `size=1` was asked.
+
+    The row is the same superset at every version (our own CLI speaks 1.9 and formats `.Labels`),
+    except for the image id, which is bare below 1.22 as Docker 1.9 showed it.
+    """
     doc: dict[str, Any] = {
         "Id": c.id,
         "Image": image_name,
@@ -68,9 +88,9 @@ def container_summary(
         "Status": status_text(c, now),
         "Ports": ports(c),
         "Names": names,
-        "Labels": {},
+        "Labels": dict(c.config.get("Labels") or {}),
         "State": state_name(c),
-        "ImageID": c.image,
+        "ImageID": image_id(c.image, version),
         "HostConfig": {"NetworkMode": "default"},
     }
     if sizes is not None:
@@ -109,10 +129,8 @@ def container_inspect(c: Container, version: Version) -> dict[str, Any]:
     doc["LogPath"] = c.log_path
     doc["RestartCount"] = 0
     doc["Platform"] = "linux"
-    doc["Mounts"] = [
-        {"Source": src, "Destination": dest, "Mode": "", "RW": c.volumes_rw.get(dest, True), "Type": "bind"}
-        for dest, src in (c.volumes or {}).items()
-    ]
+    doc["Image"] = image_id(c.image, version)
+    doc["Mounts"] = mounts(c)
     doc["Config"] = dict(c.config)
     doc["Config"].setdefault("Labels", {})
     doc["GraphDriver"] = {"Name": c.driver, "Data": None}
@@ -126,8 +144,54 @@ def container_inspect(c: Container, version: Version) -> dict[str, Any]:
     return doc
 
 
+def mounts(c: Container) -> list[dict[str, Any]]:
+    """`Mounts` in inspect (API 1.24's MountPoint): a volume has a Name and the local Driver, a bind
+    the propagation it is mounted with (rprivate, Docker's default) and the mode it was given."""
+    modes = {}
+    for spec in (c.host_config or {}).get("Binds") or ():
+        parts = spec.split(":")
+        if len(parts) >= 2:
+            modes[parts[1].rstrip("/") or "/"] = parts[2] if len(parts) > 2 else ""
+    out = []
+    for dest, src in sorted((c.volumes or {}).items()):
+        name = volume_name(src)
+        rw = c.volumes_rw.get(dest, True)
+        if name and dest not in modes:
+            out.append(
+                {
+                    "Type": "volume",
+                    "Name": name,
+                    "Source": src,
+                    "Destination": dest,
+                    "Driver": "local",
+                    "Mode": "",
+                    "RW": rw,
+                    "Propagation": "",
+                }
+            )
+        else:
+            out.append(
+                {
+                    "Type": "bind",
+                    "Source": src,
+                    "Destination": dest,
+                    "Mode": modes.get(dest, ""),
+                    "RW": rw,
+                    "Propagation": "rprivate",
+                }
+            )
+    return out
+
+
 def image_rows(rows: list[dict[str, Any]], version: Version) -> list[dict[str, Any]]:
-    """`GET /images/json` rows (the 0.9 shape from the image service) for `version`."""
+    """`GET /images/json` rows (the 0.9 shape from the image service, with `Labels`) for `version`."""
+    for r in rows:
+        labels = r.pop("Labels", None)
+        if version >= LIST_LABELS:
+            r["Labels"] = labels or None
+        if version >= DIGEST_IDS:
+            r["Id"] = image_id(r["Id"], version)
+            r["ParentId"] = image_id(r.get("ParentId") or "", version)
     if version >= (1, 24):
         for r in rows:
             # Since Docker 1.10 `Size` is the whole image, not the top layer.
@@ -137,7 +201,6 @@ def image_rows(rows: list[dict[str, Any]], version: Version) -> list[dict[str, A
                     "RepoDigests": [],
                     "SharedSize": -1,
                     "Containers": -1,
-                    "Labels": None,
                 }
             )
     return rows
@@ -149,10 +212,10 @@ def image_inspect(
     if version < (1, 12):
         return image.to_json()
     return {
-        "Id": image.id,
+        "Id": image_id(image.id, version),
         "RepoTags": repo_tags,
         "RepoDigests": [],
-        "Parent": image.parent,
+        "Parent": image_id(image.parent or "", version),
         "Comment": image.comment,
         "Created": image.created,
         "Container": image.container,
@@ -171,14 +234,15 @@ def image_inspect(
 
 
 def image_history(rows: list[dict[str, Any]], version: Version) -> list[dict[str, Any]]:
-    if version < (1, 17):
-        for r in rows:
+    for r in rows:
+        if version < (1, 17):
             r.pop("Comment", None)
+        r["Id"] = image_id(r["Id"], version)
     return rows
 
 
-def image_delete(results: list[dict[str, str]], image_id: str, version: Version) -> list[dict[str, str]]:
+def image_delete(results: list[dict[str, str]], image: str, version: Version) -> list[dict[str, str]]:
     if version < (1, 20):
         # Docker 0.9 reported the untagged image's id, as the documentation shows.
-        return [{"Untagged": image_id} if "Untagged" in r else r for r in results]
-    return results
+        return [{"Untagged": image} if "Untagged" in r else r for r in results]
+    return [{"Deleted": image_id(r["Deleted"], version)} if "Deleted" in r else r for r in results]

@@ -189,6 +189,17 @@ class Builder:
             assigned.append(entry)
         self._commit_nop("ENV " + " ".join(assigned))
 
+    def cmd_label(self, ins: Instruction, line: int) -> None:
+        labels = dict(self.config.get("Labels") or {})
+        assigned = []
+        for key, raw in ins.value:
+            key, value = self._substitute(key), self._substitute(raw)
+            labels[key] = value
+            assigned.append(f"{key}={value}")
+        self.config["Labels"] = labels
+        # Docker 1.12's history line: `LABEL a=1 b=two words`.
+        self._commit_nop("LABEL " + " ".join(assigned))
+
     def cmd_add(self, ins: Instruction, line: int) -> None:
         src, dest = (self._substitute(v) for v in ins.value)
         if ctxfiles.is_url(src):

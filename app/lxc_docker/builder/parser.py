@@ -26,6 +26,7 @@ INSTRUCTIONS = (
     "USER",
     "WORKDIR",
     "ONBUILD",
+    "LABEL",
 )
 # Triggers run right after a downstream FROM; these would make no sense there (Docker 0.9's rules).
 FORBIDDEN_TRIGGERS = {
@@ -170,6 +171,8 @@ def _parse_args(ins: Instruction) -> None:
             if not p.startswith("/"):
                 raise DockerfileError(line, f"VOLUME paths must be absolute: {p!r}")
         ins.value = paths
+    elif name == "LABEL":
+        ins.value = label_pairs(args, line)
     elif name == "ONBUILD":
         word = args.split(None, 1)[0].upper()
         if word in FORBIDDEN_TRIGGERS:
@@ -225,5 +228,29 @@ def _env(args: str, line: int) -> list[tuple[str, str]]:
         key, eq, value = word.partition("=")
         if not eq or not key:
             raise DockerfileError(line, f"ENV: expected NAME=VALUE, got {word!r}")
+        pairs.append((key, value))
+    return pairs
+
+
+def label_pairs(args: str, line: int) -> list[tuple[str, str]]:
+    """LABEL's arguments: `a=1 "b c"="d e"` (quotes removed, as Docker's shell-word rules do) or the
+    older `LABEL key the value`. Also what `commit --change 'LABEL ...'` sends (line 0)."""
+    args = args.strip()
+    try:
+        words = shlex.split(args, posix=True)
+    except ValueError as e:
+        raise DockerfileError(line, f"LABEL: {e}: {args}") from None
+    if not words:
+        raise DockerfileError(line, "LABEL requires at least one argument")
+    if "=" not in words[0]:
+        key, _, value = args.partition(" ")
+        if not value.strip():
+            raise DockerfileError(line, f"LABEL requires a name and a value: LABEL {args}")
+        return [(key, " ".join(shlex.split(value, posix=True)))]
+    pairs = []
+    for word in words:
+        key, eq, value = word.partition("=")
+        if not eq or not key:
+            raise DockerfileError(line, f"LABEL: expected KEY=VALUE, got {word!r}")
         pairs.append((key, value))
     return pairs

@@ -6,6 +6,7 @@ import json
 import shlex
 from typing import Any
 
+from ..builder.parser import label_pairs
 from ..errors import InvalidParameter
 
 
@@ -42,6 +43,8 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> None:
             for key, value in pairs:
                 env = [e for e in env if e.split("=", 1)[0] != key] + [f"{key}={value}"]
             config["Env"] = env
+        elif instr == "LABEL":
+            config["Labels"] = {**(config.get("Labels") or {}), **dict(label_pairs(rest, 0))}
         elif instr == "EXPOSE":
             ports = dict(config.get("ExposedPorts") or {})
             for p in rest.split():

@@ -17,7 +17,7 @@ from ..storage.select import new_driver
 from .config import DaemonConfig
 from .container import Container
 from .containers import ContainerService, memory_limit_supported
-from .events import EventBus
+from .events import EventBus, label_source
 from .images import ImageService
 from .networking import ContainerNetworking
 from .volumes import VolumeService
@@ -56,6 +56,7 @@ class Daemon:
                 VolumeService(config.root, self.containers, self.driver), self.containers
             )
             self.images.containers_using = self.containers.using_image
+            self.events.labels_of = label_source(self.containers, self.graph)
             self.networking = ContainerNetworking(_network_manager(config), self.containers)
             self._restart_queue = self.containers.restore()
             self.graph.remove_orphan_layers(keep=self.containers.layer_ids())

@@ -9,10 +9,16 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 HISTORY = 1024
+# Labels remembered per container or image id, so that the event of its removal still carries them.
+KNOWN_LABELS = 4096
+
+LabelSource = Callable[[str, str], "Mapping[str, str] | None"]
 
 
 @dataclass(frozen=True)
@@ -50,17 +56,38 @@ class EventBus:
         self._lock = threading.Lock()
         self._history: deque[Event] = deque(maxlen=HISTORY)
         self._subscribers: list[Subscription] = []
+        # (type, id) -> the labels of that container or image; the daemon sets it once it is wired.
+        self.labels_of: LabelSource | None = None
+        self._known: OrderedDict[str, dict[str, str]] = OrderedDict()
 
     def publish(
         self, action: str, id: str, *, type: str = "container", from_: str = "", **attributes: str
     ) -> Event:
-        event = Event(action, id, type, from_, attributes=tuple(sorted(attributes.items())))
+        # Docker copies the labels into the attributes (its own keys, name and image, win), so that
+        # `events --filter label=x` follows a container from create to destroy.
+        attrs = {**self._labels(type, id), **attributes}
+        event = Event(action, id, type, from_, attributes=tuple(sorted(attrs.items())))
         with self._lock:
             self._history.append(event)
             subscribers = list(self._subscribers)
         for sub in subscribers:
             sub.queue.put(event)
         return event
+
+    def _labels(self, type: str, id: str) -> dict[str, str]:
+        labels = None
+        if self.labels_of is not None:
+            try:
+                labels = self.labels_of(type, id)
+            except Exception:  # a lookup must never stop an event
+                labels = None
+        with self._lock:
+            if labels is not None:
+                self._known[id] = dict(labels)
+                self._known.move_to_end(id)
+                while len(self._known) > KNOWN_LABELS:
+                    self._known.popitem(last=False)
+            return dict(self._known.get(id, {}))
 
     def subscribe(self, since_ns: int | None = None) -> tuple[list[Event], Subscription]:
         """Past events at or after `since_ns` and a subscription to the ones that follow, with no gap."""
@@ -89,3 +116,19 @@ class EventBus:
             subs, self._subscribers = self._subscribers, []
         for sub in subs:
             sub.queue.put(None)
+
+
+def label_source(containers: Any, graph: Any) -> LabelSource:
+    """Labels of a live container (`containers.all()`) or a stored image (`graph.get`), or None."""
+
+    def labels_of(type: str, id: str) -> Mapping[str, str] | None:
+        if type == "container":
+            for c in containers.all():
+                if c.id == id:
+                    return c.config.get("Labels") or {}
+            return None
+        if type == "image" and graph.exists(id):
+            return (graph.get(id).config or {}).get("Labels") or {}
+        return None
+
+    return labels_of

@@ -48,6 +48,11 @@ class ImageService:
     def lookup(self, name: str) -> Image:
         if not name:
             raise NotFound("No such image: ")
+        if name.startswith("sha256:"):  # how clients of API 1.22+ name an image by id
+            full = self.graph.resolve_prefix(name[len("sha256:") :])
+            if full:
+                return self.graph.get(full)
+            raise NotFound(f"No such image: {name}")
         repo, tag = reference.split_tag(name)
         image_id = self.tags.get(reference.normalize_repo(repo), tag or reference.DEFAULT_TAG)
         if image_id and self.graph.exists(image_id):
@@ -78,6 +83,7 @@ class ImageService:
                     "Created": int(image.created_epoch),
                     "Size": image.size,
                     "VirtualSize": self.graph.virtual_size(image.id),
+                    "Labels": (image.config or {}).get("Labels") or None,
                 }
             )
         rows.sort(key=lambda r: (r["Created"], r["Id"]), reverse=True)
@@ -142,6 +148,8 @@ class ImageService:
 
     def delete(self, name: str, force: bool = False, noprune: bool = False) -> list[dict[str, str]]:
         image = self.lookup(name)
+        if name.startswith("sha256:"):  # an id as API 1.22+ clients write it: delete by id
+            name = name[len("sha256:") :]
         results: list[dict[str, str]] = []
         named_tags = self.tags.by_id().get(image.id, [])
         if image.id.startswith(name) and name not in named_tags and f"{name}:latest" not in named_tags:

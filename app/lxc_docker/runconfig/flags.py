@@ -13,6 +13,7 @@ from .parse import (
     parse_dns,
     parse_env,
     parse_expose,
+    parse_label,
     parse_link,
     parse_lxc_conf,
     parse_memory,
@@ -20,6 +21,7 @@ from .parse import (
     parse_security_opt,
     parse_volume,
     read_env_file,
+    read_label_file,
     split_volumes_from,
 )
 from .schema import new_config, new_host_config
@@ -59,6 +61,8 @@ def add_run_flags(fs: FlagSet, *, create: bool = False) -> FlagSet:
     fs.string(["h", "-hostname"], "", "Container host name")
     fs.bool(["i", "-interactive"], False, "Keep stdin open even if not attached")
     fs.list(["#link", "-link"], "Add link to another container (name:alias)")
+    fs.list(["l", "-label"], "Set meta data on a container (KEY=VALUE or KEY)")
+    fs.list(["-label-file"], "Read in a line delimited file of labels")
     fs.list(["#lxc-conf", "-lxc-conf"], 'Add custom lxc options -lxc-conf="lxc.cgroup.cpuset.cpus = 0,1"')
     fs.string(
         ["m", "-memory"], "", "Memory limit (format: <number><optional unit>, where unit = b, k, m or g)"
@@ -147,6 +151,11 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         if entry is not None:
             env.append(entry)
 
+    labels: dict[str, str] = {}
+    for path in opts.label_file:  # files first: a -l given on the command line wins
+        labels.update(read_label_file(path))
+    labels.update(parse_label(value) for value in opts.label)
+
     dns = [parse_dns(value) for value in opts.dns]
     links = [parse_link(value) for value in opts.link]
     lxc_conf = [parse_lxc_conf(value) for value in opts.lxc_conf]
@@ -183,6 +192,7 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         WorkingDir=opts.workdir,
         Entrypoint=entrypoint,
         NetworkDisabled=not opts.networking,
+        **({"Labels": labels} if labels else {}),
     )
     security = {}
     if opts.cap_add:

@@ -37,6 +37,9 @@ def merge_image_config(config: dict[str, Any], image_config: dict[str, Any] | No
     for key in _INHERITED_LISTS:
         if not config.get(key) and image_config.get(key):
             config[key] = list(image_config[key])
+    if image_config.get("Labels"):
+        # A container carries its image's labels, its own overriding them (Docker's merge).
+        config["Labels"] = {**image_config["Labels"], **(config.get("Labels") or {})}
 
 
 def path_and_args(config: dict[str, Any]) -> tuple[str, list[str]]:
@@ -64,7 +67,7 @@ def merge_commit_config(base: dict[str, Any], overrides: Any) -> dict[str, Any]:
         if key == "Env" and value:
             keys = {e.split("=", 1)[0] for e in value}
             result[key] = [e for e in (result.get(key) or []) if e.split("=", 1)[0] not in keys] + value
-        elif key in ("ExposedPorts", "Volumes") and isinstance(value, dict):
+        elif key in ("ExposedPorts", "Volumes", "Labels") and isinstance(value, dict):
             merged = dict(result.get(key) or {})
             merged.update(value)
             result[key] = merged

@@ -191,6 +191,26 @@ def read_env_file(path: str) -> list[str]:
     return env
 
 
+def parse_label(value: str) -> tuple[str, str]:
+    """`-l KEY=VALUE` or `-l KEY` (an empty value), as today's docker CLI reads a label."""
+    key, _, label = value.partition("=")
+    if not key.strip():
+        raise ValueError(f"invalid label '{value}': empty name")
+    return key, label
+
+
+def read_label_file(path: str) -> list[tuple[str, str]]:
+    """The labels of a `--label-file`: one KEY=VALUE (or KEY) per line; blank and # lines ignored."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise ValueError(f"open {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file") from None
+    return [parse_label(line.strip()) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
 def parse_dns(value: str) -> str:
     if not (_is_ipv4(value) or _is_ipv6(value)):
         raise ValueError(f"{value} is not an ip address")

@@ -191,7 +191,9 @@ CONFIG_FIELDS: tuple[Field, ...] = (
     Field("Entrypoint", _command, None),
     Field("NetworkDisabled", _boolean, False),
     Field("OnBuild", _strings, None),
-    Field("Labels", _string_map, {}, since=(1, 18)),
+    # Read at every version: Docker's decoder never looked at the version for Labels, and our own
+    # CLI (which speaks 1.9) sends `-l` here; dropping them would hide a container from its tools.
+    Field("Labels", _string_map, {}, since=(1, 18), every_version=True),
 )
 
 HOST_CONFIG_FIELDS: tuple[Field, ...] = (

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...daemon import containerfs
+from ...daemon import containerfs, filtering
 from ...daemon import top as proc_top
 from ...daemon.containers import AlreadyRunning, NotRunning, parse_signal
 from ...errors import InvalidParameter, NotFound
-from .. import serializers
+from .. import filters, serializers
 from ..http import Request
 from ..router import Route
 from ..streaming import Buffered, stat_header
@@ -42,6 +42,8 @@ class ContainerStore(Protocol):
     def wait(self, c: Container) -> int: ...
 
     def remove(self, c: Container, force: bool = False, volumes: bool = False) -> None: ...
+
+    def using_image(self, image_id: str) -> list[str]: ...
 
 
 class ImageLookup(Protocol):
@@ -91,30 +93,39 @@ def create(backend: ContainersBackend, req: Request, res: Response) -> None:
 
 def list_containers(backend: ContainersBackend, req: Request, res: Response) -> None:
     svc = backend.containers
-    show_all = req.q_bool("all")
+    args = filters.from_request(req)
+    show_all = req.q_bool("all") or filtering.check_container_filters(args)
     limit = req.q_int("limit", -1)
-    since, before = req.q("since"), req.q("before")
+    # The 0.9 parameters and the filters of the same name (Docker 1.12 reads both; one container each).
+    since = req.q("since") or (args.get("since") or [""])[-1]
+    before = req.q("before") or (args.get("before") or [""])[-1]
+    since_id = svc.get(since).id if since else ""
+    before_id = svc.get(before).id if before else ""
     containers = sorted(svc.all(), key=lambda c: (c.created, c.id), reverse=True)
     if since or before or limit > 0:
         show_all = True
+    accept = filtering.container_matcher(args, _descendants(backend, args))
     out = []
     found_before = not before
     now = time.time()
     size = req.q_bool("size")
     for c in containers:
         if not found_before:
-            if svc.get(before).id == c.id:
-                found_before = True
+            found_before = before_id == c.id
             continue
-        if since and svc.get(since).id == c.id:
+        if since_id == c.id:
             break
         if not show_all and not c.state.running:
+            continue
+        if not accept(c):
             continue
         if limit > 0 and len(out) >= limit:
             break
         sizes = backend.container_sizes(c) if size else None
         out.append(
-            serializers.container_summary(c, _image_name(backend, c), backend.container_names(c), now, sizes)
+            serializers.container_summary(
+                c, _image_name(backend, c), backend.container_names(c), now, sizes, req.version
+            )
         )
     res.json(out)
 
@@ -253,7 +264,7 @@ def commit(backend: ContainersBackend, req: Request, res: Response) -> None:
         run=run,
         changes_text=req.q_all("changes"),
     )
-    res.json({"Id": image.id}, 201)
+    res.json({"Id": serializers.image_id(image.id, req.version)}, 201)
 
 
 ROUTES = [
@@ -278,6 +289,21 @@ ROUTES = [
     Route("DELETE", "/containers/{name:/?[^/]+(?:/[^/]+)?}", delete),
     Route("POST", "/commit", commit),
 ]
+
+
+def _descendants(backend: ContainersBackend, args: filtering.FilterArgs) -> set[str] | None:
+    """Containers an `ancestor=` filter lets through; an image that does not exist adds none (Docker
+    1.12 only logs it)."""
+    if not args.include("ancestor"):
+        return None
+    allowed: set[str] = set()
+    for name in args.get("ancestor"):
+        try:
+            image_id = backend.images.lookup(name).id
+        except NotFound:
+            continue
+        allowed.update(backend.containers.using_image(image_id))
+    return allowed
 
 
 def _image_name(backend: ContainersBackend, c: Container) -> str:

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from ... import reference
-from ...errors import InvalidParameter, NotFound
+from ...daemon import filtering
+from ...errors import DockerError, InvalidParameter, NotFound
 from ...image import saveload
-from .. import serializers
+from .. import filters, serializers
 from ..http import Request
 from ..router import Route
 from ..streaming import Buffered
@@ -74,17 +75,15 @@ class ImagesBackend(Protocol):
 
 
 def list_images(backend: ImagesBackend, req: Request, res: Response) -> None:
-    name_filter = req.q("filter")
-    filters = req.q_json("filters") or {}
-    dangling = False
-    if isinstance(filters, dict):
-        refs = _filter_values(filters, "reference")
-        if refs:
-            name_filter = refs[0]
-        dangling = "true" in _filter_values(filters, "dangling")
-    rows = backend.images.list(all=req.q_bool("all"), name_filter=name_filter)
-    if dangling:
-        rows = [r for r in rows if r["RepoTags"] == ["<none>:<none>"]]
+    args = filters.from_request(req)
+    dangling = filtering.check_image_filters(args)
+    accept = filtering.image_matcher(args, lambda name: int(backend.images.lookup(name).created_epoch))
+    rows = backend.images.list(all=req.q_bool("all"), name_filter=req.q("filter"))
+    if args.include("reference"):
+        rows = [r for r in rows if r["RepoTags"] != ["<none>:<none>"]]
+    if dangling is not None:
+        rows = [r for r in rows if (r["RepoTags"] == ["<none>:<none>"]) == dangling]
+    rows = [r for r in rows if accept(r, r.get("Labels"))]
     res.json(serializers.image_rows(rows, req.version))
 
 
@@ -114,7 +113,7 @@ def create(backend: ImagesBackend, req: Request, res: Response) -> None:
     backend.images._check_new_name(repo, tag)
     writer = res.stream()
     image = backend.images.import_image(src, repo, tag, req.body, writer.write_json)
-    writer.write_json({"status": image.id})
+    writer.write_json({"status": serializers.image_id(image.id, req.version)})
 
 
 def tag(backend: ImagesBackend, req: Request, res: Response, name: str) -> None:
@@ -140,16 +139,25 @@ def save_many(backend: ImagesBackend, req: Request, res: Response) -> None:
 
 
 def load(backend: ImagesBackend, req: Request, res: Response) -> None:
-    created, names = saveload.load(backend.graph, backend.tags, req.body)
-    for img in created:
-        backend.events.publish("load", img.id, type="image")
     if not req.at_least(1, 23):
+        # API 1.9: an empty 200 once loaded, an error as the HTTP status.
+        for img in saveload.load(backend.graph, backend.tags, req.body)[0]:
+            backend.events.publish("load", img.id, type="image")
         res.empty(200)
         return
+    # Docker 1.13+ (and the docker SDK for Python, which decodes every line): a JSON stream whose
+    # headers go first, so a bad archive is an `errorDetail` line inside it, not an HTTP status.
+    # `quiet` only silences progress bars, which a local load has none of.
     writer = res.stream()
-    # `quiet` only silences progress bars; Docker reports what it loaded either way.
+    try:
+        created, names = saveload.load(backend.graph, backend.tags, req.body)
+    except DockerError as e:
+        writer.write_json({"errorDetail": {"message": str(e)}, "error": str(e)})
+        return
+    for img in created:
+        backend.events.publish("load", img.id, type="image")
     lines = [f"Loaded image: {r}:{t}" for r, t, _ in names] or [
-        f"Loaded image ID: {img.id}" for img in created
+        f"Loaded image ID: {serializers.image_id(img.id, req.version)}" for img in created
     ]
     for line in lines:
         writer.write_json({"stream": line + "\n"})
@@ -208,15 +216,6 @@ def _save(backend: ImagesBackend, res: Response, names: list[str]) -> None:
     out.flush()
     for image_id in merged:
         backend.events.publish("save", image_id, type="image")
-
-
-def _filter_values(filters: dict[str, Any], key: str) -> list[str]:
-    v = filters.get(key)
-    if isinstance(v, dict):
-        return [k for k, on in v.items() if on]
-    if isinstance(v, list):
-        return [str(x) for x in v]
-    return []
 
 
 def _selection(backend: ImagesBackend, name: str) -> tuple[str, list[tuple[str, str]]]:

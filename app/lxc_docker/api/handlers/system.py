@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ...daemon import filtering
 from ...errors import InvalidParameter
+from .. import filters, serializers
 from ..http import Request
 from ..router import Route
 
@@ -40,10 +42,7 @@ def info(backend: SystemBackend, req: Request, res: Response) -> None:
 def events(backend: SystemBackend, req: Request, res: Response) -> None:
     since = _time_param(req, "since")
     until = _time_param(req, "until")
-    filters = req.q_json("filters") or {}
-    if not isinstance(filters, dict):
-        raise InvalidParameter("filters must be a JSON object")
-    match = _event_filter(filters)
+    match = filtering.event_matcher(filters.from_request(req))
     past, sub = backend.events.subscribe(since)
     try:
         writer = res.stream()
@@ -92,31 +91,6 @@ def _time_param(req: Request, name: str) -> int | None:
             raise InvalidParameter(f"invalid value for {name}: {raw!r}")
 
 
-def _event_filter(filters: dict[str, Any]) -> Any:
-    def values(key: str) -> set[str]:
-        v = filters.get(key)
-        if isinstance(v, dict):  # newer clients send {"value": true}
-            return {k for k, on in v.items() if on}
-        if isinstance(v, list):
-            return {str(x) for x in v}
-        return set()
-
-    types, actions = values("type"), values("event")
-    containers, images = values("container"), values("image")
-
-    def match(e: Event) -> bool:
-        if types and e.type not in types:
-            return False
-        if actions and e.action not in actions:
-            return False
-        attrs = dict(e.attributes)
-        if containers and not any(e.id.startswith(c) or attrs.get("name") == c for c in containers):
-            return False
-        return not images or any(e.id.startswith(i) or e.from_ == i or attrs.get("name") == i for i in images)
-
-    return match
-
-
 def _event_json(e: Event, req: Request) -> dict[str, Any]:
     doc: dict[str, Any] = {"status": e.action, "id": e.id}
     if e.from_:
@@ -126,11 +100,15 @@ def _event_json(e: Event, req: Request) -> dict[str, Any]:
         attrs = dict(e.attributes)
         if e.from_:
             attrs.setdefault("image", e.from_)
+        actor = e.id
+        if e.type == "image":
+            # Docker 1.10+ names the image of an image event by its digest id.
+            actor = doc["id"] = serializers.image_id(e.id, req.version)
         doc.update(
             {
                 "Type": e.type,
                 "Action": e.action,
-                "Actor": {"ID": e.id, "Attributes": attrs},
+                "Actor": {"ID": actor, "Attributes": attrs},
                 "scope": "local",
                 "timeNano": e.time_ns,
             }

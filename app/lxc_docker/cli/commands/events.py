@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..filterflag import add_filter_flag, filters_query
 from ..formatting import format_event_time, parse_time
 from ..main import CommandError
 
@@ -10,6 +11,7 @@ def flags(cli):
     fs = cli.flags("events", "[OPTIONS]", "Get real time events from the server")
     fs.string(["#since", "-since"], "", "Show previously created events and then stream.")
     fs.string(["-until"], "", "Stream events until this timestamp")
+    add_filter_flag(fs, "Filter output based on conditions provided (e.g. container=x, event=die)")
     return fs
 
 
@@ -23,6 +25,9 @@ def run(cli, args: list[str]) -> int:
                 query[name] = str(int(parse_time(value)))
             except ValueError as e:
                 raise CommandError(str(e))
+    filters = filters_query(opts.filter)
+    if filters:
+        query["filters"] = filters
     out = cli.out
     for event in cli.client.stream("GET", "/events", query):
         origin = f"(from {event['from']}) " if event.get("from") else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from ...timeutil import human_duration
+from ..filterflag import add_filter_flag, filters_query
 from ..formatting import TabWriter, human_size
 
 
@@ -17,6 +18,7 @@ def flags(cli):
     fs.bool(["q", "-quiet"], False, "Only show numeric IDs")
     fs.bool(["t", "#tree", "-tree"], False, "Output graph in tree format")
     fs.bool(["v", "#viz", "-viz"], False, "Output graph in graphviz format")
+    add_filter_flag(fs, "Filter output based on conditions provided (e.g. dangling=true, label=x)")
     return fs
 
 
@@ -29,7 +31,7 @@ def run(cli, args: list[str]) -> int:
         return 0
     if opts.tree:
         return _tree(cli, opts, name)
-    query = {"all": opts.all or None, "filter": name or None}
+    query = {"all": opts.all or None, "filter": name or None, "filters": filters_query(opts.filter)}
     images = cli.client.json("GET", "/images/json", query)
     now = time.time()
     if opts.quiet:

@@ -6,6 +6,7 @@ import time
 
 from ...mflag import go_quote
 from ...timeutil import human_duration
+from ..filterflag import add_filter_flag, filters_query
 from ..formatting import TabWriter, human_size
 
 
@@ -27,6 +28,7 @@ def flags(cli):
         "",
         "Show only containers created since Id or Name, include non-running ones.",
     )
+    add_filter_flag(fs, "Filter output based on conditions provided (e.g. label=x, status=exited)")
     return fs
 
 
@@ -41,6 +43,7 @@ def run(cli, args: list[str]) -> int:
         "since": opts.since or None,
         "before": opts.before or None,
         "size": 1 if opts.size else None,
+        "filters": filters_query(opts.filter),
     }
     containers = cli.client.json("GET", "/containers/json", query) or []
     if opts.quiet:
