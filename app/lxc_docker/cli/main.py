@@ -121,8 +121,7 @@ class Cli:
     @property
     def client(self) -> Client:
         if self._client is None:
-            from ..client.api import Client
-            from ..hosts import default_host
+            from ..client.api import Client, default_host
 
             self._client = Client(self.hosts[0] if self.hosts else default_host(), tls=self.tls)
         return self._client
