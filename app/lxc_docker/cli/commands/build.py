@@ -17,7 +17,8 @@ _REMOTE_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/")
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 # O_CLOEXEC and O_NOFOLLOW are POSIX's; Windows has O_BINARY instead (and no symlink to follow here,
 # the entry was lstat'ed as a regular file).
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 _WINDOWS = sys.platform == "win32"
 
 
