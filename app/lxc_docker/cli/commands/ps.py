@@ -1,4 +1,4 @@
-"""`docker ps [OPTIONS]`: list containers in Docker 0.9's table (or only their ids)."""
+"""`docker ps [OPTIONS]`: list containers in Docker 0.9's table, only their ids, or `--format`ted."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def flags(cli):
     fs.bool(["#notrunc", "-no-trunc"], False, "Don't truncate output")
     fs.bool(["q", "-quiet"], False, "Only display numeric IDs")
     fs.bool(["s", "-size"], False, "Display sizes")
+    fs.string(["#format", "-format"], "", "Pretty-print containers using a Go template")
     fs.string(
         ["#sinceId", "#-since-id", "-since"],
         "",
@@ -48,6 +49,11 @@ def run(cli, args: list[str]) -> int:
             cli.out.write((c["Id"] if opts.no_trunc else c["Id"][:12]) + "\n")
         return 0
     now = time.time()
+    if opts.format:
+        from ..listformat import CONTAINER_HEADERS, CONTAINER_TABLE, container_fields, render
+
+        rows = [container_fields(c, trunc=not opts.no_trunc, now=now) for c in containers]
+        return _print_formatted(cli, lambda: render(opts.format, rows, CONTAINER_HEADERS, CONTAINER_TABLE))
     tw = TabWriter()
     tw.write("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
     tw.write("\tSIZE\n" if opts.size else "\n")
@@ -69,6 +75,18 @@ def run(cli, args: list[str]) -> int:
         else:
             tw.write("\n")
     cli.out.write(tw.flush())
+    return 0
+
+
+def _print_formatted(cli, produce) -> int:
+    from ..listformat import FormatError
+
+    try:
+        text = produce()
+    except FormatError as e:
+        cli.err.write(f"{e}\n")
+        return 1
+    cli.out.write(text)
     return 0
 
 
