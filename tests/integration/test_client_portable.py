@@ -12,9 +12,14 @@ import socket
 import subprocess
 
 import pytest
+import test_tls
 
 from lib.daemon import our_env
 from lib.foreignhost import foreign_cmd, run_foreign
+
+# test_tls.py's fixtures: certificates made with openssl and a daemon that requires client ones.
+certs = test_tls.certs
+tls_daemon = test_tls.tls_daemon
 
 
 def free_port() -> int:
@@ -139,6 +144,34 @@ def test_build_a_context_directory(tcp_daemon, platform, tmp_path):
     mode = ok(tcp_daemon, platform, "run", "--rm", tag, "stat", "-c", "%a", "/hello.txt").strip()
     assert mode == ("755" if platform == "win32" else "644")
     ok(tcp_daemon, platform, "rmi", tag)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_tls_verify_with_client_certificates(tls_daemon, certs, platform):
+    good = certs["good"]
+    flags = [
+        "--tlsverify",
+        f"--tlscacert={good}/ca.pem",
+        f"--tlscert={good}/cert.pem",
+        f"--tlskey={good}/key.pem",
+    ]
+    result = run_foreign(platform, tls_daemon.url, *flags, "version")
+    assert result.returncode == 0 and b"Server version" in result.stdout, result.stderr
+    # DOCKER_CERT_PATH + DOCKER_TLS_VERIFY, as `boot2docker shellinit` exports them.
+    env = {"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": good}
+    result = run_foreign(platform, tls_daemon.url, "run", "--rm", "busybox", "echo", "hi", env=env)
+    assert (result.returncode, result.stdout) == (0, b"hi\n"), result.stderr
+    result = run_foreign(
+        platform, tls_daemon.url, "run", "-i", "--rm", "busybox", "cat", env=env, input=b"stdin over tls\n"
+    )
+    assert (result.returncode, result.stdout) == (0, b"stdin over tls\n"), result.stderr
+    refused = run_foreign(
+        platform,
+        tls_daemon.url,
+        "version",
+        env={"DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": certs["rogue"]},
+    )
+    assert refused.returncode == 1 and b"Traceback" not in refused.stderr
 
 
 def test_tls_flags_over_tcp(tcp_daemon, tmp_path):
