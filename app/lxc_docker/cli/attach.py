@@ -237,7 +237,9 @@ def forward_signals(cli: Cli, container: str) -> Callable[[], None]:
 
 def monitor_size(cli: Cli, container: str) -> Callable[[], None]:
     """Send our terminal's size to the container's TTY now and on every resize (SIGWINCH, or polled)."""
-    fd = 0 if term.is_terminal(0) else 1 if term.is_terminal(1) else None
+    # Windows measures the window through an output handle; stdin's console handle has no size.
+    candidates = (1, 2) if term.WINDOWS else (0, 1)
+    fd = next((fd for fd in candidates if term.is_terminal(fd)), None)
     if fd is None:
         return lambda: None
 
