@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 
 import pytest
 import test_tls
@@ -219,3 +220,40 @@ def test_sig_proxy_sends_signal_names_off_linux(tcp_daemon):
     assert b"usr1\n" in out, err
     assert proc.returncode == 0
     ok(tcp_daemon, "darwin", "rm", "-f", cid)
+
+
+def test_everyday_commands_as_on_windows(tcp_daemon, tmp_path):
+    w = "win32"
+    start = str(int(time.time()) - 1)
+    cid = ok(
+        tcp_daemon, w, "run", "-d", "-p", "8080", "busybox", "sh", "-c", "echo log line; sleep 600"
+    ).strip()
+    assert "sleep 600" in ok(tcp_daemon, w, "top", cid)
+    assert ok(tcp_daemon, w, "inspect", "-f", "{{.State.Running}}", cid) == "true\n"
+    assert "log line" in ok(tcp_daemon, w, "logs", cid)
+    ok(tcp_daemon, w, "diff", cid)
+    ok(tcp_daemon, w, "kill", cid)
+    assert ok(tcp_daemon, w, "wait", cid).strip() == "137"
+    image = ok(tcp_daemon, w, "commit", cid, "portable/committed").strip()
+    assert image[:12] in ok(tcp_daemon, w, "history", "portable/committed")
+    ok(tcp_daemon, w, "tag", "portable/committed", "portable/again")
+    exported = tmp_path / "c.tar"
+    with open(exported, "wb") as f:
+        proc = subprocess.run(
+            [*foreign_cmd(w), "export", cid],
+            stdout=f,
+            stderr=subprocess.PIPE,
+            env=our_env({"DOCKER_HOST": tcp_daemon.tcp}),
+        )
+    assert proc.returncode == 0 and exported.stat().st_size > 10240, proc.stderr
+    saved = tmp_path / "s.tar"
+    ok(tcp_daemon, w, "save", "-o", str(saved), "portable/again")
+    ok(tcp_daemon, w, "rmi", "portable/again")
+    ok(tcp_daemon, w, "load", "-i", str(saved))
+    assert "portable/again" in ok(tcp_daemon, w, "images")
+    ok(tcp_daemon, w, "import", str(exported), "portable/imported")
+    assert "Containers:" in ok(tcp_daemon, w, "info")
+    events = ok(tcp_daemon, w, "events", "--since", start, "--until", str(int(time.time()) + 1))
+    assert f"{cid[:12]}: (from busybox) die" in events
+    ok(tcp_daemon, w, "rm", cid)
+    ok(tcp_daemon, w, "rmi", "portable/committed", "portable/again", "portable/imported")
