@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from lxc_docker.cli.feeders import ThreadFeeder
+from lxc_docker.cli.feeders import PollFeeder, ThreadFeeder
 from lxc_docker.cli.untar import UnsafeArchive, extract
 from lxc_docker.client import api
 
@@ -100,6 +100,28 @@ def test_thread_feeder_copies_and_half_closes_at_end_of_input():
         assert data == b"hello\n"  # and then end-of-file: the feeder shut down its side
     finally:
         os.close(r)
+        ours.close()
+        theirs.close()
+
+
+@pytest.mark.parametrize("use_select", [False, True])
+def test_poll_feeder_copies_and_stops_while_idle(use_select):
+    # use_select is macOS's way (its poll() refuses terminals).
+    r, w = os.pipe()
+    ours, theirs = socket.socketpair()
+    try:
+        feeder = PollFeeder(ours, r, use_select=use_select)
+        os.write(w, b"typed\n")
+        theirs.settimeout(5)
+        assert theirs.recv(100) == b"typed\n"
+        feeder.stop()  # returns although nothing more is typed
+        os.write(w, b"after\n")
+        theirs.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            theirs.recv(100)
+    finally:
+        os.close(r)
+        os.close(w)
         ours.close()
         theirs.close()
 

@@ -28,21 +28,23 @@ def start_feeder(sock: _socket.socket, fd: int, *, tty: bool):
         return ThreadFeeder(sock, fd)
     if not hasattr(select, "poll"):
         return ThreadFeeder(sock, fd)
-    return PollFeeder(sock, fd)
+    # macOS's poll() refuses terminal devices (POLLNVAL); its select() takes them.
+    return PollFeeder(sock, fd, use_select=sys.platform == "darwin")
 
 
 class PollFeeder:
     """A thread copying a file descriptor into the socket; on end of input it half-closes the socket.
-    For POSIX hosts, where poll(2) waits on pipes and terminals as well as sockets.
+    For POSIX hosts, where poll(2) (select(2) on macOS) waits on pipes and terminals as well as sockets.
 
     A thread rather than one select loop: a container that stops reading stdin while we block
     sending to it must not stop us reading its output (that is how the daemon and the container would
     deadlock). The thread waits on a pipe as well as on the input, so stop() never waits on a read.
     """
 
-    def __init__(self, sock: _socket.socket, fd: int) -> None:
+    def __init__(self, sock: _socket.socket, fd: int, use_select: bool = False) -> None:
         self.sock = sock
         self.fd = fd
+        self.use_select = use_select
         self._wake_r, self._wake_w = os.pipe()
         self._done = _thread.allocate_lock()
         self._done.acquire()
@@ -50,11 +52,9 @@ class PollFeeder:
 
     def _run(self) -> None:
         try:
-            poller = select.poll()
-            poller.register(self.fd, select.POLLIN)
-            poller.register(self._wake_r, select.POLLIN)
+            wait = self._selector() if self.use_select else self._poller()
             while True:
-                ready = dict(poller.poll())
+                ready = wait()
                 if self._wake_r in ready:
                     return
                 if self.fd not in ready:
@@ -72,6 +72,16 @@ class PollFeeder:
             pass  # the daemon hung up; the output side sees that too and ends the session
         finally:
             self._done.release()
+
+    def _poller(self):
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        return lambda: dict(poller.poll())
+
+    def _selector(self):
+        watched = [self.fd, self._wake_r]
+        return lambda: select.select(watched, [], [])[0]
 
     def stop(self) -> None:
         os.write(self._wake_w, b"x")
