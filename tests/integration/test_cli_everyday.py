@@ -170,11 +170,13 @@ def test_images_into_a_closed_pipe_ends_quietly(daemon):
     assert proc.returncode == -signal.SIGPIPE
 
 
-def test_logs_piped_into_head_ends_quietly(daemon):
+@pytest.mark.parametrize("command", ["logs", "run"])
+def test_output_piped_into_head_ends_quietly(daemon, command):
     cid = daemon.out("run", "-d", "busybox", "sh", "-c", "seq 1 300000").strip()
     daemon.out("wait", cid)
+    args = ["logs", cid] if command == "logs" else ["run", "--rm", "busybox", "seq", "1", "300000"]
     proc = subprocess.Popen(
-        [*docker_cmd(), "-H", daemon.host, "logs", cid],
+        [*docker_cmd(), "-H", daemon.host, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=our_env(),

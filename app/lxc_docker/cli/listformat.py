@@ -163,3 +163,16 @@ def render(text: str, rows: list[Fields], headers: dict[str, str], default_table
         return writer.flush()
     except TemplateError as e:
         raise FormatError(f"Template parsing error: {e}") from None
+
+
+def print_formatted(
+    cli: Any, text: str, rows: list[Fields], headers: dict[str, str], default_table: str
+) -> int:
+    """Write the formatted rows to the command's output; a bad template is Docker's message and exit 1."""
+    try:
+        output = render(text, rows, headers, default_table)
+    except FormatError as e:
+        cli.err.write(f"{e}\n")
+        return 1
+    cli.out.write(output)
+    return 0

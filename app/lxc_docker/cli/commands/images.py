@@ -38,15 +38,14 @@ def run(cli, args: list[str]) -> int:
             cli.out.write((img["Id"] if opts.no_trunc else img["Id"][:12]) + "\n")
         return 0
     if opts.format:
-        from ..listformat import IMAGE_HEADERS, IMAGE_TABLE, image_fields, render
-        from .ps import _print_formatted
+        from ..listformat import IMAGE_HEADERS, IMAGE_TABLE, image_fields, print_formatted
 
         rows = [
             image_fields(img, repo, tag, trunc=not opts.no_trunc, now=now)
             for img in images
             for repo, _, tag in (rt.rpartition(":") for rt in img.get("RepoTags") or ["<none>:<none>"])
         ]
-        return _print_formatted(cli, lambda: render(opts.format, rows, IMAGE_HEADERS, IMAGE_TABLE))
+        return print_formatted(cli, opts.format, rows, IMAGE_HEADERS, IMAGE_TABLE)
     tw = TabWriter()
     tw.write("REPOSITORY\tTAG\tIMAGE ID\tCREATED\tVIRTUAL SIZE\n")
     for img in images:

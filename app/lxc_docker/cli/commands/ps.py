@@ -50,10 +50,10 @@ def run(cli, args: list[str]) -> int:
         return 0
     now = time.time()
     if opts.format:
-        from ..listformat import CONTAINER_HEADERS, CONTAINER_TABLE, container_fields, render
+        from ..listformat import CONTAINER_HEADERS, CONTAINER_TABLE, container_fields, print_formatted
 
         rows = [container_fields(c, trunc=not opts.no_trunc, now=now) for c in containers]
-        return _print_formatted(cli, lambda: render(opts.format, rows, CONTAINER_HEADERS, CONTAINER_TABLE))
+        return print_formatted(cli, opts.format, rows, CONTAINER_HEADERS, CONTAINER_TABLE)
     tw = TabWriter()
     tw.write("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
     tw.write("\tSIZE\n" if opts.size else "\n")
@@ -75,18 +75,6 @@ def run(cli, args: list[str]) -> int:
         else:
             tw.write("\n")
     cli.out.write(tw.flush())
-    return 0
-
-
-def _print_formatted(cli, produce) -> int:
-    from ..listformat import FormatError
-
-    try:
-        text = produce()
-    except FormatError as e:
-        cli.err.write(f"{e}\n")
-        return 1
-    cli.out.write(text)
     return 0
 
 
