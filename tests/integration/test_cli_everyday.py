@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from lib.daemon import docker_cmd, our_env
+from lib.require import require
 from lib.tarballs import tar_of
 from lib.unixhttp import api
 from lxc_docker.cli.main import COMMANDS
@@ -202,3 +204,20 @@ def test_inspect_after_everyday_commands_still_parses(daemon):
     rows = [json.loads(line) for line in out.splitlines()]
     assert any(row["ID"] == cid[:12] and row["Status"] == "Exit 0" for row in rows)
     daemon.out("rm", cid)
+
+
+def test_docker_cli_28_rmi_by_id_in_two_repositories(daemon):
+    # The same rule for today's docker CLI (API 1.24): refused with its wording, then forced.
+    cli28 = "/usr/local/bin/docker"
+    require(shutil.which(cli28), "the docker CLI 28 is not installed at /usr/local/bin/docker")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env.update({"DOCKER_HOST": daemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
+    image = fresh_image(daemon, "everyday/cli28a", b"cli28")
+    daemon.out("tag", image, "everyday/cli28b")
+    refused = subprocess.run([cli28, "rmi", image[:12]], capture_output=True, env=env, timeout=60)
+    assert refused.returncode == 1
+    assert b"conflict: unable to delete" in refused.stderr and b"(must be forced)" in refused.stderr
+    assert "everyday/cli28a" in daemon.out("images")
+    forced = subprocess.run([cli28, "rmi", "-f", image[:12]], capture_output=True, env=env, timeout=60)
+    assert forced.returncode == 0, forced.stderr
+    assert image[:12] not in daemon.out("images", "-a")
