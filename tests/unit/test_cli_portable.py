@@ -135,3 +135,23 @@ def test_default_host_by_platform(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
     monkeypatch.setattr("sys.platform", "win32")
     assert api.default_host() == "tcp://10.0.0.1:2375"
+
+
+def test_windows_einval_on_stdout_is_a_closed_pipe(monkeypatch, capsys):
+    import errno
+
+    from lxc_docker.cli import main as cli_main
+
+    def broken(cli, name, args):
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(cli_main, "run_command", broken)
+    monkeypatch.setattr(cli_main, "_PIPE_CLOSED", [])
+    monkeypatch.setattr("sys.platform", "linux")
+    assert cli_main.dispatch(cli_main.Cli([], False), "images", []) == 1
+    assert capsys.readouterr().err == "Error: [Errno 22] Invalid argument\n"
+    assert cli_main._PIPE_CLOSED == []
+    monkeypatch.setattr("sys.platform", "win32")
+    assert cli_main.dispatch(cli_main.Cli([], False), "images", []) == 1
+    assert capsys.readouterr().err == ""
+    assert cli_main._PIPE_CLOSED == [True]

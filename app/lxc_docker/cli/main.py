@@ -247,6 +247,14 @@ def dispatch(cli: Cli, name: str, args: list[str]) -> int:
     except BrokenPipeError:
         _PIPE_CLOSED.append(True)
         return 1
+    except OSError as e:
+        if not _windows_closed_pipe(e):
+            if cli.debug:
+                raise
+            sys.stderr.write(f"Error: {e}\n")
+            return 1
+        _PIPE_CLOSED.append(True)
+        return 1
     except KeyboardInterrupt:
         return 130
     except Exception as e:
@@ -258,6 +266,19 @@ def dispatch(cli: Cli, name: str, args: list[str]) -> int:
 
 # Set when a command found its stdout closed by the reader; `lxc_docker.main` then ends the process.
 _PIPE_CLOSED: list[bool] = []
+
+
+def _windows_closed_pipe(error: OSError) -> bool:
+    # Windows' C runtime reports a write to a pipe whose reader is gone as EINVAL, not EPIPE
+    # (CPython issue 79935); socket errors carry a winerror, the runtime's do not.
+    import errno
+
+    return (
+        sys.platform == "win32"
+        and type(error) is OSError
+        and error.errno == errno.EINVAL
+        and getattr(error, "winerror", None) is None
+    )
 
 
 def end_on_closed_pipe(code: int) -> int:
