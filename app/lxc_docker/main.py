@@ -27,9 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         from .engine import run_daemon
 
         return run_daemon(opts)
+    from .cli.main import end_on_closed_pipe
     from .cli.main import main as cli_main
 
-    return cli_main(opts, rest)
+    return end_on_closed_pipe(cli_main(opts, rest))
 
 
 if __name__ == "__main__":

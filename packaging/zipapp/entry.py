@@ -64,9 +64,16 @@ def _shiv(archive):
     _bootstrap.bootstrap()
 
 
+def archive_of(member):
+    # The archive's path from one of its members' __file__; Windows' zipimport names it with
+    # backslashes (C:\Users\me\docker.pyz\__main__.py), every other system with slashes.
+    cut = max(member.rfind("/"), member.rfind("\\"))
+    return member[:cut]
+
+
 def _main():
-    archive = __file__.rpartition("/")[0]
-    lite = archive + "/" + LITE
+    archive = archive_of(__file__)
+    lite = archive + __file__[len(archive)] + LITE
     args = sys.argv[1:]
     if sys.implementation.cache_tag == CACHE_TAG:
         sys.path.insert(0, lite)

@@ -111,7 +111,7 @@ def test_rmi_rules_from_the_documentation(daemon):
     refused = daemon.cli("rmi", image[:12])
     assert refused.returncode != 0
     assert (
-        b"Conflict, cannot delete image %s because it is tagged in multiple repositories"
+        b"conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories"
         % image[:12].encode()
         in refused.stderr
     )

@@ -8,11 +8,8 @@ and logs.
 
 from __future__ import annotations
 
-import _signal
 import _socket
 import _thread
-import os
-import select
 import sys
 
 from . import term
@@ -26,17 +23,6 @@ if TYPE_CHECKING:
 
 _RECV_SIZE = 65536
 _HEADER_SIZE = 8
-
-# What `--sig-proxy` passes on; SIGCHLD, SIGWINCH and SIGPIPE stay the client's own business.
-_FORWARDED = (
-    _signal.SIGHUP,
-    _signal.SIGINT,
-    _signal.SIGQUIT,
-    _signal.SIGTERM,
-    _signal.SIGUSR1,
-    _signal.SIGUSR2,
-    _signal.SIGALRM,
-)
 
 
 class StreamError(Exception):
@@ -129,61 +115,6 @@ def byte_writer(stream: Any) -> Any:
     return _TextSink(stream)
 
 
-class _StdinFeeder:
-    """A thread copying a file descriptor into the socket; on end of input it half-closes the socket.
-
-    A thread rather than one select loop: a container that stops reading stdin while we block
-    sending to it must not stop us reading its output (that is how the daemon and the container would
-    deadlock). The thread waits on a pipe as well as on the input, so stop() never waits on a read.
-    """
-
-    def __init__(self, sock: _socket.socket, fd: int) -> None:
-        self.sock = sock
-        self.fd = fd
-        self._wake_r, self._wake_w = os.pipe()
-        self._done = _thread.allocate_lock()
-        self._done.acquire()
-        _thread.start_new_thread(self._run, ())
-
-    def _run(self) -> None:
-        try:
-            poller = select.poll()
-            poller.register(self.fd, select.POLLIN)
-            poller.register(self._wake_r, select.POLLIN)
-            while True:
-                ready = dict(poller.poll())
-                if self._wake_r in ready:
-                    return
-                if self.fd not in ready:
-                    continue
-                try:
-                    data = os.read(self.fd, _RECV_SIZE)
-                except OSError:
-                    data = b""  # EIO from a terminal that hung up: that is the end of input
-                if not data:
-                    # The daemon sees end-of-file on the container's stdin while output keeps flowing.
-                    self.sock.shutdown(_socket.SHUT_WR)
-                    return
-                self.sock.sendall(data)
-        except OSError:
-            pass  # the daemon hung up; the output side sees that too and ends the session
-        finally:
-            self._done.release()
-
-    def stop(self) -> None:
-        os.write(self._wake_w, b"x")
-        if not self._done.acquire(timeout=2):
-            # Stuck sending to a daemon that no longer reads: breaking the socket frees it.
-            try:
-                self.sock.shutdown(_socket.SHUT_RDWR)
-            except OSError:
-                pass
-            if not self._done.acquire(timeout=2):
-                return  # leave the pipe open rather than close an fd the thread may still poll
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-
-
 def pump(
     sock: _socket.socket,
     buffered: bytes = b"",
@@ -198,8 +129,10 @@ def pump(
     `buffered` holds stream bytes that arrived with the HTTP response head. Returns once the output
     side has ended; the input copy is stopped then. The caller closes the socket.
     """
+    from .feeders import start_feeder
+
     sink: Demuxer | RawSink = RawSink(stdout) if tty else Demuxer(stdout, stderr)
-    feeder = _StdinFeeder(sock, stdin_fd) if stdin_fd is not None else None
+    feeder = start_feeder(sock, stdin_fd, tty=tty) if stdin_fd is not None else None
     try:
         if buffered:
             sink.feed(buffered)
@@ -262,7 +195,7 @@ def interact(
     """Run an attached session to its end: raw terminal, `before()` (the start), resizes, copying.
 
     The terminal is put in raw mode only with a TTY container and a terminal on stdin; the window size
-    is sent after `before()` and on every SIGWINCH. Everything is undone and the socket closed when
+    is sent after `before()` and on every resize. Everything is undone and the socket closed when
     this returns or raises.
     """
     fd = stdin_fd() if attach_stdin else None
@@ -292,16 +225,21 @@ def interact(
 def forward_signals(cli: Cli, container: str) -> Callable[[], None]:
     """`--sig-proxy`: send the signals we receive to the container; return the undo function."""
 
+    wire = dict(term.FORWARDED)
+
     def send(signum: int) -> None:
         # A thread, so a signal arriving in the middle of our own API call cannot re-enter it.
-        _thread.start_new_thread(_quietly, (cli, "POST", f"/containers/{container}/kill", {"signal": signum}))
+        query = {"signal": wire[signum]}
+        _thread.start_new_thread(_quietly, (cli, "POST", f"/containers/{container}/kill", query))
 
-    return term.catch_signals(_FORWARDED, send)
+    return term.catch_signals(wire, send)
 
 
 def monitor_size(cli: Cli, container: str) -> Callable[[], None]:
-    """Send our terminal's size to the container's TTY now and on every SIGWINCH."""
-    fd = 0 if term.is_terminal(0) else 1 if term.is_terminal(1) else None
+    """Send our terminal's size to the container's TTY now and on every resize (SIGWINCH, or polled)."""
+    # Windows measures the window through an output handle; stdin's console handle has no size.
+    candidates = (1, 2) if term.WINDOWS else (0, 1)
+    fd = next((fd for fd in candidates if term.is_terminal(fd)), None)
     if fd is None:
         return lambda: None
 
@@ -311,7 +249,7 @@ def monitor_size(cli: Cli, container: str) -> Callable[[], None]:
             _quietly(cli, "POST", f"/containers/{container}/resize", {"h": dims[0], "w": dims[1]})
 
     resize()
-    return term.on_resize(lambda: _thread.start_new_thread(resize, ()))
+    return term.on_resize(lambda: _thread.start_new_thread(resize, ()), fd)
 
 
 def _quietly(cli: Cli, method: str, path: str, query: dict[str, object]) -> None:

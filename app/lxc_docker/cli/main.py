@@ -121,8 +121,7 @@ class Cli:
     @property
     def client(self) -> Client:
         if self._client is None:
-            from ..client.api import Client
-            from ..hosts import default_host
+            from ..client.api import Client, default_host
 
             self._client = Client(self.hosts[0] if self.hosts else default_host(), tls=self.tls)
         return self._client
@@ -217,7 +216,11 @@ def dispatch(cli: Cli, name: str, args: list[str]) -> int:
     from ..client.transport import DaemonUnreachable
 
     try:
-        return run_command(cli, name, args)
+        code = run_command(cli, name, args)
+        # Flushed here, not at exit, so a reader that went away (`docker images | head -1`) is
+        # noticed where it can be handled.
+        sys.stdout.flush()
+        return code
     except HelpRequested:
         module_fs = _flagset_of(cli, name, args)
         sys.stdout.write(module_fs.usage() if module_fs else "")
@@ -242,6 +245,15 @@ def dispatch(cli: Cli, name: str, args: list[str]) -> int:
         sys.stderr.write(f"Error: {e}\n")
         return e.code
     except BrokenPipeError:
+        _PIPE_CLOSED.append(True)
+        return 1
+    except OSError as e:
+        if not _windows_closed_pipe(e):
+            if cli.debug:
+                raise
+            sys.stderr.write(f"Error: {e}\n")
+            return 1
+        _PIPE_CLOSED.append(True)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -250,6 +262,48 @@ def dispatch(cli: Cli, name: str, args: list[str]) -> int:
             raise
         sys.stderr.write(f"Error: {e}\n")
         return 1
+
+
+# Set when a command found its stdout closed by the reader; `lxc_docker.main` then ends the process.
+_PIPE_CLOSED: list[bool] = []
+
+
+def _windows_closed_pipe(error: OSError) -> bool:
+    # Windows' C runtime reports a write to a pipe whose reader is gone as EINVAL, not EPIPE
+    # (CPython issue 79935); socket errors carry a winerror, the runtime's do not.
+    import errno
+
+    return (
+        sys.platform == "win32"
+        and type(error) is OSError
+        and error.errno == errno.EINVAL
+        and getattr(error, "winerror", None) is None
+    )
+
+
+def end_on_closed_pipe(code: int) -> int:
+    """After the command: if its reader closed stdout, end quietly, the way Docker's Go client does.
+
+    Go dies of SIGPIPE when it writes to a closed stdout, which a shell reports as 141; this does the
+    same, after pointing stdout at /dev/null so the interpreter's own flush at exit has nothing to
+    complain about. Where there is no SIGPIPE (Windows), exit 1. Otherwise `code` is returned.
+    """
+    if not _PIPE_CLOSED:
+        return code
+    import _signal
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is no file descriptor: nothing is left to flush into the pipe
+    sigpipe = getattr(_signal, "SIGPIPE", None)
+    if sigpipe is not None:
+        sys.stderr.flush()
+        _signal.signal(sigpipe, _signal.SIG_DFL)
+        os.kill(os.getpid(), sigpipe)
+    return 1
 
 
 def _flagset_of(cli: Cli, name: str, args: list[str]) -> FlagSet | None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from .. import API_VERSION, jsonlite
-from ..hosts import DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, parse_host
+from ..hosts import DEFAULT_HOST, DEFAULT_TCP_HOST, DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, parse_host
 from . import transport
 
 TYPE_CHECKING = False
@@ -24,6 +27,18 @@ class ApiError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def default_host() -> str:
+    """The daemon address without -H: $DOCKER_HOST, else the unix socket, or on Windows (which has no
+    unix sockets) tcp://127.0.0.1:4243, where boot2docker forwards its VM's daemon. macOS keeps the
+    socket default as Docker's client did; boot2docker's `shellinit` sets DOCKER_HOST there."""
+    # An empty DOCKER_HOST counts as unset, as in Docker.
+    if os.environ.get("DOCKER_HOST"):
+        return os.environ["DOCKER_HOST"]
+    if sys.platform == "win32":
+        return f"tcp://{DEFAULT_TCP_HOST}:{DEFAULT_TCP_PORT}"
+    return DEFAULT_HOST
 
 
 class Client:

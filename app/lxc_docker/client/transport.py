@@ -67,7 +67,18 @@ def connect(host: Host | str, timeout: float | None = None) -> _socket.socket:
     if isinstance(host, str):
         host = parse_host(host)
     if host.proto == "unix":
-        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        family = getattr(_socket, "AF_UNIX", None)
+        if family is None:
+            # Windows' Python has no unix sockets: the daemon there is reached over tcp (boot2docker
+            # forwards 127.0.0.1:4243 into its VM).
+            raise DaemonUnreachable(
+                host,
+                "unix sockets are not available on this system",
+                message=f"Cannot connect to {host.url}: unix sockets are not available on this system. "
+                "Set DOCKER_HOST (or -H) to the daemon's tcp:// address, e.g. tcp://127.0.0.1:4243 "
+                "(`boot2docker shellinit` prints it).",
+            )
+        sock = _socket.socket(family, _socket.SOCK_STREAM)
         try:
             sock.settimeout(timeout)
             sock.connect(host.path)
@@ -283,8 +294,11 @@ class _Sender:
         self.stopped = False
         self.peer_eof = False
         self._head_checked = False
-        self._poll = select.poll()
-        self._poll.register(sock.fileno(), select.POLLIN | select.POLLOUT)
+        # Windows has no poll(); select() on one socket serves there (no descriptor-number limit
+        # applies to Windows' select).
+        self._poll = select.poll() if hasattr(select, "poll") else None
+        if self._poll is not None:
+            self._poll.register(sock.fileno(), select.POLLIN | select.POLLOUT)
         sock.setblocking(False)
 
     def send(self, data: bytes | memoryview) -> bool:
@@ -315,6 +329,15 @@ class _Sender:
         return self.inbox
 
     def _wait(self) -> None:
+        if self._poll is None:
+            readable, writable, _ = select.select(
+                [] if self.peer_eof else [self.sock], [self.sock], [], self.timeout
+            )
+            if not (readable or writable):
+                raise TimeoutError("timed out sending the request to the Docker daemon")
+            if readable:
+                self._drain()
+            return
         self._poll.modify(self.sock.fileno(), select.POLLOUT | (0 if self.peer_eof else select.POLLIN))
         ready = self._poll.poll(self.timeout_ms)
         if not ready:

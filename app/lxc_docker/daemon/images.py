@@ -153,12 +153,13 @@ class ImageService:
         results: list[dict[str, str]] = []
         named_tags = self.tags.by_id().get(image.id, [])
         if image.id.startswith(name) and name not in named_tags and f"{name}:latest" not in named_tags:
-            # Deleting by id: untag it everywhere, but only if that is one repository (Docker 0.9's rule).
+            # Deleting by id: untag it everywhere, but only if that is one repository (Docker 0.9's
+            # rule, kept by every later Docker): the id alone does not say which of them the user meant.
             repos = {reference.split_tag(rt)[0] for rt in named_tags}
             if len(repos) > 1 and not force:
                 raise Conflict(
-                    f"Conflict, cannot delete image {image.id[:12]} "
-                    "because it is tagged in multiple repositories"
+                    f"conflict: unable to delete {image.id[:12]} (must be forced) - "
+                    "image is referenced in multiple repositories"
                 )
             if not named_tags and self.graph.has_children(image.id):
                 raise Conflict(

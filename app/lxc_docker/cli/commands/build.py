@@ -15,6 +15,11 @@ from ..main import CommandError
 
 _REMOTE_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/")
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+# O_CLOEXEC and O_NOFOLLOW are POSIX's; Windows has O_BINARY instead (and no symlink to follow here,
+# the entry was lstat'ed as a regular file).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+_WINDOWS = sys.platform == "win32"
 
 
 def flags(cli):
@@ -60,6 +65,15 @@ def run(cli, args: list[str]) -> int:
             raise CommandError(f"{source}: not a directory (give a directory, a URL or - for standard input)")
         if not os.path.isfile(os.path.join(source, "Dockerfile")):
             raise CommandError(f"no Dockerfile found in {source}")
+        if _WINDOWS:
+            # Windows has no POSIX permission bits to send, so every file goes as -rwxr-xr-x, as the
+            # docker client on Windows does; say so, since the image may need them narrowed.
+            cli.err.write(
+                "SECURITY WARNING: You are building a Docker image from Windows against a non-Windows "
+                "Docker host. All files and directories added to build context will have '-rwxr-xr-x' "
+                "permissions. It is recommended to double check and reset permissions for sensitive "
+                "files and directories.\n"
+            )
         body = _directory_context(source, _Uploading(cli.err))
     _show(cli.client.stream("POST", "/build", query, body=body), cli.out)
     return 0
@@ -190,7 +204,8 @@ def _write_tree(root: str, out) -> None:
             path = os.path.join(base, child)
             st = os.lstat(path)
             mode = st.st_mode
-            meta = {"mode": stat.S_IMODE(mode), "uid": st.st_uid, "gid": st.st_gid, "mtime": int(st.st_mtime)}
+            perm = 0o755 if _WINDOWS else stat.S_IMODE(mode)
+            meta = {"mode": perm, "uid": st.st_uid, "gid": st.st_gid, "mtime": int(st.st_mtime)}
             if stat.S_ISDIR(mode):
                 writer.header(child + b"/", b"5", **meta)
                 subdirs.append(child)
@@ -201,7 +216,7 @@ def _write_tree(root: str, out) -> None:
                     writer.header(child, b"1", linkname=first, **meta)
                     continue
             if stat.S_ISREG(mode):
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+                fd = os.open(path, _OPEN_FLAGS)
                 try:
                     writer.header(child, b"0", size=st.st_size, **meta)
                     writer.content(fd, st.st_size)

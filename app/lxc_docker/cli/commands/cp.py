@@ -61,6 +61,8 @@ def extract(source: BinaryIO, dest: str, warn: Callable[[str], None] = lambda me
 
     Stops with a CommandError at the first member that is corrupt or would escape `dest`.
     """
+    if not sys.platform.startswith("linux"):
+        return _extract_portable(source, dest, warn)
     from lxc_docker.archive.extract import extract as extract_archive
     from lxc_docker.errors import ArchiveError, DockerError
 
@@ -82,3 +84,18 @@ def extract(source: BinaryIO, dest: str, warn: Callable[[str], None] = lambda me
         raise CommandError(f"Refusing to extract the archive from the daemon into {dest}: {e}") from None
     except DockerError as e:  # the host's disk is full, or the like
         raise CommandError(str(e)) from None
+
+
+def _extract_portable(source: BinaryIO, dest: str, warn: Callable[[str], None]) -> None:
+    """macOS and Windows: the archive extractor's descriptor walks are Linux's (see cli/untar.py)."""
+    import tarfile
+
+    from ..untar import UnsafeArchive, extract
+
+    os.makedirs(dest, exist_ok=True)
+    try:
+        extract(source, dest, warn)
+    except (UnsafeArchive, tarfile.TarError) as e:
+        raise CommandError(f"Refusing to extract the archive from the daemon into {dest}: {e}") from None
+    except OSError as e:
+        raise CommandError(f"{dest}: {e.strerror or e}") from None

@@ -19,6 +19,7 @@ def flags(cli):
     fs.bool(["t", "#tree", "-tree"], False, "Output graph in tree format")
     fs.bool(["v", "#viz", "-viz"], False, "Output graph in graphviz format")
     add_filter_flag(fs, "Filter output based on conditions provided (e.g. dangling=true, label=x)")
+    fs.string(["#format", "-format"], "", "Pretty-print images using a Go template")
     return fs
 
 
@@ -38,6 +39,15 @@ def run(cli, args: list[str]) -> int:
         for img in images:
             cli.out.write((img["Id"] if opts.no_trunc else img["Id"][:12]) + "\n")
         return 0
+    if opts.format:
+        from ..listformat import IMAGE_HEADERS, IMAGE_TABLE, image_fields, print_formatted
+
+        rows = [
+            image_fields(img, repo, tag, trunc=not opts.no_trunc, now=now)
+            for img in images
+            for repo, _, tag in (rt.rpartition(":") for rt in img.get("RepoTags") or ["<none>:<none>"])
+        ]
+        return print_formatted(cli, opts.format, rows, IMAGE_HEADERS, IMAGE_TABLE)
     tw = TabWriter()
     tw.write("REPOSITORY\tTAG\tIMAGE ID\tCREATED\tVIRTUAL SIZE\n")
     for img in images:

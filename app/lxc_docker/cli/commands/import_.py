@@ -1,4 +1,8 @@
-"""`docker import URL|- [REPOSITORY[:TAG]]`: a new image from a root filesystem tarball."""
+"""`docker import file|URL|- [REPOSITORY[:TAG]]`: a new image from a root filesystem tarball.
+
+A local file is sent as the request body, as standard input is (`fromSrc=-`), the way later
+Docker clients read one; a URL is fetched by the daemon.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from ..progress import display
 def flags(cli):
     return cli.flags(
         "import",
-        "URL|- [REPOSITORY[:TAG]]",
+        "file|URL|- [REPOSITORY[:TAG]]",
         "Create an empty filesystem image and import the contents of the tarball "
         "(.tar, .tar.gz, .tgz, .bzip, .tar.xz, .txz) into it, then optionally tag it.",
     )
@@ -32,7 +36,15 @@ def run(cli, args: list[str]) -> int:
     if src == "-":
         body = sys.stdin.buffer
     elif not src.startswith(("http://", "https://")):
-        raise CommandError(f"invalid source {src!r}: give an http(s) URL or - for standard input")
+        try:
+            body = open(src, "rb")
+        except OSError as e:
+            raise CommandError(f"open {src}: {(e.strerror or str(e)).lower()}") from None
+        src = "-"
     query = {"fromSrc": src, "repo": repo or None, "tag": tag or None}
-    display(cli.client.stream("POST", "/images/create", query, body=body), cli.out)
+    try:
+        display(cli.client.stream("POST", "/images/create", query, body=body), cli.out)
+    finally:
+        if body is not None and body is not sys.stdin.buffer:
+            body.close()
     return 0

@@ -1,4 +1,4 @@
-"""`docker ps [OPTIONS]`: list containers in Docker 0.9's table (or only their ids)."""
+"""`docker ps [OPTIONS]`: list containers in Docker 0.9's table, only their ids, or `--format`ted."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def flags(cli):
     fs.bool(["#notrunc", "-no-trunc"], False, "Don't truncate output")
     fs.bool(["q", "-quiet"], False, "Only display numeric IDs")
     fs.bool(["s", "-size"], False, "Display sizes")
+    fs.string(["#format", "-format"], "", "Pretty-print containers using a Go template")
     fs.string(
         ["#sinceId", "#-since-id", "-since"],
         "",
@@ -51,6 +52,11 @@ def run(cli, args: list[str]) -> int:
             cli.out.write((c["Id"] if opts.no_trunc else c["Id"][:12]) + "\n")
         return 0
     now = time.time()
+    if opts.format:
+        from ..listformat import CONTAINER_HEADERS, CONTAINER_TABLE, container_fields, print_formatted
+
+        rows = [container_fields(c, trunc=not opts.no_trunc, now=now) for c in containers]
+        return print_formatted(cli, opts.format, rows, CONTAINER_HEADERS, CONTAINER_TABLE)
     tw = TabWriter()
     tw.write("CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
     tw.write("\tSIZE\n" if opts.size else "\n")
