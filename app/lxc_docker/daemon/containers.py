@@ -521,6 +521,7 @@ class ContainerService:
                     c.save()
                     if self.restart_policy:
                         to_start.append(c)
+        self.exec.resumed()
         return to_start
 
     def _resume(self, c: Container) -> bool:
@@ -535,13 +536,16 @@ class ContainerService:
         c.command = command
         c.streams.resume(kept, bool(c.config.get("OpenStdin")))
 
-        def watch() -> None:
+        def watch() -> None:  # as _monitor does after the exec driver's run()
             code = self.exec.wait(c.id)
             c.streams.finished()
             self._release(c)
             with c.lock:
                 c.state.set_stopped(code)
-                c.save()
+                doc = c.to_json()
+                # Stopped by the daemon's own shutdown with `-r`: the next daemon starts it again.
+                doc["State"]["Running"] = bool(self.stopping and self.restart_policy)
+                atomic.write_json(c.file("config.json"), doc)
             self.events.publish(
                 "die", c.id, from_=c.config.get("Image", ""), exitCode=str(code), name=c.name.lstrip("/")
             )

@@ -153,6 +153,11 @@ class ExecDriver(Protocol):
         it was not kept (then `adopt` it, or clean it up)."""
         ...
 
+    def resumed(self) -> None:
+        """Every container to resume was: stop and let go of the rest the driver kept (containers the
+        daemon does not know as running)."""
+        ...
+
     def wait(self, id: str) -> int:
         """Block until the PID 1 of a started or resumed container exits, remove its cgroups and
         return its exit code (-1 when it could not be known)."""

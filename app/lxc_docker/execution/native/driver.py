@@ -32,6 +32,8 @@ from lxc_docker.errors import DockerError, DriverNotSupported
 from lxc_docker.execution.base import Command, ContainerStartError, Stdio
 from lxc_docker.execution.keptio import KeptIO
 from lxc_docker.execution.native import cgroups as cgroups_mod
+from lxc_docker.execution.native.initchannel import Lines as _Lines
+from lxc_docker.execution.native.initchannel import start_error as _start_error
 from lxc_docker.execution.native.keeperclient import KeeperClient, KeeperError
 from lxc_docker.sysutil.selfexec import init_argv
 
@@ -49,48 +51,6 @@ class _Running:
         self.pid, self.pidfd, self.parent = pid, pidfd, parent
         self.code: int | None = None
         self.done = threading.Event()  # set with `code` by the keeper, or without when it is lost
-
-
-class _Lines:
-    """Newline-terminated messages from the init, read off the socket."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.buffer = sock, b""
-
-    def next(self) -> bytes | None:
-        """The next message, or None at EOF (the exec closed the init's end)."""
-        while b"\n" not in self.buffer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line
-
-    def ready(self) -> bytes | None:
-        """A message already received, without waiting for one."""
-        timeout = self.sock.gettimeout()
-        self.sock.settimeout(0)
-        try:
-            while b"\n" not in self.buffer:
-                chunk = self.sock.recv(4096)
-                if not chunk:
-                    break
-                self.buffer += chunk
-        except OSError:  # BlockingIOError: nothing more yet
-            pass
-        finally:
-            self.sock.settimeout(timeout)
-        if b"\n" not in self.buffer:
-            return None
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line
-
-
-def _start_error(line: bytes) -> ContainerStartError:
-    # b"err <exit code> <message>", see init.py
-    _, code, message = (line.decode("utf-8", "replace").split(" ", 2) + ["", ""])[:3]
-    return ContainerStartError(message, int(code) if code.isdigit() else 1)
 
 
 def _exit_code(result: os.waitid_result) -> int:
@@ -134,10 +94,11 @@ class NativeDriver:
         self._kept: dict[str, dict] | None = None  # what a keeper left by an earlier daemon holds
         self.keeper = KeeperClient(state_dir, on_exit=self._on_exit, on_lost=self._on_lost)
         if state_dir is not None:
+            # Now, not at the first start: the keeper's start-up overlaps the daemon's.
             try:
-                self.keeper.connect(start=False)
+                self.keeper.connect(start=True)
             except OSError as e:
-                log.warning("the keeper of an earlier daemon does not answer: %s", e)
+                log.warning("starting the keeper: %s", e)
 
     # -- the ExecDriver interface ---------------------------------------------------------------
 
@@ -325,14 +286,8 @@ class NativeDriver:
         return code
 
     def resume(self, command: Command, pid: int) -> KeptIO | None:
-        if self._kept is None:
-            self._kept = {}
-            if self.keeper.found_existing:
-                try:
-                    answer, _ = self.keeper.request({"op": "list"})
-                    self._kept = {c["id"]: c for c in answer["containers"]}
-                except KeeperError as e:
-                    log.warning("the keeper of an earlier daemon did not answer: %s", e)
+        self._list_kept()
+        assert self._kept is not None
         known = self._kept.pop(command.id, None)
         if known is None or known["pid"] != pid:
             return None
@@ -355,6 +310,29 @@ class NativeDriver:
             entry.done.set()
         kept.share(lambda names, fds: None, lambda name: self._drop(command.id, name))
         return kept
+
+    def _list_kept(self) -> None:
+        """What a keeper left by an earlier daemon holds, asked once."""
+        if self._kept is not None:
+            return
+        self._kept = {}
+        if self.keeper.found_existing:
+            try:
+                answer, _ = self.keeper.request({"op": "list"})
+                self._kept = {c["id"]: c for c in answer["containers"]}
+            except KeeperError as e:
+                log.warning("the keeper of an earlier daemon did not answer: %s", e)
+
+    def resumed(self) -> None:
+        self._list_kept()
+        left, self._kept = self._kept or {}, {}
+        for id, known in left.items():
+            # Kept for a container the daemon does not know as running (its exit was recorded but the
+            # daemon died before it let go, or the container is gone): nothing of it may stay.
+            if known["code"] is None:
+                log.warning("stopping container %s, which the daemon no longer knows as running", id[:12])
+            self.cleanup(id)  # kills what is left in its cgroups
+            self._release(id)
 
     def close(self) -> None:
         self.keeper.close()
