@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -282,3 +283,30 @@ def test_a_kept_container_the_daemon_no_longer_knows_is_stopped(live):
     assert cid not in d.out("ps", "-a", "-q", "--no-trunc")
     assert d.stop() == 0
     poll(lambda: keepers(d) == [], 20, "the keeper to exit")
+
+
+def http_get(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.read().decode()
+    except OSError:
+        return ""
+
+
+def test_a_published_port_works_after_the_restart(daemon_factory, busybox_tar, test_bridge):
+    d = daemon_factory("-b", test_bridge).start()
+    d.out("import", "-", "busybox", input=open(busybox_tar, "rb").read())
+    httpd = "mkdir -p /www && echo hello from $(hostname) > /www/index.html && exec httpd -f -p 8080 -h /www"
+    cid = d.out("run", "-d", "-p", "8080", "busybox", "sh", "-c", httpd).strip()
+    port = d.out("port", cid, "8080").strip().rpartition(":")[2]
+    url = f"http://127.0.0.1:{port}/index.html"
+    poll(lambda: "hello from" in http_get(url), 20, "the published port to answer")
+    address = inspect(d, cid)["NetworkSettings"]["IPAddress"]
+    crash(d)
+    d.start()
+    assert "Up" in d.out("ps")
+    poll(lambda: "hello from" in http_get(url), 20, "the published port to answer after the restart")
+    assert inspect(d, cid)["NetworkSettings"]["IPAddress"] == address
+    d.out("stop", "-t", "1", cid)
+    assert inspect(d, cid)["State"]["ExitCode"] in (137, 143)
+    d.out("rm", cid)
