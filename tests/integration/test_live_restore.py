@@ -310,3 +310,17 @@ def test_a_published_port_works_after_the_restart(daemon_factory, busybox_tar, t
     d.out("stop", "-t", "1", cid)
     assert inspect(d, cid)["State"]["ExitCode"] in (137, 143)
     d.out("rm", cid)
+
+
+def test_a_resumed_container_is_started_again_after_a_clean_restart(live):
+    d = live
+    cid = d.out("run", "-d", "busybox", "sleep", "300").strip()
+    crash(d)
+    d.start()
+    first_pid = inspect(d, cid)["State"]["Pid"]
+    assert d.stop() == 0  # stops it; -r=true (the default) records it to start again
+    assert not os.path.exists(f"/proc/{first_pid}")
+    d.start()
+    state = poll(lambda: (s := inspect(d, cid)["State"])["Running"] and s, 20, "the restart to start it")
+    assert state["Pid"] != first_pid
+    d.out("rm", "-f", cid)

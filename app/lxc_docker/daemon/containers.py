@@ -534,7 +534,10 @@ class ContainerService:
             return False
         self.driver.get(c.id)
         c.command = command
-        c.streams.resume(kept, bool(c.config.get("OpenStdin")))
+        try:
+            c.streams.resume(kept, bool(c.config.get("OpenStdin")))
+        except (OSError, ValueError) as e:  # it runs on, without its output
+            log.warning("taking back the output of %s: %s", c.id[:12], e)
 
         def watch() -> None:  # as _monitor does after the exec driver's run()
             code = self.exec.wait(c.id)
@@ -542,10 +545,13 @@ class ContainerService:
             self._release(c)
             with c.lock:
                 c.state.set_stopped(code)
-                doc = c.to_json()
-                # Stopped by the daemon's own shutdown with `-r`: the next daemon starts it again.
-                doc["State"]["Running"] = bool(self.stopping and self.restart_policy)
-                atomic.write_json(c.file("config.json"), doc)
+                if self.stopping and self.restart_policy:
+                    # Stopped by the daemon's own shutdown: the next daemon starts it again.
+                    doc = c.to_json()
+                    doc["State"]["Running"] = True
+                    atomic.write_json(c.file("config.json"), doc)
+                else:
+                    c.save()
             self.events.publish(
                 "die", c.id, from_=c.config.get("Image", ""), exitCode=str(code), name=c.name.lstrip("/")
             )
