@@ -14,6 +14,10 @@ def main(argv: list[str] | None = None) -> int:
         from .execution.native.init import main as init_main
 
         return init_main(args[1:])
+    if args[:1] == ["keeper"]:  # the native driver's keeper (execution/native/keeper.py), as lean
+        from .execution.native.keeper import main as keeper_main
+
+        return keeper_main(args[1:])
     from .cli.main import parse_global
 
     parsed = parse_global(args)

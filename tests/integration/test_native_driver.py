@@ -69,6 +69,7 @@ def _mounts_under(path: str) -> list[str]:
 def driver():
     d = NativeDriver(cgroup_parent=PARENT)
     yield d
+    d.close()
     _remove_parent(d.cgroups)
 
 
@@ -234,7 +235,11 @@ def test_when_pid_1_exits_the_kernel_kills_the_rest(driver, rootfs):
     poll(lambda: len(driver.pids(command.id)) == 3, what="three processes in the cgroup")
     others = [p for p in driver.pids(command.id) if p != pid]
     driver.kill(command, signal.SIGKILL)
-    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # PID 1 is dead, not yet reaped
+    pidfd = os.pidfd_open(pid)  # PID 1 is the keeper's child: its exit seen through a pidfd
+    try:
+        select.select([pidfd], [], [], 30)
+    finally:
+        os.close(pidfd)
     assert driver.pids(command.id) == []
     assert not any(os.path.exists(f"/proc/{p}") and cgroups.pid_in_container(p, command.id) for p in others)
     assert driver.wait(command.id) == 137

@@ -281,7 +281,7 @@ class ContainerService:
                 c.state.starting = True
                 thread = threading.Thread(
                     target=self._monitor,
-                    args=(c, command, Stdio(stdin, out, err), closers, ready, outcome),
+                    args=(c, command, Stdio(stdin, out, err, c.streams.kept), closers, ready, outcome),
                     name=f"monitor-{c.id[:12]}",
                     daemon=True,
                 )
@@ -510,7 +510,9 @@ class ContainerService:
             with self._lock:
                 self._containers[c.id] = c
             if c.state.running:
-                if c.state.pid and self.exec.is_alive(c.id, c.state.pid):
+                if c.state.pid and self._resume(c):
+                    pass  # kept whole by the exec driver while the daemon was down: live restore
+                elif c.state.pid and self.exec.is_alive(c.id, c.state.pid):
                     self._adopt(c)
                 else:
                     self.exec.cleanup(c.id)
@@ -519,7 +521,43 @@ class ContainerService:
                     c.save()
                     if self.restart_policy:
                         to_start.append(c)
+        self.exec.resumed()
         return to_start
+
+    def _resume(self, c: Container) -> bool:
+        """Take back a container the exec driver kept (its stdio too); False if it was not kept."""
+        command = Command(
+            id=c.id, rootfs="", entrypoint=c.path, args=c.args, env=[], cgroup_parent=self.cgroup_parent
+        )
+        kept = self.exec.resume(command, c.state.pid)
+        if kept is None:
+            return False
+        self.driver.get(c.id)
+        c.command = command
+        try:
+            c.streams.resume(kept, bool(c.config.get("OpenStdin")))
+        except (OSError, ValueError) as e:  # it runs on, without its output
+            log.warning("taking back the output of %s: %s", c.id[:12], e)
+
+        def watch() -> None:  # as _monitor does after the exec driver's run()
+            code = self.exec.wait(c.id)
+            c.streams.finished()
+            self._release(c)
+            with c.lock:
+                c.state.set_stopped(code)
+                if self.stopping and self.restart_policy:
+                    # Stopped by the daemon's own shutdown: the next daemon starts it again.
+                    doc = c.to_json()
+                    doc["State"]["Running"] = True
+                    atomic.write_json(c.file("config.json"), doc)
+                else:
+                    c.save()
+            self.events.publish(
+                "die", c.id, from_=c.config.get("Image", ""), exitCode=str(code), name=c.name.lstrip("/")
+            )
+
+        threading.Thread(target=watch, name=f"monitor-{c.id[:12]}", daemon=True).start()
+        return True
 
     def _adopt(self, c: Container) -> None:
         # Its stdio went with the old daemon: Docker 0.9 calls such a container a ghost.
@@ -560,3 +598,4 @@ class ContainerService:
             threads.append(t)
         for t in threads:
             t.join(timeout + 35)
+        self.exec.close()

@@ -40,7 +40,7 @@ class Daemon:
             self.images = ImageService(self.graph, self.tags, self.events)
             self._clean_tmp()
             self.cgroup_parent = "docker"
-            self.exec_driver = new_exec_driver(config.exec_driver, self.cgroup_parent)
+            self.exec_driver = new_exec_driver(config.exec_driver, self.cgroup_parent, config.root)
             # Each service gets the collaborators it uses, never the daemon itself.
             self.containers = ContainerService(
                 config.root,

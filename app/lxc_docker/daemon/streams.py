@@ -3,6 +3,11 @@
 Output is framed per client: Docker's 8-byte multiplexing header without a TTY, raw bytes with one.
 Input from any attached client goes through one daemon-side pipe, which exists before the container
 starts, so `docker run -i` can attach first and start second without losing a byte.
+
+The daemon's ends (output read ends or pty master, stdin write end) are also handed to the exec
+driver (`kept`), which keeps them open while the daemon is down: output then waits in the pipe, whose
+size is raised so a chatty container blocks later, never loses a line, and a restarted daemon takes
+them back with `resume`.
 """
 
 from __future__ import annotations
@@ -16,10 +21,21 @@ import termios
 import threading
 from collections.abc import Callable
 
+from ..execution.keptio import KeptIO
 from .logs import LogWriter
 
 log = logging.getLogger(__name__)
 STREAM_IDS = {"stdin": 0, "stdout": 1, "stderr": 2}
+# What a container may print while the daemon is down before it blocks (pipe-max-size is 1 MiB by
+# default; root may go beyond it).
+PIPE_SIZE = 1 << 20
+
+
+def _grow(fd: int) -> None:
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except OSError as e:
+        log.debug("raising a pipe's size: %s", e)
 
 
 def frame(stream: str, data: bytes) -> bytes:
@@ -58,6 +74,7 @@ class Streams:
         self._master: int | None = None
         self._pumps: list[threading.Thread] = []
         self._log: LogWriter | None = None
+        self.kept: KeptIO | None = None
         self.running = False
 
     # -- input ---------------------------------------------------------------------------------------
@@ -80,6 +97,9 @@ class Streams:
             return False
 
     def close_stdin(self) -> None:
+        kept = self.kept
+        if kept is not None:
+            kept.close_stdin()  # first: the driver's copy must not outlive ours
         with self._lock:
             if self._stdin_w is None:
                 self._stdin_r, self._stdin_w = os.pipe2(os.O_CLOEXEC)
@@ -106,15 +126,52 @@ class Streams:
                 self._pumps.append(
                     threading.Thread(target=self._feed_pty, args=(child_stdin,), name="feed", daemon=True)
                 )
+            self.kept = KeptIO({"master": master})
             return slave, slave, slave, [slave]
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        _grow(out_r)
+        _grow(err_r)
         self._pumps = [
             threading.Thread(target=self._pump, args=(out_r, "stdout"), daemon=True),
             threading.Thread(target=self._pump, args=(err_r, "stderr"), daemon=True),
         ]
+        with self._lock:
+            stdin_w = self._stdin_w if open_stdin else None
+            self.kept = KeptIO({"stdout": out_r, "stderr": err_r, "stdin": stdin_w})  # type: ignore[dict-item]
         closers = [out_w, err_w] + ([child_stdin] if child_stdin is not None else [])
         return child_stdin, out_w, err_w, closers
+
+    def resume(self, kept: KeptIO, open_stdin: bool) -> None:
+        """Take back the daemon's ends of a container that ran on while the daemon was down (from the
+        exec driver): what it printed meanwhile is in the pipes, and goes to the log first."""
+        self._log = LogWriter(self.log_path)
+        self.kept = kept
+        fds = kept.fds
+        if self.tty:
+            self._master = fds.get("master")
+            if self._master is None:
+                raise ValueError("a TTY container came back without its terminal")
+            os.set_blocking(self._master, True)
+            self._pumps = [threading.Thread(target=self._pump, args=(self._master, "stdout"), daemon=True)]
+            if open_stdin:
+                stdin_r, _ = self._stdin_pipe()
+                self._pumps.append(
+                    threading.Thread(target=self._feed_pty, args=(stdin_r,), name="feed", daemon=True)
+                )
+        else:
+            self._pumps = [
+                threading.Thread(target=self._pump, args=(fds[name], name), daemon=True)
+                for name in ("stdout", "stderr")
+                if name in fds
+            ]
+            with self._lock:
+                # The container's stdin stays open as long as we hold its write end; -1 if the
+                # client had closed it.
+                self._stdin_r, self._stdin_w = None, fds.get("stdin", -1) if open_stdin else None
+            if not open_stdin and "stdin" in fds:
+                os.close(fds["stdin"])
+        self.started([])
 
     def started(self, closers: list[int]) -> None:
         """The container holds its ends now: drop ours so EOF arrives when it exits."""
@@ -165,6 +222,7 @@ class Streams:
         if self._log is not None:
             self._log.close()
             self._log = None
+        self.kept = None
         for sub in subs:
             sub.done.set()
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from lxc_docker.errors import DockerError
+from lxc_docker.execution.keptio import KeptIO
 
 
 @dataclass
@@ -102,6 +103,7 @@ class Stdio:
     stdin: int | None  # read end of a pipe, or None for /dev/null
     stdout: int
     stderr: int
+    kept: KeptIO | None = None  # the daemon's ends, which the driver keeps open while the daemon is down
 
 
 class ContainerStartError(DockerError):
@@ -143,6 +145,26 @@ class ExecDriver(Protocol):
     def adopt(self, command: Command, pid: int) -> int | None:
         """Wait for a container started by an earlier daemon to exit, then remove its cgroups. Returns
         its exit code when this process can reap it, else None."""
+        ...
+
+    def resume(self, command: Command, pid: int) -> KeptIO | None:
+        """A container an earlier daemon started and the driver kept whole (live restore): the
+        daemon's ends of its stdio, after which `wait(command.id)` works as after a start. None when
+        it was not kept (then `adopt` it, or clean it up)."""
+        ...
+
+    def resumed(self) -> None:
+        """Every container to resume was: stop and let go of the rest the driver kept (containers the
+        daemon does not know as running)."""
+        ...
+
+    def wait(self, id: str) -> int:
+        """Block until the PID 1 of a started or resumed container exits, remove its cgroups and
+        return its exit code (-1 when it could not be known)."""
+        ...
+
+    def close(self) -> None:
+        """The daemon stops cleanly, its containers stopped: let go of what keeps them."""
         ...
 
     def is_alive(self, id: str, pid: int) -> bool:

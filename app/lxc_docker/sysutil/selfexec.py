@@ -1,5 +1,5 @@
 """How to run this very program again in another mode, chosen by its first argument (the container
-init is `init`).
+init is `init`, the native driver's keeper `keeper`).
 
 A PyInstaller binary (`sys.frozen`) is its own interpreter. A plain zipapp, whose modules live inside
 the archive, is run by the interpreter with the archive's path. Otherwise the package is a real
@@ -19,9 +19,14 @@ _cache: list[list[str]] = []
 
 def init_argv() -> list[str]:
     """The argv that re-runs this program in init mode; callers append the init's arguments."""
+    return mode_argv("init")
+
+
+def mode_argv(mode: str) -> list[str]:
+    """The argv that re-runs this program with `mode` as its first argument ("init", "keeper")."""
     if not _cache:
-        _cache.append([*_program_argv(), "init"])
-    return list(_cache[0])
+        _cache.append(_program_argv())
+    return [*_cache[0], mode]
 
 
 def _program_argv() -> list[str]:

@@ -1,15 +1,18 @@
-"""The native execution driver, daemon side: spawn the init (`init.py`), put its PID 1 in the
-container's cgroups and network, let it exec, then wait for it as its parent.
+"""The native execution driver, daemon side: have the keeper spawn the init (`init.py`), put its PID 1
+in the container's cgroups and network, let it exec, then learn its exit code from the keeper.
 
-There is no helper process per container: the init's first process exits as soon as it has forked
-PID 1, which the kernel then re-parents to the daemon because the daemon is a child subreaper. The
-daemon reaps PID 1 itself (real exit status, 128+N for a signal) and signals it through a pidfd, so
-a recycled pid is never hit. The init is a fresh single-threaded process, so the namespaces and the
-fork happen away from the daemon's threads.
+There is no helper process per container. One keeper per daemon (`keeper.py`, in its own session,
+so it outlives a `kill -9` of the daemon) forks each init; the init's first process exits as soon as
+it has forked PID 1, which the kernel re-parents to the keeper, a child subreaper, which reaps it and
+reports the real exit status (128+N for a signal). The keeper also holds a copy of the daemon's end of
+each container's stdio, so a restarted daemon takes the container back whole (`resume`): its
+output waited in the pipe meanwhile. The daemon signals PID 1 through a pidfd, so a recycled pid is
+never hit. The init is a fresh single-threaded process, so the namespaces and the fork happen away
+from the daemon's threads.
 
-Being a subreaper is process-wide: any other orphaned descendant of the daemon (a helper that
-daemonizes) becomes the daemon's child too and stays a zombie unless someone reaps it by pid. Never
-reap with waitpid(-1) in the daemon: it would steal the containers' exit statuses.
+If the keeper is gone as well (killed, or the machine rebooted), a container that still runs is
+`adopt`ed as Docker 0.9's ghost: watched through its pidfd, exit code unknown. The daemon is not a
+subreaper and never reaps with waitpid(-1).
 """
 
 from __future__ import annotations
@@ -27,8 +30,11 @@ from collections.abc import Callable
 
 from lxc_docker.errors import DockerError, DriverNotSupported
 from lxc_docker.execution.base import Command, ContainerStartError, Stdio
+from lxc_docker.execution.keptio import KeptIO
 from lxc_docker.execution.native import cgroups as cgroups_mod
-from lxc_docker.sysutil import syscalls
+from lxc_docker.execution.native.initchannel import Lines as _Lines
+from lxc_docker.execution.native.initchannel import start_error as _start_error
+from lxc_docker.execution.native.keeperclient import KeeperClient, KeeperError
 from lxc_docker.sysutil.selfexec import init_argv
 
 log = logging.getLogger(__name__)
@@ -39,52 +45,12 @@ START_TIMEOUT = 60.0
 
 
 class _Running:
-    __slots__ = ("pid", "pidfd", "parent")
+    __slots__ = ("pid", "pidfd", "parent", "code", "done")
 
     def __init__(self, pid: int, pidfd: int, parent: str) -> None:
         self.pid, self.pidfd, self.parent = pid, pidfd, parent
-
-
-class _Lines:
-    """Newline-terminated messages from the init, read off the socket."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock, self.buffer = sock, b""
-
-    def next(self) -> bytes | None:
-        """The next message, or None at EOF (the exec closed the init's end)."""
-        while b"\n" not in self.buffer:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                return None
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line
-
-    def ready(self) -> bytes | None:
-        """A message already received, without waiting for one."""
-        timeout = self.sock.gettimeout()
-        self.sock.settimeout(0)
-        try:
-            while b"\n" not in self.buffer:
-                chunk = self.sock.recv(4096)
-                if not chunk:
-                    break
-                self.buffer += chunk
-        except OSError:  # BlockingIOError: nothing more yet
-            pass
-        finally:
-            self.sock.settimeout(timeout)
-        if b"\n" not in self.buffer:
-            return None
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line
-
-
-def _start_error(line: bytes) -> ContainerStartError:
-    # b"err <exit code> <message>", see init.py
-    _, code, message = (line.decode("utf-8", "replace").split(" ", 2) + ["", ""])[:3]
-    return ContainerStartError(message, int(code) if code.isdigit() else 1)
+        self.code: int | None = None
+        self.done = threading.Event()  # set with `code` by the keeper, or without when it is lost
 
 
 def _exit_code(result: os.waitid_result) -> int:
@@ -93,22 +59,46 @@ def _exit_code(result: os.waitid_result) -> int:
     return 128 + result.si_status  # killed or dumped: the shell's convention, as Docker reports it
 
 
+def _wait_exit(pidfd: int, timeout: float | None = None) -> bool:
+    """Wait until the process behind `pidfd` has exited (its parent may be anyone)."""
+    if pidfd < 0:
+        return True
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(None if timeout is None else int(timeout * 1000)))
+
+
 class NativeDriver:
     """ExecDriver with kernel primitives (see execution/base.py for the contract of each method)."""
 
     name = "native"
 
-    def __init__(self, cgroup_parent: str = "docker", cgroups: cgroups_mod.Cgroups | None = None) -> None:
+    def __init__(
+        self,
+        cgroup_parent: str = "docker",
+        cgroups: cgroups_mod.Cgroups | None = None,
+        state_dir: str | None = None,
+    ) -> None:
+        """`state_dir` is where the keeper's socket lives (the daemon's root); without one the keeper
+        belongs to this process alone and exits with it."""
         try:
             os.close(os.pidfd_open(os.getpid()))
         except OSError as e:
             raise DriverNotSupported(f"the native execution driver needs Linux 5.4 or newer (pidfd): {e}")
-        # Orphans of our children become our children: that is how each container's PID 1 gets to us.
-        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         self.cgroup_parent = cgroup_parent
         self.cgroups = cgroups if cgroups is not None else cgroups_mod.detect()
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}
+        # Exit codes the keeper reported for containers not (yet) registered here.
+        self._early: dict[str, int] = {}
+        self._kept: dict[str, dict] | None = None  # what a keeper left by an earlier daemon holds
+        self.keeper = KeeperClient(state_dir, on_exit=self._on_exit, on_lost=self._on_lost)
+        if state_dir is not None:
+            # Now, not at the first start: the keeper's start-up overlaps the daemon's.
+            try:
+                self.keeper.connect(start=True)
+            except OSError as e:
+                log.warning("starting the keeper: %s", e)
 
     # -- the ExecDriver interface ---------------------------------------------------------------
 
@@ -131,7 +121,7 @@ class NativeDriver:
     def kill(self, command: Command, sig: int) -> None:
         with self._lock:
             entry = self._running.get(command.id)
-            if entry is None:
+            if entry is None or entry.pidfd < 0:
                 return
             try:
                 # Under the lock: wait() closes the pidfd under it too, so it is never a stale number.
@@ -189,19 +179,18 @@ class NativeDriver:
         configures the container's network there. An exception from it aborts the start."""
         parent = command.cgroup_parent or self.cgroup_parent
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        proc: subprocess.Popen | None = None
-        pid, pidfd, made_cgroups = 0, -1, False
+        first, pid, pidfd, made_cgroups, held = 0, 0, -1, False, False
         try:
             try:
-                proc = subprocess.Popen(
-                    [*init_argv(), str(theirs.fileno())],
-                    pass_fds=(theirs.fileno(),),
-                    stdin=subprocess.DEVNULL if stdio.stdin is None else stdio.stdin,
-                    stdout=stdio.stdout,
-                    stderr=stdio.stderr,
-                    close_fds=True,
-                    start_new_session=True,  # a ^C meant for a foreground daemon is not the container's
+                # The keeper forks the init, with our socket's other end as its fd 3.
+                fds = [] if stdio.stdin is None else [stdio.stdin]
+                fds += [stdio.stdout, stdio.stderr, theirs.fileno()]
+                answer, _ = self.keeper.request(
+                    {"op": "spawn", "argv": [*init_argv(), "3"], "stdin": stdio.stdin is not None}, fds
                 )
+                first = int(answer["pid"])
+            except KeeperError as e:
+                raise ContainerStartError(f"starting the container's init: {e}", 1)
             finally:
                 theirs.close()
             ours.settimeout(START_TIMEOUT)
@@ -215,7 +204,7 @@ class NativeDriver:
                 # period (0.1 to 20 ms): done now, for the init's first process, it overlaps the
                 # interpreter's start-up, and PID 1 inherits it. Not the memory cgroup: the start-up's
                 # allocations must not count against `-m` (Docker 0.9 allows limits down to 512k).
-                self.cgroups.add(parent, command.id, proc.pid, memory=False)
+                self.cgroups.add(parent, command.id, first, memory=False)
             except OSError as e:
                 # Raised once PID 1 is known: stopping the init before it forks could orphan a PID 1
                 # we never hear of (a zombie of ours forever). ESRCH only means the first process
@@ -223,14 +212,19 @@ class NativeDriver:
                 if e.errno != errno.ESRCH:
                     cgroup_error = e
             lines = _Lines(ours)
-            line = lines.next()
-            status = proc.wait()  # the first process exits right after its message
+            line = lines.next()  # the first process exits right after its message; the keeper reaps it
             if line and line.startswith(b"err "):
                 raise _start_error(line)
             if not line or not line.startswith(b"pid "):
-                raise ContainerStartError(f"the container's init failed (exit status {status})", 1)
+                raise ContainerStartError("the container's init failed", 1)
             pid = int(line[4:])
             pidfd = os.pidfd_open(pid)
+            # PID 1 is the keeper's child now (until reaped, its pid cannot be recycled): registered
+            # here first, so its exit code finds its place however soon it comes.
+            with self._lock:
+                self._running[command.id] = _Running(pid, pidfd, parent)
+            self._hold(command.id, pid, stdio.kept)
+            held = True
             if cgroup_error:
                 raise ContainerStartError(f"setting up the container's cgroups: {cgroup_error}", 1)
             try:
@@ -262,14 +256,11 @@ class NativeDriver:
                     signal.pidfd_send_signal(pidfd, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                try:
-                    os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
-                except ChildProcessError:
-                    pass
-                os.close(pidfd)
-            elif proc is not None and proc.returncode is None:
-                proc.kill()
-                proc.wait()
+                _wait_exit(pidfd, START_TIMEOUT)
+                if held:
+                    self._release(command.id)
+                self._forget(command.id)
+            # Else a PID 1 we never heard of dies with the cgroups the init's first process joined.
             if made_cgroups:
                 self.cleanup(command.id, parent)
             if isinstance(e, TimeoutError):
@@ -277,26 +268,119 @@ class NativeDriver:
             raise
         finally:
             ours.close()
-        with self._lock:
-            self._running[command.id] = _Running(pid, pidfd, parent)
         return pid
 
     def wait(self, id: str) -> int:
-        """Block until the PID 1 of a container started by start() exits; remove its cgroups and
-        return its exit code."""
+        """Block until the PID 1 of a container started by start() or resume() exits; remove its
+        cgroups and return its exit code (-1 when the keeper was lost and nobody knows it)."""
         with self._lock:
             entry = self._running[id]
-        result = os.waitid(os.P_PIDFD, entry.pidfd, os.WEXITED)
+        entry.done.wait()
+        code = entry.code
+        if code is None:
+            _wait_exit(entry.pidfd)  # the keeper is gone: PID 1 went to the host's init
+            code = -1
+        self._release(id)
         self._forget(id)
         self.cleanup(id, entry.parent)
-        return _exit_code(result)
+        return code
+
+    def resume(self, command: Command, pid: int) -> KeptIO | None:
+        self._list_kept()
+        assert self._kept is not None
+        known = self._kept.pop(command.id, None)
+        if known is None or known["pid"] != pid:
+            return None
+        try:
+            answer, fds = self.keeper.request({"op": "fds", "id": command.id})
+        except KeeperError as e:
+            log.warning("taking back container %s from the keeper: %s", command.id[:12], e)
+            return None
+        kept = KeptIO(dict(zip(answer["names"], fds, strict=True)))
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            pidfd = -1  # exited and reaped by the keeper, which has its code
+        entry = _Running(pid, pidfd, command.cgroup_parent or self.cgroup_parent)
+        with self._lock:
+            self._running[command.id] = entry
+            code = self._early.pop(command.id, known["code"])
+        if code is not None:
+            entry.code = code
+            entry.done.set()
+        kept.share(lambda names, fds: None, lambda name: self._drop(command.id, name))
+        return kept
+
+    def _list_kept(self) -> None:
+        """What a keeper left by an earlier daemon holds, asked once."""
+        if self._kept is not None:
+            return
+        self._kept = {}
+        if self.keeper.found_existing:
+            try:
+                answer, _ = self.keeper.request({"op": "list"})
+                self._kept = {c["id"]: c for c in answer["containers"]}
+            except KeeperError as e:
+                log.warning("the keeper of an earlier daemon did not answer: %s", e)
+
+    def resumed(self) -> None:
+        self._list_kept()
+        left, self._kept = self._kept or {}, {}
+        for id, known in left.items():
+            # Kept for a container the daemon does not know as running (its exit was recorded but the
+            # daemon died before it let go, or the container is gone): nothing of it may stay.
+            if known["code"] is None:
+                log.warning("stopping container %s, which the daemon no longer knows as running", id[:12])
+            self.cleanup(id)  # kills what is left in its cgroups
+            self._release(id)
+
+    def close(self) -> None:
+        self.keeper.close()
+
+    # -- the keeper ---------------------------------------------------------------------------------
+
+    def _hold(self, id: str, pid: int, kept: KeptIO | None) -> None:
+        def hand_over(names: list[str], fds: list[int]) -> None:
+            self.keeper.request({"op": "hold", "id": id, "pid": pid, "names": names}, fds)
+
+        try:
+            if kept is None:
+                hand_over([], [])
+            else:
+                kept.share(hand_over, lambda name: self._drop(id, name))
+        except KeeperError as e:
+            raise ContainerStartError(f"handing the container to the keeper: {e}", 1)
+
+    def _drop(self, id: str, name: str) -> None:
+        self.keeper.request({"op": "drop", "id": id, "name": name})
+
+    def _release(self, id: str) -> None:
+        try:
+            self.keeper.request({"op": "release", "id": id})
+        except KeeperError:
+            pass  # gone, and what it held with it
+
+    def _on_exit(self, id: str, code: int) -> None:
+        with self._lock:
+            entry = self._running.get(id)
+            if entry is None:
+                self._early[id] = code
+                return
+        entry.code = code
+        entry.done.set()
+
+    def _on_lost(self) -> None:
+        with self._lock:
+            entries = list(self._running.values())
+        for entry in entries:
+            entry.done.set()
 
     # -- helpers ------------------------------------------------------------------------------------
 
     def _forget(self, id: str) -> None:
         with self._lock:
             entry = self._running.pop(id, None)
-            if entry is not None:
+            if entry is not None and entry.pidfd >= 0:
                 os.close(entry.pidfd)
 
     def _parent(self, id: str) -> str:
