@@ -112,9 +112,11 @@ def run_daemon(opts: Any) -> int:
         server = ApiServer(build_router(daemon), cors=config.api_enable_cors, group=config.group, tls=tls)
         for host in config.hosts:
             server.listen(host)
+        # Restarted before the first request is served, as Docker does: a client right after the start
+        # must not see a container that is about to run again as stopped.
+        daemon.start_restored()
         server.serve()
         pidfile.write_pid()
-        daemon.start_restored()
         log.info(
             "daemon started: %s (root %s, storage driver %s)",
             ", ".join(config.hosts),

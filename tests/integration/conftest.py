@@ -43,6 +43,7 @@ def daemon_factory():
         except Exception:
             d.kill()
     for d in started:
+        d.kill_keeper()
         _cleanup_root(d.base)
 
 
@@ -55,6 +56,7 @@ def daemon(busybox_tar):
         d.stop()
     finally:
         d.kill()
+        d.kill_keeper()
         _cleanup_root(d.base)
 
 
@@ -86,4 +88,5 @@ def net_daemon(busybox_tar, test_bridge):
         d.stop()
     finally:
         d.kill()
+        d.kill_keeper()
         _cleanup_root(d.base)

@@ -124,6 +124,14 @@ class Daemon:
             self.proc.kill()
             self.proc.wait(10)
 
+    def kill_keeper(self) -> None:
+        """SIGKILL the keeper that outlives a killed daemon (live restore) and the containers it holds:
+        a test that never restarts its daemon must not leave them running."""
+        for pid in _pids_with_argv(["keeper", self.root]):
+            for child in _children(pid):
+                _sigkill(child)
+            _sigkill(pid)
+
     def cli(
         self,
         *args: str,
@@ -148,3 +156,40 @@ class Daemon:
 
     def out(self, *args: str, input: bytes | None = None) -> str:
         return self.cli(*args, input=input, check=True).stdout.decode()
+
+
+def _pids_with_argv(words: list[str]) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if all(w in argv for w in words):
+            found.append(int(entry))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def _sigkill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
