@@ -98,6 +98,7 @@ class Init:
     cwd: str = "/"
     # (host source, target relative to the rootfs with its symlinks resolved, writable, is a dir)
     mounts: list[tuple[str, str, bool, bool]] = field(default_factory=list)
+    console: str = ""  # with a tty: the host path of the pty slave, bound on /dev/console (as Docker 0.9)
 
 
 class ConfigError(Exception):
@@ -205,6 +206,8 @@ def generate(
         ("lxc.mount.entry", "shm dev/shm tmpfs rw,nosuid,nodev,noexec,mode=1777,size=65536k,create=dir 0 0"),
         ("lxc.mount.entry", "mqueue dev/mqueue mqueue rw,nosuid,nodev,noexec,create=dir 0 0"),
     ]
+    if init.console:
+        out.append(("lxc.mount.entry", f"{fstab_escape(init.console)} dev/console none bind,create=file 0 0"))
     for source, target, writable, is_dir in init.mounts:
         options = "bind" if not is_dir else "rbind"
         if not writable:

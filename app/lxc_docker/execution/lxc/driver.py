@@ -106,6 +106,18 @@ def _start_failure(message: str, entrypoint: str) -> ContainerStartError:
     return ContainerStartError(f"lxc-start: {message or 'the container failed to start'}", 1)
 
 
+def _console(command: Command, stdio: Stdio) -> str:
+    # The pty slave's path in the daemon's namespace; LXC binds it before the container's devpts
+    # hides the host's. `tty` in the container then names /dev/console, as with the native driver.
+    if not command.tty:
+        return ""
+    try:
+        path = os.readlink(f"/proc/self/fd/{stdio.stdout}")
+    except OSError:
+        return ""
+    return path if path.startswith("/dev/pts/") else ""
+
+
 class LxcDriver:
     """ExecDriver with LXC's tools (see execution/base.py for the contract of each method)."""
 
@@ -209,7 +221,7 @@ class LxcDriver:
         proc: subprocess.Popen | None = None
         pid, pidfd = 0, -1
         try:
-            self._write_files(command, directory)
+            self._write_files(command, directory, _console(command, stdio))
             pid_r = os.open(os.path.join(directory, "pid.fifo"), os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
             fds.append(pid_r)
             go_w = os.open(os.path.join(directory, "go.fifo"), os.O_RDWR | os.O_CLOEXEC)
@@ -283,8 +295,9 @@ class LxcDriver:
     def _dir(self, id: str) -> str:
         return os.path.join(self.lxcpath, id)
 
-    def _write_files(self, command: Command, directory: str) -> None:
+    def _write_files(self, command: Command, directory: str, console: str) -> None:
         init = prepare(command)
+        init.console = console
         shutil.rmtree(directory, ignore_errors=True)  # left by a crash: everything is made anew
         os.makedirs(directory, mode=0o700)
         for name in ("pid.fifo", "go.fifo"):
