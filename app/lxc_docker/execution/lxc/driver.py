@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 60.0  # bounds a start stuck on a hung mount, as the native driver's
 _STATUS_TIMEOUT = 10.0  # how long the exit event may lag behind lxc-start's exit (it never should)
+_MONITOR_TIMEOUT = 10.0  # for LXC's own cleanup after an adopted container's PID 1 exits
 _HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Runs on the host (LXC gives it LXC_PID, PID 1's host pid). If the daemon dies meanwhile, its ends
@@ -104,6 +105,44 @@ def _start_failure(message: str, entrypoint: str) -> ContainerStartError:
         code = NOT_FOUND if reason.startswith("No such file") else NOT_EXECUTABLE
         return ContainerStartError(f'exec: "{entrypoint}": {reason[:1].lower()}{reason[1:]}', code)
     return ContainerStartError(f"lxc-start: {message or 'the container failed to start'}", 1)
+
+
+def _monitor_pidfd(pid: int) -> int:
+    """A pidfd of the parent of PID 1 (`pid`) if it is LXC's monitor, else -1."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        fd = os.pidfd_open(ppid)
+    except (OSError, ValueError, IndexError):
+        return -1
+    try:
+        # Checked after opening the pidfd, so the pid cannot have been recycled in between.
+        if os.path.basename(os.readlink(f"/proc/{ppid}/exe")) == "lxc-start":
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return -1
+
+
+def _remove_leftovers(relative: list[str]) -> None:
+    """rmdir the cgroups `relative` (and their children) in every cgroup hierarchy of the host,
+    the ones the native driver's layout does not use too (name=systemd, a hybrid's unified tree)."""
+    try:
+        with open("/proc/self/mounts") as f:
+            points = [line.split()[1] for line in f if line.split()[2] in ("cgroup", "cgroup2")]
+    except OSError:
+        return
+    for point in points:
+        for rel in relative:
+            top = os.path.join(point, rel)
+            if not os.path.isdir(top):
+                continue
+            for dirpath, _, _ in sorted(os.walk(top), key=lambda t: -len(t[0])):
+                try:
+                    os.rmdir(dirpath)
+                except OSError as e:
+                    log.warning("removing cgroup %s: %s", dirpath, e)
 
 
 def _console(command: Command, stdio: Stdio) -> str:
@@ -184,6 +223,7 @@ class LxcDriver:
             self.cleanup(command.id, parent)
             return None
         self.events.watch(pid)
+        monitor = _monitor_pidfd(pid)
         with self._lock:
             self._running[command.id] = _Running(pid, pidfd, None, parent)
         poller = select.poll()
@@ -192,7 +232,11 @@ class LxcDriver:
             pass
         # Not our child, yet the kernel told us its status: better than a ghost's -1.
         code = self.events.exit_code(pid, _STATUS_TIMEOUT)
-        self._wait_monitor(command.id, parent)
+        if monitor >= 0:
+            # LXC's monitor (lxc-start) removes the container's cgroups in every hierarchy once PID 1
+            # is gone; killing it meanwhile (cleanup does) would leave some behind.
+            select.select([monitor], [], [], _MONITOR_TIMEOUT)
+            os.close(monitor)
         self._forget(command.id)
         self.cleanup(command.id, parent)
         return code
@@ -209,6 +253,7 @@ class LxcDriver:
                 self.cgroups.remove(group_parent, name)
             except OSError as e:
                 log.warning("removing the cgroups of %s: %s", id[:12], e)
+        _remove_leftovers([f"{parent.strip('/')}/{id}", monitor])
         shutil.rmtree(self._dir(id), ignore_errors=True)
 
     # -- the two halves of run() ------------------------------------------------------------------
@@ -356,15 +401,6 @@ class LxcDriver:
             return
         proc.wait()
         raise _start_failure(lxc_error(os.path.join(directory, "lxc.log")), entrypoint)
-
-    def _wait_monitor(self, id: str, parent: str, timeout: float = 10.0) -> None:
-        # An adopted container's LXC monitor is not our child: it is done once it has removed the
-        # container's cgroups (LXC's own cleanup, which we would otherwise race).
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while self.cgroups.exists(parent, id) and time.monotonic() < deadline:
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
 
     def _forget(self, id: str) -> None:
         with self._lock:
