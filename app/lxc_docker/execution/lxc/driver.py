@@ -43,11 +43,12 @@ _STATUS_TIMEOUT = 10.0  # how long the exit event may lag behind lxc-start's exi
 _MONITOR_TIMEOUT = 10.0  # for LXC's own cleanup after an adopted container's PID 1 exits
 _HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-# Runs on the host (LXC gives it LXC_PID, PID 1's host pid). If the daemon dies meanwhile, its ends
-# of the fifos close: the read gets EOF and the start fails instead of running an unwired container.
+# Runs on the host (LXC gives it LXC_PID, PID 1's host pid). If the daemon dies before the hook opens
+# a fifo, the open would wait for it forever: `timeout` ends the hook, and LXC then stops the start.
+# If it dies later, its ends of the fifos close: the read gets EOF and the start fails likewise.
 _HOOK = """#!/bin/sh
-printf '%s\\n' "$LXC_PID" > {pid} || exit 1
-read -r answer < {go} || exit 1
+timeout {limit} sh -c 'printf "%s\\n" "$LXC_PID" > "$1"' hook {pid} || exit 1
+answer=$(timeout {limit} head -n 1 {go}) || exit 1
 [ "$answer" = go ]
 """
 
@@ -349,6 +350,7 @@ class LxcDriver:
             os.mkfifo(os.path.join(directory, name), 0o600)
         hook = os.path.join(directory, "start-host")
         text = _HOOK.format(
+            limit=int(START_TIMEOUT) + 30,
             pid=shlex.quote(os.path.join(directory, "pid.fifo")),
             go=shlex.quote(os.path.join(directory, "go.fifo")),
         )
