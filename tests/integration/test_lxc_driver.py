@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 
@@ -168,6 +169,12 @@ def test_least_privilege_and_privileged(lxc):
     script = "mkdir -p /mnt && mount -t tmpfs none /mnt && grep Seccomp: /proc/self/status && echo ok"
     out = lxc.out("run", "--rm", "--privileged", "busybox", "sh", "-c", script)
     assert out.split() == ["Seccomp:", "0", "ok"]
+    # Every device of the host, as with the native driver; an unprivileged container has none of them.
+    block = sorted(e.name for e in os.scandir("/dev") if stat.S_ISBLK(e.stat(follow_symlinks=False).st_mode))
+    if block:
+        check = f"test -b /dev/{block[0]} && echo present"
+        assert lxc.out("run", "--rm", "--privileged", "busybox", "sh", "-c", check) == "present\n"
+        assert run(lxc, "--rm", "busybox", "sh", "-c", check).returncode != 0
 
 
 def test_network_on_the_daemon_bridge(lxc, lxc_bridge):

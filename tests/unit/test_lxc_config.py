@@ -105,6 +105,12 @@ def test_capabilities_are_the_native_default_set_adjusted():
 
 
 def test_privileged_keeps_everything_and_sees_all_devices():
+    hooked = lxcconf.generate(
+        command(privileged=True), lxcconf.HostFacts(), lxcconf.Init(), "/hook", "", "/dev-hook"
+    )
+    assert one(hooked, "lxc.hook.autodev") == "/dev-hook"
+    unprivileged = lxcconf.generate(command(), lxcconf.HostFacts(), lxcconf.Init(), "/hook", "", "/dev-hook")
+    assert not values(unprivileged, "lxc.hook.autodev")
     entries = generate(command(privileged=True))
     assert not values(entries, "lxc.cap.keep") and not values(entries, "lxc.cap.drop")
     assert values(entries, "lxc.cgroup.devices.allow") == ["a"]

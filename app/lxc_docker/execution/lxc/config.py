@@ -188,8 +188,11 @@ def generate(
     init: Init,
     hook: str,
     seccomp_path: str = "",
+    devices_hook: str = "",
 ) -> list[tuple[str, str]]:
-    """The (key, value) lines of the container's configuration, before --lxc-conf."""
+    """The (key, value) lines of the container's configuration, before --lxc-conf. `devices_hook`
+    copies the host's device nodes into a privileged container's /dev (LXC's autodev makes only the
+    standard ones), as the native driver does."""
     privileged = command.privileged
     out: list[tuple[str, str]] = [
         ("lxc.uts.name", command.hostname or command.id[:12]),
@@ -235,6 +238,8 @@ def generate(
     if command.no_new_privileges:
         out.append(("lxc.no_new_privs", "1"))
     out.extend(_cgroups(command, host))
+    if privileged and devices_hook:
+        out.append(("lxc.hook.autodev", devices_hook))
     out.append(("lxc.hook.start-host", hook))
     return [(key, _check_value(key, value)) for key, value in out]
 

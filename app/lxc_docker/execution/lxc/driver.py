@@ -53,6 +53,17 @@ answer=$(timeout {limit} head -n 1 {go}) || exit 1
 """
 
 
+# A privileged container's /dev gets every device node of the host's (the native driver copies them
+# too). Runs in the container's mount namespace before pivot_root, where the host's /dev is still
+# visible; -xdev leaves out devpts, shm and mqueue, tar -k the nodes LXC made already.
+_DEVICES_HOOK = """#!/bin/sh
+cd /dev || exit 0
+find . -xdev \\( -type c -o -type b \\) ! -name console ! -name tty ! -name ptmx |
+    tar -cf - --no-recursion -T - 2>/dev/null | tar -xkf - -C "$LXC_ROOTFS_MOUNT/dev" 2>/dev/null
+exit 0
+"""
+
+
 class _Running:
     __slots__ = ("pid", "pidfd", "proc", "parent")
 
@@ -360,7 +371,11 @@ class LxcDriver:
         if profile is not None:
             seccomp_path = os.path.join(directory, "seccomp")
             atomic.write_bytes(seccomp_path, profile.encode(), 0o600)
-        entries = lxcconf.generate(command, self.host, init, hook, seccomp_path)
+        devices_hook = ""
+        if command.privileged:
+            devices_hook = os.path.join(directory, "autodev")
+            atomic.write_bytes(devices_hook, _DEVICES_HOOK.encode(), 0o700)
+        entries = lxcconf.generate(command, self.host, init, hook, seccomp_path, devices_hook)
         entries = lxcconf.apply_overrides(entries, command.lxc_conf)
         atomic.write_bytes(os.path.join(directory, "config"), lxcconf.render(entries).encode(), 0o600)
 
