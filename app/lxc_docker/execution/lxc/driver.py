@@ -80,7 +80,10 @@ def host_facts() -> lxcconf.HostFacts:
         last_cap = 40
     try:
         with open("/sys/module/apparmor/parameters/enabled") as f:
-            apparmor = f.read().strip() == "Y"
+            # LXC's generated profile needs apparmor_parser (Debian's apparmor package, a Recommends
+            # of lxc): without it a confined start fails, so the container runs unconfined, as the
+            # native driver's do.
+            apparmor = f.read().strip() == "Y" and shutil.which("apparmor_parser") is not None
     except OSError:
         apparmor = False
     controllers = ""
