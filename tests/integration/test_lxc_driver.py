@@ -74,6 +74,11 @@ def test_echo_and_exit_codes(lxc):
     assert run(lxc, "--name", name, "busybox", "sh", "-c", "exit 7").returncode == 7
     assert inspect(lxc, name)["State"]["ExitCode"] == 7
     assert inspect(lxc, name)["ExecDriver"].startswith("lxc-")
+    # Started again: a new LXC configuration and cgroup under the same id.
+    lxc.out("start", name)
+    assert lxc.out("wait", name).strip() == "7"
+    lxc.out("restart", name)
+    assert lxc.out("wait", name).strip() == "7"
 
 
 def test_start_failures_read_as_with_native(lxc):
