@@ -282,3 +282,71 @@ def test_missing_lxc_is_refused_at_daemon_start(daemon_factory, tmp_path):
     result = subprocess.run(d.args(), capture_output=True, env=env, timeout=60)
     assert result.returncode != 0
     assert b"lxc-start" in result.stderr and b"apt-get install lxc" in result.stderr
+
+
+# -- the driver itself, as the daemon's monitor drives it --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lxc_driver(tmp_path_factory):
+    from lxc_docker.execution.select import new_driver
+
+    root = str(tmp_path_factory.mktemp("lxcdriver"))
+    parent = f"lxc-docker-test-{os.getpid()}"
+    yield new_driver("lxc", cgroup_parent=parent, root=root)
+    # The containers' and LXC monitors' parents, empty once every container is gone.
+    for path in glob.glob(f"/sys/fs/cgroup/*/{parent}") + glob.glob(f"/sys/fs/cgroup/*/{parent}-lxc"):
+        assert not [d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))], path
+        os.rmdir(path)
+
+
+@pytest.fixture
+def rootfs(busybox_tar, tmp_path):
+    import tarfile
+
+    root = str(tmp_path / "rootfs")
+    os.makedirs(root)
+    with tarfile.open(busybox_tar) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(root, filter="fully_trusted")  # our own busybox tar, with device-free links
+        else:
+            tar.extractall(root)
+    return root
+
+
+def drive(driver, rootfs: str, script: str, **kw) -> tuple[int, str, list[int]]:
+    from lxc_docker.execution.base import Command, Stdio
+
+    command = Command(id=os.urandom(32).hex(), rootfs=rootfs, entrypoint="sh", args=["-c", script],
+                      env=["PATH=/bin:/usr/bin"], **kw)  # fmt: skip
+    out_r, out_w = os.pipe()
+    started: list[int] = []
+    try:
+        code = driver.run(command, Stdio(None, out_w, out_w), started.append)
+    finally:
+        os.close(out_w)
+        with os.fdopen(out_r, "rb") as f:
+            output = f.read().decode()
+    return code, output, started
+
+
+def test_driver_runs_pid_1_with_its_exit_code(lxc_driver, rootfs):
+    code, out, started = drive(lxc_driver, rootfs, "echo $$; exit 5")
+    assert (code, out, len(started)) == (5, "1\n", 1)
+    assert not os.path.exists(f"/proc/{started[0]}") or not lxc_driver.is_alive("x", started[0])
+
+
+def test_driver_moves_a_given_interface_in_as_eth0(lxc_driver, rootfs):
+    from lxc_docker.execution.base import Network
+
+    suffix = os.getpid() % 100000
+    host_end, container_end = f"llh{suffix}", f"llc{suffix}"
+    subprocess.run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", container_end], check=True)
+    try:
+        network = Network(container_end, "10.213.9.2/24", "10.213.9.1", 1400, "02:42:0a:d5:09:02")
+        code, out, _ = drive(lxc_driver, rootfs, "ip addr show eth0; ip route", network=network)
+        assert code == 0, out
+        assert "inet 10.213.9.2/24" in out and "link/ether 02:42:0a:d5:09:02" in out and "mtu 1400" in out
+        assert "default via 10.213.9.1 dev eth0" in out
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True)

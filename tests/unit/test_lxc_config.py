@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lxc_docker.execution.base import Command, Resources
+from lxc_docker.execution.base import Command, Network, Resources
 from lxc_docker.execution.lxc import config as lxcconf
 from lxc_docker.execution.lxc.driver import _start_failure, lxc_error
 from lxc_docker.execution.lxc.procevents import exit_code
@@ -221,3 +221,16 @@ def test_wait_status_to_exit_code():
     assert exit_code(3 << 8) == 3
     assert exit_code(9) == 137
     assert exit_code(15 | 0x80) == 143  # core dumped
+
+
+def test_a_given_interface_becomes_eth0():
+    net = Network(
+        interface="ldc1", address="10.1.2.3/24", gateway="10.1.2.1", mtu=1400, mac="02:42:0a:01:02:03"
+    )
+    entries = generate(command(network=net))
+    assert one(entries, "lxc.net.0.type") == "phys" and one(entries, "lxc.net.0.link") == "ldc1"
+    assert one(entries, "lxc.net.0.name") == "eth0" and one(entries, "lxc.net.0.flags") == "up"
+    assert one(entries, "lxc.net.0.ipv4.address") == "10.1.2.3/24"
+    assert one(entries, "lxc.net.0.ipv4.gateway") == "10.1.2.1"
+    assert one(entries, "lxc.net.0.mtu") == "1400" and one(entries, "lxc.net.0.hwaddr") == "02:42:0a:01:02:03"
+    assert one(generate(), "lxc.net.0.type") == "empty"

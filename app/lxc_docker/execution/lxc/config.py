@@ -6,7 +6,8 @@ arguments, so the unit tests can check every line without LXC.
 
 The network namespace is LXC's `empty` type (only lo): the daemon gives it eth0 from the host side
 in its on_created hook (network/manager.py), exactly as with the native driver, so the bridge, the
-address allocator and the iptables rules need not know which driver runs the container.
+address allocator and the iptables rules need not know which driver runs the container. A Command
+whose `network` names an interface (the driver contract's other way) gets it as a `phys` eth0.
 
 `HostConfig.LxcConf` entries (`--lxc-conf`) come last and override: a scalar key the user sets
 replaces the generated one; list keys (mount entries, hooks, cgroup device rules, capabilities,
@@ -175,6 +176,30 @@ def _cgroups(command: Command, host: HostFacts) -> list[tuple[str, str]]:
     return out
 
 
+def _network(command: Command) -> list[tuple[str, str]]:
+    net = command.network
+    if net is None or not net.interface:
+        # Only lo (up, as Docker has it): the daemon adds eth0 from the host side (see above).
+        return [("lxc.net.0.type", "empty"), ("lxc.net.0.flags", "up")]
+    # A Command that names an interface the caller made (the native driver's Network contract):
+    # LXC moves it in as eth0 and configures it, as the native init does.
+    out = [
+        ("lxc.net.0.type", "phys"),
+        ("lxc.net.0.link", net.interface),
+        ("lxc.net.0.name", "eth0"),
+        ("lxc.net.0.flags", "up"),
+    ]
+    if net.mtu:
+        out.append(("lxc.net.0.mtu", str(net.mtu)))
+    if net.mac:
+        out.append(("lxc.net.0.hwaddr", net.mac))
+    if net.address:
+        out.append(("lxc.net.0.ipv4.address", net.address))
+    if net.gateway:
+        out.append(("lxc.net.0.ipv4.gateway", net.gateway))
+    return out
+
+
 def capabilities(command: Command, last_cap: int) -> list[str]:
     """LXC's names (lowercase, no CAP_) of the capabilities the container keeps, those the running
     kernel knows only (LXC refuses a name beyond cap_last_cap)."""
@@ -197,8 +222,7 @@ def generate(
     out: list[tuple[str, str]] = [
         ("lxc.uts.name", command.hostname or command.id[:12]),
         ("lxc.rootfs.path", f"dir:{command.rootfs}"),
-        ("lxc.net.0.type", "empty"),
-        ("lxc.net.0.flags", "up"),  # with `empty`: lo, up as Docker has it
+        *_network(command),
         ("lxc.apparmor.profile", "generated" if host.apparmor and not privileged else "unconfined"),
         ("lxc.console.path", "none"),
         ("lxc.tty.max", "0"),
