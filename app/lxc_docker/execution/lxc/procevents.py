@@ -19,6 +19,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,12 @@ def exit_code(status: int) -> int:
 
 
 class _Watch:
-    __slots__ = ("execed", "exited", "status")
+    __slots__ = ("since", "execed", "exited", "status")
 
     def __init__(self) -> None:
+        # The kernel stamps events with CLOCK_MONOTONIC: one still queued from an earlier process
+        # that had this pid (before it was recycled) is older than the watch, and ignored.
+        self.since = time.monotonic_ns()
         self.execed = False
         self.exited = False
         self.status = 0
@@ -122,22 +126,22 @@ class ProcEvents:
                 return
             body = offset + _NLMSG.size + _CN_MSG.size
             if body + _EVENT.size + _PIDS.size <= offset + length:
-                what = _EVENT.unpack_from(data, body)[0]
+                what, _, stamp = _EVENT.unpack_from(data, body)
                 at = body + _EVENT.size
                 if what == PROC_EVENT_EXIT:
                     pid, tgid, status, _ = _EXIT.unpack_from(data, at)
                     if pid == tgid:
-                        self._note(pid, exited=True, status=status)
+                        self._note(pid, stamp, exited=True, status=status)
                 elif what == PROC_EVENT_EXEC:
                     pid, tgid = _PIDS.unpack_from(data, at)
                     if pid == tgid:
-                        self._note(pid, exited=False, status=0)
+                        self._note(pid, stamp, exited=False, status=0)
             offset += (length + 3) & ~3
 
-    def _note(self, pid: int, exited: bool, status: int) -> None:
+    def _note(self, pid: int, stamp: int, exited: bool, status: int) -> None:
         with self._changed:
             w = self._watches.get(pid)
-            if w is None:
+            if w is None or stamp < w.since:
                 return
             if exited:
                 w.status, w.exited = status, True
