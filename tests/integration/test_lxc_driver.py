@@ -293,7 +293,7 @@ def lxc_driver(tmp_path_factory):
 
     root = str(tmp_path_factory.mktemp("lxcdriver"))
     parent = f"lxc-docker-test-{os.getpid()}"
-    yield new_driver("lxc", cgroup_parent=parent, root=root)
+    yield new_driver("lxc", cgroup_parent=parent, state_dir=root)
     # The containers' and LXC monitors' parents, empty once every container is gone.
     for path in glob.glob(f"/sys/fs/cgroup/*/{parent}") + glob.glob(f"/sys/fs/cgroup/*/{parent}-lxc"):
         assert not [d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d))], path

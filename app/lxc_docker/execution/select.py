@@ -11,11 +11,12 @@ NAMES = ("native", "lxc")
 
 
 def new_driver(
-    name: str = "native", cgroup_parent: str = "docker", root: str = "/var/lib/docker"
+    name: str = "native", cgroup_parent: str = "docker", state_dir: str | None = None
 ) -> ExecDriver:
     """The driver `name`, whose containers' cgroups live under `cgroup_parent` unless a Command says
-    otherwise (and whose own files, if any, under the graph `root`); DriverNotSupported for a driver
-    this program does not have or this host cannot run."""
+    otherwise and whose state (the lxc driver's per-container configurations) lives in `state_dir`
+    (the graph root); DriverNotSupported for a driver this program does not have or this host cannot
+    run."""
     if name == "native":
         from lxc_docker.execution.native.driver import NativeDriver
 
@@ -23,7 +24,7 @@ def new_driver(
     if name == "lxc":
         from lxc_docker.execution.lxc.driver import LxcDriver
 
-        return LxcDriver(root, cgroup_parent=cgroup_parent)
+        return LxcDriver(state_dir or "/var/lib/docker", cgroup_parent=cgroup_parent)
     raise DriverNotSupported(f"execution driver {name!r} is not supported (choose from: {', '.join(NAMES)})")
 
 

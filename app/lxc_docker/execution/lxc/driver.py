@@ -256,6 +256,17 @@ class LxcDriver:
         self.cleanup(command.id, parent)
         return code
 
+    def resume(self, command: Command, pid: int) -> None:
+        """Live restore (the native driver's keeper) has no LXC counterpart yet: the container's
+        stdio went with the old daemon, so it is adopted instead (with its real exit code)."""
+        return None
+
+    def resumed(self) -> None:
+        pass  # nothing is kept for a later daemon
+
+    def close(self) -> None:
+        pass  # LXC's monitors are the containers' own; the daemon stops the containers first
+
     def is_alive(self, id: str, pid: int) -> bool:
         return cgroups_mod.pid_in_container(pid, id)
 
