@@ -8,14 +8,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 missing=""
-# gcc and libc6-dev build the static syscall probe of the least-privilege tests.
-for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev; do
+# gcc and libc6-dev build the static syscall probe of the least-privilege tests; lxc (LXC 5's
+# lxc-start) runs the containers of `docker -d -e lxc`.
+for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev lxc; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
 	apt-get update -qq
+	# Without recommends: lxc's (lxcfs, lxc-templates, debootstrap, apparmor...) are not needed.
 	# shellcheck disable=SC2086
-	apt-get install -y -qq $missing >/dev/null
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 if [ ! -x .venv/bin/python ]; then
 	/usr/bin/python3 -m venv .venv

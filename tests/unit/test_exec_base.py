@@ -60,7 +60,7 @@ def test_start_error_carries_the_exit_code():
 
 def test_unknown_exec_driver():
     with pytest.raises(DriverNotSupported):
-        new_driver("lxc")
+        new_driver("no-such-driver")
 
 
 def test_kept_capabilities_are_todays_dockers():

@@ -18,6 +18,7 @@ from .. import runconfig
 from ..archive import safepath
 from ..errors import Conflict, DockerError, InvalidParameter, NotFound
 from ..execution.base import Command, ContainerStartError, ExecDriver, Resources, Stdio
+from ..execution.select import check_host_config, version_string
 from ..image.image import Image, new_id
 from ..runconfig.schema import CORE_VERSION, HOST_CONFIG_DEFAULTS, Version, fresh
 from ..runconfig.security import parse_security_opts
@@ -195,6 +196,7 @@ class ContainerService:
     ) -> tuple[Container, list[str]]:
         """A new container from a create body (read through the run-config schema at `api_version`)."""
         config, host_config = runconfig.normalize_create_body(body, api_version)
+        check_host_config(self.exec, host_config)
         if not config.get("Image"):
             raise InvalidParameter("Config.Image is required")
         image = self.images.lookup(config["Image"])
@@ -208,7 +210,7 @@ class ContainerService:
         c = Container(self.root, container_id)
         c.config, c.path, c.args, c.image = config, path, args, image.id
         c.host_config = host_config or fresh(HOST_CONFIG_DEFAULTS)
-        c.driver, c.exec_driver = self.driver.name, f"{self.exec.name}-0.1"
+        c.driver, c.exec_driver = self.driver.name, version_string(self.exec)
         if not config.get("Hostname"):
             config["Hostname"] = container_id[:12]
         c.name = validate(name) if name else ""
@@ -266,7 +268,9 @@ class ContainerService:
             if c.state.running:
                 raise AlreadyRunning(f"Cannot start container {c.id[:12]}: The container is already running.")
             if host_config:
-                c.host_config = runconfig.merge_start_host_config(c.host_config, host_config, api_version)
+                merged = runconfig.merge_start_host_config(c.host_config, host_config, api_version)
+                check_host_config(self.exec, merged)
+                c.host_config = merged
             rootfs = self.driver.get(c.id)
             ready = threading.Event()
             outcome: dict[str, Any] = {}
@@ -336,6 +340,7 @@ class ContainerService:
             seccomp=security.seccomp,
             seccomp_profile=security.seccomp_profile,
             no_new_privileges=security.no_new_privileges,
+            lxc_conf=list(c.host_config.get("LxcConf") or ()),
         )
 
     def _write_name_files(self, c: Container, hostname: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import ADVERTISED_API_VERSION, API_VERSION, __version__
 from ..execution.select import new_driver as new_exec_driver
+from ..execution.select import version_string as exec_driver_version
 from ..image.graph import Graph
 from ..image.tags import TagStore
 from ..network import NetworkManager
@@ -152,7 +153,7 @@ class Daemon:
             "Images": len(self.graph),
             "Driver": self.driver.name,
             "DriverStatus": [list(kv) for kv in self.driver.status()],
-            "ExecutionDriver": f"{self.config.exec_driver}-0.1",
+            "ExecutionDriver": exec_driver_version(self.exec_driver),
             "Debug": self.config.debug,
             "NFd": nfd,
             "NGoroutines": threading.active_count(),

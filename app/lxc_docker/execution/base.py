@@ -65,6 +65,7 @@ class Command:
     seccomp: str = "default"  # "default" (Docker's default profile), "unconfined", "custom"
     seccomp_profile: dict[str, Any] | None = None  # with "custom": runconfig.security's checked profile
     no_new_privileges: bool = False  # PR_SET_NO_NEW_PRIVS before the exec (also with `privileged`)
+    lxc_conf: list[dict[str, str]] = field(default_factory=list)  # HostConfig.LxcConf, lxc driver only
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists, dicts, strings, numbers and booleans (JSON- and marshal-safe)."""
