@@ -18,6 +18,7 @@ from .config import DaemonConfig
 from .container import Container
 from .containers import ContainerService, memory_limit_supported
 from .events import EventBus
+from .execs import ExecService
 from .images import ImageService
 from .networking import ContainerNetworking
 from .volumes import VolumeService
@@ -56,6 +57,8 @@ class Daemon:
                 VolumeService(config.root, self.containers, self.driver), self.containers
             )
             self.images.containers_using = self.containers.using_image
+            self.execs = ExecService(self.containers, self.exec_driver, self.events)
+            self.containers.release_run.append(self.execs.container_stopped)
             self.networking = ContainerNetworking(_network_manager(config), self.containers)
             self._restart_queue = self.containers.restore()
             self.graph.remove_orphan_layers(keep=self.containers.layer_ids())

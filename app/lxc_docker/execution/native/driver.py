@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 
 from lxc_docker.errors import DockerError, DriverNotSupported
-from lxc_docker.execution.base import Command, ContainerStartError, Stdio
+from lxc_docker.execution.base import Command, ContainerStartError, ExecProcess, Stdio
 from lxc_docker.execution.native import cgroups as cgroups_mod
 from lxc_docker.sysutil import syscalls
 from lxc_docker.sysutil.selfexec import init_argv
@@ -127,6 +127,24 @@ class NativeDriver:
             self.wait(command.id)
             raise
         return self.wait(command.id)
+
+    def exec(
+        self,
+        command: Command,
+        process: ExecProcess,
+        stdio: Stdio,
+        on_start: Callable[[int], None],
+        on_terminal: Callable[[int], None] | None = None,
+    ) -> int:
+        from lxc_docker.execution.native import execproc
+
+        with self._lock:
+            entry = self._running.get(command.id)
+            # A duplicate, taken under the lock that wait() closes the original under.
+            pidfd = os.dup(entry.pidfd) if entry is not None else -1
+        if entry is None:
+            raise ContainerStartError(f"Container {command.id} is not running", 1)
+        return execproc.run(self.cgroups, entry.parent, command, process, stdio, pidfd, on_start, on_terminal)
 
     def kill(self, command: Command, sig: int) -> None:
         with self._lock:
