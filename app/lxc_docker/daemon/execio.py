@@ -135,7 +135,8 @@ class Session:
                 except OSError:
                     pass
 
-    def _close_wake(self) -> None:
+    def close(self) -> None:
+        """Release the session's own descriptors (the output copy does, at its end)."""
         with self._wake_lock:
             _close(self._wake_r, self._wake_w)
             self._wake_r = self._wake_w = -1
@@ -156,7 +157,7 @@ class Session:
         if self._master is not None:
             _discard([self._master])
             self._master = None
-        self._close_wake()
+        self.close()
 
     def copy(self) -> None:
         """Copy until the process has exited and its output is drained, or the client detaches or
@@ -212,7 +213,7 @@ class Session:
                 else:
                     _discard([self._master])  # detached or gone: the process keeps its terminal
                 self._master = None
-            self._close_wake()
+            self.close()
 
     def _copy_input(self, target: int) -> None:
         keys = self.ec.detach_keys if self.tty else b""

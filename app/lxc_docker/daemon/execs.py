@@ -156,9 +156,9 @@ class ExecService:
         """Start a claimed instance with no client attached; returns once its program runs."""
         session = Session(ec, None)
         error = self._launch(ec, session)
+        session.drain_detached()
         if error is not None:
             raise error
-        session.drain_detached()
 
     def run_attached(self, ec: ExecInstance, sock: socket.socket) -> None:
         """Start a claimed instance with its streams on `sock` and copy them until it exits, the
@@ -168,6 +168,7 @@ class ExecService:
         if error is not None:
             # As Docker 1.12: the connection is hijacked already, the message goes down the stream.
             session.send_output("stdout", f"{error}\n".encode())
+            session.close()
             return
         session.copy()
 

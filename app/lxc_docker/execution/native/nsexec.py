@@ -31,13 +31,6 @@ import sys
 from lxc_docker.execution.native import init
 from lxc_docker.sysutil import syscalls
 
-_NAMESPACES = (
-    syscalls.CLONE_NEWNS
-    | syscalls.CLONE_NEWUTS
-    | syscalls.CLONE_NEWIPC
-    | syscalls.CLONE_NEWNET
-    | syscalls.CLONE_NEWPID
-)
 # Joined one by one when the kernel (before 5.8) cannot setns() through a pidfd; mnt last, since
 # it changes what /proc is.
 _NAMESPACE_FILES = ("ipc", "uts", "net", "pid", "mnt")
@@ -98,7 +91,7 @@ def main(args: list[str]) -> int:
 
 def _join(pidfd: int) -> None:
     try:
-        syscalls.setns(pidfd, _NAMESPACES)
+        syscalls.setns(pidfd, init._NAMESPACES)  # the ones a container has
         return
     except OSError as e:
         if e.errno != errno.EINVAL:
