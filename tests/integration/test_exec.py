@@ -271,6 +271,19 @@ def test_tty_detach_keys_leave_the_process_running(daemon, box):
         sock.close()
 
 
+def test_a_resize_before_the_start_sizes_the_terminal(daemon, box):
+    body = {"Cmd": ["stty", "size"], "Tty": True, "AttachStdout": True}
+    exec_id = json.loads(api(daemon, "POST", f"/v1.24/containers/{box}/exec", body)[1])["Id"]
+    assert api(daemon, "POST", f"/v1.24/exec/{exec_id}/resize?h=33&w=77")[0] == 200
+    sock = _hijack(daemon, exec_id, {"Detach": False, "Tty": True})
+    with sock:
+        output = b""
+        while chunk := sock.recv(4096):
+            output += chunk
+    assert output == b"33 77\r\n"
+    assert finished(daemon, exec_id)["ExitCode"] == 0
+
+
 def test_events(daemon, box):
     since = time.time() - 1
     daemon.out("exec", box, "true")

@@ -62,6 +62,7 @@ class ExecInstance:
         self.finished_at = 0.0
         self.done = threading.Event()
         self.master: int | None = None  # the terminal's master while the process may use it
+        self.size: tuple[int, int] | None = None  # a resize that came before the terminal did
 
     @property
     def entrypoint(self) -> str:
@@ -131,8 +132,11 @@ class ExecService:
     def resize(self, exec_id: str, height: int, width: int) -> None:
         ec = self.get(exec_id)
         with ec.lock:
+            # Clients send the first size as soon as the start is sent, maybe before the terminal
+            # exists: it is applied when it does.
+            ec.size = (height, width)
             if ec.master is not None:
-                fcntl.ioctl(ec.master, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+                _set_size(ec.master, ec.size)
 
     def container_stopped(self, c: Container) -> None:
         """A release hook: the container's processes are gone, exec'd ones with its pid namespace."""
@@ -189,6 +193,8 @@ class ExecService:
             session.terminal(fd)
             with ec.lock:
                 ec.master = fd
+                if ec.size is not None:
+                    _set_size(fd, ec.size)
 
         def wait() -> None:
             code = -1
@@ -245,6 +251,10 @@ class ExecService:
             old = [i for i, ec in self._execs.items() if ec.done.is_set() and ec.finished_at < horizon]
             for exec_id in old:
                 del self._execs[exec_id]
+
+
+def _set_size(master: int, size: tuple[int, int]) -> None:
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
 
 
 def _environment(c: Container, extra: list[str], tty: bool) -> list[str]:
