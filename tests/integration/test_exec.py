@@ -328,3 +328,18 @@ def test_docker_sdk_exec_run(sdk, box):
     assert low.exec_start(exec_id, detach=True) in (b"", "")
     info = poll(lambda: (lambda doc: doc if doc["ExitCode"] is not None else None)(low.exec_inspect(exec_id)))
     assert info["ExitCode"] == 9 and info["ProcessConfig"]["privileged"] is True
+
+
+def test_exec_into_a_container_the_daemon_adopted_keeps_its_privileges(daemon_factory, busybox_tar):
+    import signal
+
+    d = daemon_factory().start()
+    d.out("import", "-", "busybox", input=open(busybox_tar, "rb").read())
+    cid = d.out("run", "-d", "--cap-drop", "ALL", "busybox", "sleep", "100000").strip()
+    d.proc.send_signal(signal.SIGKILL)  # the next daemon adopts the container, without its Command
+    d.proc.wait()
+    d.start()
+    r = d.cli("exec", cid, "sh", "-c", "grep CapBnd /proc/self/status; exit 6")
+    assert (r.returncode, r.stdout) == (6, b"CapBnd:\t0000000000000000\n")
+    d.out("stop", "-t", "1", cid)
+    d.out("rm", cid)
