@@ -32,7 +32,12 @@ class FakeDriver:
         self.calls.append((command, process))
         if self.fail is not None:
             raise self.fail
-        if self.out:
+        if process.tty:  # a terminal, as the native driver makes one in the container
+            master, slave = os.openpty()
+            on_terminal(master)
+            os.write(slave, self.out)
+            os.close(slave)
+        elif self.out:
             os.write(stdio.stdout, self.out)
         if self.err:
             os.write(stdio.stderr, self.err)
@@ -158,12 +163,12 @@ def _read_all(sock: socket.socket) -> bytes:
     return data
 
 
-def _attached_output(svc: ExecService, ec) -> bytes:
+def _attached_output(svc: ExecService, ec, raw: bool = False) -> bytes:
     """What a client attached to the run of `ec` receives."""
     ours, theirs = socket.socketpair()
     with ours, theirs:
         svc.begin(ec)
-        svc.run_attached(ec, ours)
+        svc.run_attached(ec, ours, raw)
         ours.shutdown(socket.SHUT_RDWR)
         return _read_all(theirs)
 
@@ -192,4 +197,20 @@ def test_a_program_that_never_ran_reports_down_the_stream():
     frames = _frames(_attached_output(svc, ec))
     message = b'oci runtime error: exec: "nope": executable file not found in $PATH\n'
     assert frames == [(1, message)]
-    assert (ec.exit_code, ec.running, c.exec_ids) == (127, False, [])
+    assert (ec.exit_code, ec.running, c.exec_ids) == (126, False, [])
+
+
+def test_the_starts_tty_flag_decides_the_framing():
+    svc, _, _ = service(FakeDriver(out=b"on a tty\n"))
+    ec = svc.create("box", {"Cmd": ["x"], "Tty": True, "AttachStdout": True})
+    # The SDK's exec_start(id) of a tty instance asks for no tty: Docker frames the output then.
+    assert _frames(_attached_output(svc, ec, raw=False)) == [(1, b"on a tty\r\n")]
+    ec = svc.create("box", {"Cmd": ["x"], "Tty": True, "AttachStdout": True})
+    assert _attached_output(svc, ec, raw=True) == b"on a tty\r\n"
+
+
+def test_body_keys_match_without_regard_to_case():
+    # Go's JSON decoder ignores case; the SDK sends `detachKeys` from the client's config file.
+    svc, _, _ = service()
+    ec = svc.create("box", {"cmd": ["cat"], "detachKeys": "ctrl-p", "tty": True, "attachstdin": True})
+    assert (ec.process.args, ec.detach_keys, ec.process.tty, ec.open_stdin) == (["cat"], b"\x10", True, True)

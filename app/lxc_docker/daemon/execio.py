@@ -2,10 +2,12 @@
 process and the client's hijacked connection, and Docker's detach keys.
 
 The connection's thread copies the output (one poll loop over stdout, stderr, the connection and a
-wake-up pipe); a second thread copies the client's input. Output is framed as for `attach` without a
-tty (`streams.frame`), raw with one. The session ends once the process has exited and its output is
-drained; or at once when the client detaches or goes away, the process then running on with its
-output read and discarded, as Docker does.
+wake-up pipe); a second thread copies the client's input. Output is framed as for `attach`
+(`streams.frame`) unless the start request says `Tty`: as in Docker, the start's flag decides, not
+the instance's (the SDK's `exec_start` of a tty instance without `tty=True` reads frames).
+The session ends once the process has exited and its output is drained; or at once when the client
+detaches or goes away, the process then running on with its output read and discarded, as Docker
+does.
 """
 
 from __future__ import annotations
@@ -77,10 +79,11 @@ def _discard(fds: list[int]) -> None:
 
 
 class Session:
-    def __init__(self, ec: ExecInstance, sock: socket.socket | None) -> None:
+    def __init__(self, ec: ExecInstance, sock: socket.socket | None, raw: bool = False) -> None:
         self.ec = ec
         self.sock = sock
         self.tty = ec.process.tty
+        self.raw = raw  # the start request's Tty: output unframed
         self.detached = False
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC)
         self._child: list[int] = []  # the process's ends, closed once it holds them
@@ -147,7 +150,7 @@ class Session:
         if self.sock is None:
             return False
         try:
-            self.sock.sendall(data if self.tty else frame(stream, data))
+            self.sock.sendall(data if self.raw else frame(stream, data))
             return True
         except OSError:
             return False

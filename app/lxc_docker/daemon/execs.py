@@ -33,6 +33,20 @@ log = logging.getLogger(__name__)
 # Finished instances are forgotten this long after they exit (Docker collects them within 5 to 10
 # minutes); clients read the exit code right after the stream ends.
 KEEP_FINISHED = 300.0
+EXEC_START_FAILED = 126
+
+
+CREATE_KEYS = (
+    "AttachStdin", "AttachStdout", "AttachStderr", "DetachKeys", "Tty", "Cmd", "Env", "User",
+    "Privileged", "WorkingDir",
+)  # fmt: skip
+
+
+def canonical_keys(body: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """`body` with its keys spelled as in `names`: Docker's Go decoder matches JSON keys without
+    regard to case, and clients rely on it (the SDK sends `detachKeys`)."""
+    spelled = {name.lower(): name for name in names}
+    return {spelled.get(key.lower(), key): value for key, value in body.items()}
 
 
 class ContainerLookup(Protocol):
@@ -87,6 +101,7 @@ class ExecService:
         c = self.containers.get(name)
         if not isinstance(body, dict):
             raise InvalidParameter("exec body must be a JSON object")
+        body = canonical_keys(body, CREATE_KEYS)
         cmd = body.get("Cmd")
         if isinstance(cmd, str):
             cmd = [cmd]
@@ -164,10 +179,11 @@ class ExecService:
         if error is not None:
             raise error
 
-    def run_attached(self, ec: ExecInstance, sock: socket.socket) -> None:
-        """Start a claimed instance with its streams on `sock` and copy them until it exits, the
-        client detaches (its detach keys, with a tty) or goes away."""
-        session = Session(ec, sock)
+    def run_attached(self, ec: ExecInstance, sock: socket.socket, raw: bool) -> None:
+        """Start a claimed instance with its streams on `sock` (raw, or framed as attach frames
+        them) and copy them until it exits, the client detaches (its detach keys, with a tty) or
+        goes away."""
+        session = Session(ec, sock, raw)
         error = self._launch(ec, session)
         if error is not None:
             # As Docker 1.12: the connection is hijacked already, the message goes down the stream.
@@ -201,8 +217,10 @@ class ExecService:
             try:
                 code = self.driver.exec(command, ec.process, stdio, on_start, on_terminal)
             except ContainerStartError as e:
-                code = e.exit_code
-                outcome["error"] = ContainerStartError(f"oci runtime error: {e}", e.exit_code)
+                # Docker (1.12 to 20.10) records 126 for an exec that never ran, whatever the cause,
+                # where a container's start tells 127 (not found) from 126; the SDK's tests expect it.
+                code = EXEC_START_FAILED
+                outcome["error"] = ContainerStartError(f"oci runtime error: {e}", code)
             except BaseException as e:  # a driver bug must not leave the instance running forever
                 log.exception("exec %s in %s failed", ec.id[:12], c.id[:12])
                 outcome["error"] = DockerError(f"exec failed: {e}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ...daemon.execs import canonical_keys
 from ..http import Request
 from ..router import Route
 
@@ -25,7 +26,7 @@ class ExecStore(Protocol):
 
     def start_detached(self, ec: ExecInstance) -> None: ...
 
-    def run_attached(self, ec: ExecInstance, sock: socket.socket) -> None: ...
+    def run_attached(self, ec: ExecInstance, sock: socket.socket, raw: bool) -> None: ...
 
 
 class ExecBackend(Protocol):
@@ -42,16 +43,18 @@ def create(backend: ExecBackend, req: Request, res: Response, name: str) -> None
 
 def start(backend: ExecBackend, req: Request, res: Response, exec_id: str) -> None:
     body = req.json() or {}
+    body = canonical_keys(body, ("Detach", "Tty")) if isinstance(body, dict) else {}
     ec = backend.execs.get(exec_id)
     backend.execs.begin(ec)
-    if isinstance(body, dict) and body.get("Detach"):
+    if body.get("Detach"):
         backend.execs.start_detached(ec)
         res.send(200, b"", "text/plain; charset=utf-8")
         return
-    # As attach: clients of API 1.24 tell framed from raw output by the exec's Tty.
+    # As Docker: the start's Tty, not the instance's, says whether the output is framed.
+    raw = bool(body.get("Tty"))
     sock = res.hijack("application/vnd.docker.raw-stream")
     try:
-        backend.execs.run_attached(ec, sock)
+        backend.execs.run_attached(ec, sock, raw)
     finally:
         try:
             sock.shutdown(socket.SHUT_RDWR)
