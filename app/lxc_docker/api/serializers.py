@@ -128,6 +128,7 @@ def container_inspect(c: Container, version: Version) -> dict[str, Any]:
     doc["Name"] = c.name
     doc["LogPath"] = c.log_path
     doc["RestartCount"] = 0
+    doc["ExecIDs"] = list(c.exec_ids) or None
     doc["Platform"] = "linux"
     doc["Image"] = image_id(c.image, version)
     doc["Mounts"] = mounts(c)

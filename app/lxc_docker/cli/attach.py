@@ -191,6 +191,7 @@ def interact(
     tty: bool,
     attach_stdin: bool,
     before: Callable[[], None] | None = None,
+    resize_path: str | None = None,
 ) -> None:
     """Run an attached session to its end: raw terminal, `before()` (the start), resizes, copying.
 
@@ -207,7 +208,7 @@ def interact(
         if before is not None:
             before()
         if tty:
-            undo_resize = monitor_size(cli, container)
+            undo_resize = monitor_size(cli, container, resize_path)
         if attach_stdin and fd is None:
             # Nothing to read: the container sees end-of-file at once, as with </dev/null.
             sock.shutdown(_socket.SHUT_WR)
@@ -235,8 +236,9 @@ def forward_signals(cli: Cli, container: str) -> Callable[[], None]:
     return term.catch_signals(wire, send)
 
 
-def monitor_size(cli: Cli, container: str) -> Callable[[], None]:
-    """Send our terminal's size to the container's TTY now and on every resize (SIGWINCH, or polled)."""
+def monitor_size(cli: Cli, container: str, path: str | None = None) -> Callable[[], None]:
+    """Send our terminal's size to the container's TTY (or to `path`, an exec's resize endpoint) now
+    and on every resize (SIGWINCH, or polled)."""
     # Windows measures the window through an output handle; stdin's console handle has no size.
     candidates = (1, 2) if term.WINDOWS else (0, 1)
     fd = next((fd for fd in candidates if term.is_terminal(fd)), None)
@@ -246,7 +248,7 @@ def monitor_size(cli: Cli, container: str) -> Callable[[], None]:
     def resize() -> None:
         dims = term.size(fd)
         if dims is not None:
-            _quietly(cli, "POST", f"/containers/{container}/resize", {"h": dims[0], "w": dims[1]})
+            _quietly(cli, "POST", path or f"/containers/{container}/resize", {"h": dims[0], "w": dims[1]})
 
     resize()
     return term.on_resize(lambda: _thread.start_new_thread(resize, ()), fd)

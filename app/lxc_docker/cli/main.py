@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cp": ("cp", "Copy files/folders from the containers filesystem to the host path"),
     "create": ("create", "Create a new container without starting it"),
     "diff": ("diff", "Inspect changes on a container's filesystem"),
+    "exec": ("exec_", "Run a command in a running container"),
     "export": ("export", "Stream the contents of a container as a tar archive"),
     "kill": ("kill", "Kill a running container"),
     "logs": ("logs", "Fetch the logs of a container"),

@@ -37,6 +37,7 @@ class Container:
         self.lock = threading.RLock()
         self.streams: Any = None  # daemon.streams.Streams, attached at registration
         self.command: Any = None  # execution.base.Command of the current run
+        self.exec_ids: list[str] = []  # `docker exec` instances of the current run (daemon.execs)
 
     # -- paths ---------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from .config import DaemonConfig
 from .container import Container
 from .containers import ContainerService, memory_limit_supported
 from .events import EventBus, label_source
+from .execs import ExecService
 from .images import ImageService
 from .networking import ContainerNetworking
 from .volumes import VolumeService
@@ -58,6 +59,8 @@ class Daemon:
             )
             self.images.containers_using = self.containers.using_image
             self.events.labels_of = label_source(self.containers, self.graph)
+            self.execs = ExecService(self.containers, self.exec_driver, self.events)
+            self.containers.release_run.append(self.execs.container_stopped)
             self.networking = ContainerNetworking(_network_manager(config), self.containers)
             self._restart_queue = self.containers.restore()
             self.graph.remove_orphan_layers(keep=self.containers.layer_ids())

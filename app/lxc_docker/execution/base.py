@@ -107,6 +107,20 @@ class Stdio:
     kept: KeptIO | None = None  # the daemon's ends, which the driver keeps open while the daemon is down
 
 
+@dataclass
+class ExecProcess:
+    """One more process in a running container (`docker exec`): it joins the container's namespaces
+    and cgroups and keeps the container's least-privilege settings (its seccomp filter, no_new_privs,
+    capabilities; `privileged` gives it every capability)."""
+
+    args: list[str]  # argv; args[0] is looked up in the PATH of `env` unless it holds a slash
+    env: list[str]  # "KEY=VALUE", complete (the container's environment with the exec's on top)
+    user: str = ""  # as Command.user; "" runs as root
+    workdir: str = ""  # must exist in the container; "" means "/"
+    tty: bool = False  # a new terminal of the container's own /dev/pts, handed over by `on_terminal`
+    privileged: bool = False
+
+
 class ContainerStartError(DockerError):
     """The container's command never ran. `exit_code` follows the shell's convention, as Docker does:
     127 when the program does not exist (or is not found in $PATH), 126 when it exists but can't be
@@ -133,6 +147,21 @@ class ExecDriver(Protocol):
         cgroups, with its network and mounts), block until PID 1 exits, remove its cgroups and return
         its exit code (N, or 128+signal). Raises ContainerStartError, before `on_start`, when the
         command could not be started."""
+        ...
+
+    def exec(
+        self,
+        command: Command,
+        process: ExecProcess,
+        stdio: Stdio,
+        on_start: Callable[[int], None],
+        on_terminal: Callable[[int], None] | None = None,
+    ) -> int:
+        """Run `process` in the running container `command` describes; call `on_start(host pid)` once
+        its program runs, block until it exits and return its exit code (N, or 128+signal). With
+        `process.tty`, `stdio` is not used: the process gets a new terminal and `on_terminal(master
+        fd)` receives its master (the caller's to close) before `on_start`. Raises ContainerStartError
+        (127 no such program, 126 not executable, 1 anything else) when the program never ran."""
         ...
 
     def kill(self, command: Command, sig: int) -> None:

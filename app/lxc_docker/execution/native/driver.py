@@ -11,8 +11,9 @@ never hit. The init is a fresh single-threaded process, so the namespaces and th
 from the daemon's threads.
 
 If the keeper is gone as well (killed, or the machine rebooted), a container that still runs is
-`adopt`ed as Docker 0.9's ghost: watched through its pidfd, exit code unknown. The daemon is not a
-subreaper and never reaps with waitpid(-1).
+`adopt`ed as Docker 0.9's ghost: watched through its pidfd, exit code unknown. The daemon is a
+subreaper only for the processes of `docker exec` (execproc.py), which it reaps by pidfd; it never
+reaps with waitpid(-1).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ import threading
 from collections.abc import Callable
 
 from lxc_docker.errors import DockerError, DriverNotSupported
-from lxc_docker.execution.base import Command, ContainerStartError, Stdio
+from lxc_docker.execution.base import Command, ContainerStartError, ExecProcess, Stdio
 from lxc_docker.execution.keptio import KeptIO
 from lxc_docker.execution.native import cgroups as cgroups_mod
 from lxc_docker.execution.native.initchannel import Lines as _Lines
 from lxc_docker.execution.native.initchannel import start_error as _start_error
 from lxc_docker.execution.native.keeperclient import KeeperClient, KeeperError
+from lxc_docker.sysutil import syscalls
 from lxc_docker.sysutil.selfexec import init_argv
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,10 @@ class NativeDriver:
             os.close(os.pidfd_open(os.getpid()))
         except OSError as e:
             raise DriverNotSupported(f"the native execution driver needs Linux 5.4 or newer (pidfd): {e}")
+        # An exec'd process (execproc.py) is the grandchild of this process: being a subreaper makes it
+        # our child once its parent exits, so we reap it and get its exit status. Containers' PID 1s
+        # are the keeper's descendants, never ours.
+        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         self.cgroup_parent = cgroup_parent
         self.cgroups = cgroups if cgroups is not None else cgroups_mod.detect()
         self._lock = threading.Lock()
@@ -117,6 +123,24 @@ class NativeDriver:
             self.wait(command.id)
             raise
         return self.wait(command.id)
+
+    def exec(
+        self,
+        command: Command,
+        process: ExecProcess,
+        stdio: Stdio,
+        on_start: Callable[[int], None],
+        on_terminal: Callable[[int], None] | None = None,
+    ) -> int:
+        from lxc_docker.execution.native import execproc
+
+        with self._lock:
+            entry = self._running.get(command.id)
+            # A duplicate, taken under the lock that wait() closes the original under.
+            pidfd = os.dup(entry.pidfd) if entry is not None else -1
+        if entry is None:
+            raise ContainerStartError(f"Container {command.id} is not running", 1)
+        return execproc.run(self.cgroups, entry.parent, command, process, stdio, pidfd, on_start, on_terminal)
 
     def kill(self, command: Command, sig: int) -> None:
         with self._lock:

@@ -46,6 +46,10 @@ class _Failure(Exception):
 
 def main(args: list[str]) -> int:
     """Entry point of `<program> init <fd>`; returns only on a usage error."""
+    if args[:1] == ["exec"]:  # `docker exec` into a running container: nsexec.py, which reuses ours
+        from lxc_docker.execution.native import nsexec
+
+        return nsexec.main(args[1:])
     if len(args) != 1 or not args[0].isdigit():
         os.write(2, b"init: for the execution driver's use only\n")
         return 2
