@@ -9,7 +9,8 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 missing=""
 # gcc and libc6-dev build the static syscall probe of the least-privilege tests.
-for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev; do
+# runc and crun: the OCI runtimes of `-e oci` (the driver contract suite runs against both).
+for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev runc crun; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

@@ -40,7 +40,9 @@ class Daemon:
             self.images = ImageService(self.graph, self.tags, self.events)
             self._clean_tmp()
             self.cgroup_parent = "docker"
-            self.exec_driver = new_exec_driver(config.exec_driver, self.cgroup_parent)
+            self.exec_driver = new_exec_driver(
+                config.exec_driver, self.cgroup_parent, root=config.root, oci_runtime=config.oci_runtime
+            )
             # Each service gets the collaborators it uses, never the daemon itself.
             self.containers = ContainerService(
                 config.root,
@@ -151,7 +153,7 @@ class Daemon:
             "Images": len(self.graph),
             "Driver": self.driver.name,
             "DriverStatus": [list(kv) for kv in self.driver.status()],
-            "ExecutionDriver": f"{self.config.exec_driver}-0.1",
+            "ExecutionDriver": getattr(self.exec_driver, "description", f"{self.config.exec_driver}-0.1"),
             "Debug": self.config.debug,
             "NFd": nfd,
             "NGoroutines": threading.active_count(),
