@@ -72,12 +72,16 @@ def _read_in_root(rootfs: str, path: str) -> str:
         return ""
 
 
-def _last_cap() -> int:
+def _bounding_set() -> int:
+    """The daemon's capability bounding set (a container can get no capability outside it)."""
     try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return int(line.split()[1], 16)
     except (OSError, ValueError):
-        return 40
+        pass
+    return 0
 
 
 class _Running:
@@ -231,7 +235,7 @@ class OciDriver:
                 uid=uid,
                 gid=gid,
                 groups=groups,
-                last_cap=_last_cap(),
+                bounding=_bounding_set(),
                 machine=os.uname().machine,
                 nofile=resource.getrlimit(resource.RLIMIT_NOFILE),
                 swap_accounting=self._swap,

@@ -151,11 +151,13 @@ def host_devices(dev: str = "/dev") -> list[dict[str, Any]]:
     return sorted(found, key=lambda d: d["path"])
 
 
-def capabilities(command: Command, last_cap: int) -> dict[str, list[str]]:
-    """The process's capability sets: Docker's default set adjusted by CapAdd/CapDrop, or all the
-    kernel knows for --privileged. No ambient capabilities, as in the native driver."""
+def capabilities(command: Command, bounding: int) -> dict[str, list[str]]:
+    """The process's capability sets: Docker's default set adjusted by CapAdd/CapDrop, or all of them
+    for --privileged, as far as the daemon's own bounding set has them (`bounding`, a mask: as
+    Docker's privileged set, since no runtime can grant more and runc refuses to try). No ambient
+    capabilities, as in the native driver."""
     caps = capability_set(command.cap_add, command.cap_drop, command.privileged)
-    names = sorted(f"CAP_{c}" for c in caps if CAPABILITIES[c] <= last_cap)
+    names = sorted(f"CAP_{c}" for c in caps if bounding >> CAPABILITIES[c] & 1)
     return {"bounding": names, "effective": names, "permitted": names, "inheritable": []}
 
 
@@ -215,14 +217,14 @@ def build(
     uid: int,
     gid: int,
     groups: list[int],
-    last_cap: int,
+    bounding: int,
     machine: str,
     nofile: tuple[int, int],
     swap_accounting: bool,
     devices: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The config.json document for `command`, whose user the caller resolved in the image's /etc
-    files; `devices` are the host's (only for --privileged), `nofile` the daemon's RLIMIT_NOFILE
+    files; `bounding` is the daemon's capability bounding set; `devices` are the host's (only for --privileged), `nofile` the daemon's RLIMIT_NOFILE
     (a native container inherits it; here it is explicit)."""
     process: dict[str, Any] = {
         "terminal": command.tty,
@@ -230,7 +232,7 @@ def build(
         "args": [command.entrypoint, *command.args],
         "env": list(command.env),
         "cwd": command.workdir or "/",
-        "capabilities": capabilities(command, last_cap),
+        "capabilities": capabilities(command, bounding),
         "noNewPrivileges": command.no_new_privileges,
         "rlimits": [{"type": "RLIMIT_NOFILE", "soft": nofile[0], "hard": nofile[1]}],
     }
