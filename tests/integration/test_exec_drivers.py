@@ -238,7 +238,8 @@ def test_volumes_and_volumes_from(d, tmp_path):
     host = tmp_path / "shared"
     host.mkdir()
     (host / "from-host").write_text("host data\n")
-    out = d.out("run", "-v", f"{host}:/data", "busybox", "sh", "-c", "cat /data/from-host; echo c > /data/new")
+    script = "cat /data/from-host; echo c > /data/new"
+    out = d.out("run", "-v", f"{host}:/data", "busybox", "sh", "-c", script)
     assert out == "host data\n" and (host / "new").read_text() == "c\n"
     ro = d.cli("run", "-v", f"{host}:/data:ro", "busybox", "sh", "-c", "echo x > /data/denied")
     assert ro.returncode != 0 and not (host / "denied").exists()

@@ -224,8 +224,9 @@ def build(
     devices: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The config.json document for `command`, whose user the caller resolved in the image's /etc
-    files; `bounding` is the daemon's capability bounding set; `devices` are the host's (only for --privileged), `nofile` the daemon's RLIMIT_NOFILE
-    (a native container inherits it; here it is explicit)."""
+    files. `bounding` is the daemon's capability bounding set, `devices` the host's (only for
+    --privileged), `nofile` the daemon's RLIMIT_NOFILE (a native container inherits it; here it is
+    explicit)."""
     process: dict[str, Any] = {
         "terminal": command.tty,
         "user": {"uid": uid, "gid": gid, "additionalGids": groups} if groups else {"uid": uid, "gid": gid},
