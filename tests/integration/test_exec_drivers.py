@@ -255,8 +255,12 @@ def test_privileged(d):
     out = d.out("run", "--privileged", "busybox", "sh", "-c", mount)
     assert out == "mounted\n"
     # Default capabilities (today's Docker's set) unless privileged.
-    caps = d.out("run", "busybox", "grep", "CapBnd", "/proc/self/status").split()[1]
-    assert int(caps, 16) == 0xA80425FB
+    status = d.out("run", "busybox", "cat", "/proc/self/status")
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    assert int(fields["CapBnd"], 16) == 0xA80425FB
+    assert fields["Seccomp"].strip() == "2"  # the default seccomp filter is loaded
+    status = d.out("run", "--privileged", "busybox", "cat", "/proc/self/status")
+    assert "Seccomp:\t0" in status
 
 
 def test_commit_of_a_change(d):
@@ -265,6 +269,13 @@ def test_commit_of_a_change(d):
     image = d.out("commit", cid, f"drivertest/{d.driver_name}").strip()
     assert image
     assert d.out("run", "--rm", f"drivertest/{d.driver_name}", "cat", "/made") == "committed\n"
+
+
+def test_missing_runtime_is_refused_at_daemon_start(daemon_factory):
+    daemon = daemon_factory("-e", "oci", "--oci-runtime", "/nonexistent/crun")
+    with pytest.raises(RuntimeError, match="daemon exited"):
+        daemon.start()
+    assert "apt-get install crun" in daemon.log()
 
 
 # -- a daemon crash -------------------------------------------------------------------------------
