@@ -278,6 +278,53 @@ def test_missing_runtime_is_refused_at_daemon_start(daemon_factory):
     assert "apt-get install crun" in daemon.log()
 
 
+def test_command_network_at_the_driver_level(driver, busybox_tar, tmp_path):
+    """The ExecDriver contract below the daemon: a Command's own Network (a veth end moved in as
+    eth0, with its address, MTU and default route), which every driver must honour."""
+    import random
+    import tarfile
+
+    from lxc_docker.execution.base import Command, Network, Stdio
+    from lxc_docker.execution.select import new_driver
+
+    _, args = driver
+    name = args[args.index("-e") + 1] if "-e" in args else "native"
+    runtime = args[args.index("--oci-runtime") + 1] if "--oci-runtime" in args else "runc"
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    with tarfile.open(busybox_tar) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(rootfs, filter="tar")
+        else:
+            tar.extractall(rootfs)
+    exec_driver = new_driver(name, "docker", root=str(tmp_path / "root"), oci_runtime=runtime)
+    host = f"ldv{random.randrange(16**6):06x}"
+    subprocess.run(["ip", "link", "add", host, "type", "veth", "peer", "name", host + "c"], check=True)
+    out_r, out_w = os.pipe()
+    try:
+        command = Command(
+            id=os.urandom(32).hex(),
+            rootfs=str(rootfs),
+            entrypoint="sh",
+            args=["-c", "ip -4 addr show eth0; ip link show eth0; ip route"],
+            env=["PATH=/bin:/usr/bin:/sbin"],
+            hostname="box",
+            network=Network(host + "c", "10.251.7.2/24", "10.251.7.1", 1400, "02:42:0a:fb:07:02"),
+        )
+        code = exec_driver.run(command, Stdio(None, out_w, out_w), on_start=lambda pid: os.close(out_w))
+        with os.fdopen(out_r, "rb") as f:
+            out = f.read().decode()
+        out_r = -1
+        assert code == 0, out
+        assert "inet 10.251.7.2/24" in out and "mtu 1400" in out and "02:42:0a:fb:07:02" in out
+        assert "default via 10.251.7.1" in out
+        assert _cgroup_dirs(command.id) == []
+    finally:
+        subprocess.run(["ip", "link", "del", host], capture_output=True)
+        if out_r >= 0:
+            os.close(out_r)
+
+
 # -- a daemon crash -------------------------------------------------------------------------------
 
 
