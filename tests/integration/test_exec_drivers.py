@@ -43,7 +43,7 @@ def driver(request):
 
 
 @pytest.fixture(scope="module")
-def d(driver, busybox_tar, tmp_path_factory):
+def d(driver, busybox_tar):
     """A daemon with this driver on a bridge of its own, with the busybox image."""
     import tempfile
 
