@@ -164,6 +164,17 @@ def test_tty(d):
     assert "got:typed" in out
 
 
+def test_tty_resize_reaches_the_container(d):
+    from lib.unixhttp import api
+
+    wait = "until [ \"$(stty size 2>/dev/null)\" = '40 100' ]; do sleep 0.05; done; echo resized"
+    cid = d.out("run", "-d", "-t", "busybox", "timeout", "30", "sh", "-c", wait).strip()
+    status, _ = api(d, "POST", f"/containers/{cid}/resize?h=40&w=100")
+    assert status == 200
+    assert d.out("wait", cid).strip() == "0"
+    assert "resized" in d.out("logs", cid)
+
+
 def test_signals_kill_and_stop(d):
     cid = d.out("run", "-d", "busybox", "sh", "-c", TRAP_TERM).strip()
     d.out("kill", "-s", "TERM", cid)
