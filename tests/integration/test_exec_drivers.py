@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
+import tarfile
 import urllib.request
 
 import pytest
@@ -20,6 +22,11 @@ from lib.daemon import Daemon
 from lib.drivers import DRIVERS, tools_of
 from lib.poll import poll, wait_for
 from lib.require import require_tools
+from lib.unixhttp import api
+from lxc_docker.execution.base import Command, Network, Stdio
+from lxc_docker.execution.oci import spec
+from lxc_docker.execution.oci.runtime import Runtime
+from lxc_docker.execution.select import new_driver
 
 pytestmark = pytest.mark.root
 
@@ -165,8 +172,6 @@ def test_tty(d):
 
 
 def test_tty_resize_reaches_the_container(d):
-    from lib.unixhttp import api
-
     wait = "until [ \"$(stty size 2>/dev/null)\" = '40 100' ]; do sleep 0.05; done; echo resized"
     cid = d.out("run", "-d", "-t", "busybox", "timeout", "30", "sh", "-c", wait).strip()
     status, _ = api(d, "POST", f"/containers/{cid}/resize?h=40&w=100")
@@ -292,12 +297,6 @@ def test_missing_runtime_is_refused_at_daemon_start(daemon_factory):
 def test_command_network_at_the_driver_level(driver, busybox_tar, tmp_path):
     """The ExecDriver contract below the daemon: a Command's own Network (a veth end moved in as
     eth0, with its address, MTU and default route), which every driver must honour."""
-    import random
-    import tarfile
-
-    from lxc_docker.execution.base import Command, Network, Stdio
-    from lxc_docker.execution.select import new_driver
-
     _, args = driver
     name = args[args.index("-e") + 1] if "-e" in args else "native"
     runtime = args[args.index("--oci-runtime") + 1] if "--oci-runtime" in args else "runc"
@@ -334,6 +333,45 @@ def test_command_network_at_the_driver_level(driver, busybox_tar, tmp_path):
         subprocess.run(["ip", "link", "del", host], capture_output=True)
         if out_r >= 0:
             os.close(out_r)
+
+
+def test_oci_start_interrupted_by_a_crash_is_swept(driver, daemon_factory, busybox_tar, tmp_path):
+    """A daemon killed between the runtime's `create` and `start` leaves a container waiting at
+    `created`, with its bundle: the next daemon removes both (oci drivers only)."""
+    name, args = driver
+    if "oci" not in args:
+        pytest.skip(f"{name}: no runtime state to sweep")
+    runtime_name = args[args.index("--oci-runtime") + 1]
+    daemon = daemon_factory(*args).start()
+    daemon.stop()
+    rootfs = tmp_path / "rootfs"
+    rootfs.mkdir()
+    subprocess.run(["tar", "-xf", busybox_tar, "-C", str(rootfs)], check=True)
+    stale = Command(id="stale-" + os.urandom(8).hex(), rootfs=str(rootfs), entrypoint="true", args=[],
+                    env=["PATH=/bin"], hostname="stale")  # fmt: skip
+    config = spec.build(stale, uid=0, gid=0, groups=[], bounding=0, machine=os.uname().machine,
+                        nofile=(1024, 1024), swap_accounting=False)  # fmt: skip
+    bundle = os.path.join(daemon.root, "oci", "bundles", stale.id)
+    os.makedirs(bundle)
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(config, f)
+    runtime = Runtime(runtime_name, os.path.join(daemon.root, "oci", "state"))  # crun's wrapper too
+    created = subprocess.run(
+        runtime.argv("create", "--bundle", bundle, stale.id),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,  # the waiting init holds create's stdio
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+    )
+    try:
+        assert created.returncode == 0
+        assert runtime.state(stale.id)["status"] == "created"
+        daemon.start()
+        assert runtime.state(stale.id) is None
+        assert not os.path.exists(bundle)
+        assert _cgroup_dirs(stale.id) == []
+    finally:
+        runtime.delete(stale.id)
 
 
 # -- a daemon crash -------------------------------------------------------------------------------

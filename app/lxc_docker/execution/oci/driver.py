@@ -153,6 +153,27 @@ class OciDriver:
         )
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}
+        self._sweep()
+
+    def _sweep(self) -> None:
+        """Remove what a daemon that died in the middle of a start left: a container still waiting
+        at `created` (no start is under way before this daemon serves), and bundles the runtime no
+        longer knows. Running containers stay, for restore() to adopt."""
+        try:
+            listed = json.loads(self.runtime.call("list", "--format", "json") or "null") or []
+        except (RuntimeFailed, ValueError) as e:
+            log.warning("%s list: %s", self.runtime.name, e)
+            return
+        known = set()
+        for entry in listed:
+            if entry.get("status") == "created":
+                log.info("removing %s, created by an earlier daemon and never started", entry["id"][:12])
+                self.cleanup(entry["id"])
+            else:
+                known.add(entry.get("id"))
+        for name in os.listdir(self.bundles):
+            if name not in known:
+                shutil.rmtree(os.path.join(self.bundles, name), ignore_errors=True)
 
     # -- the ExecDriver interface ---------------------------------------------------------------
 
