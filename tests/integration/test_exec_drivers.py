@@ -136,6 +136,17 @@ def test_run_output_and_exit_codes(d):
     )
 
 
+def test_info_names_the_driver(d):
+    line = next(x for x in d.out("info").splitlines() if x.startswith("Execution Driver:"))
+    driver = line.split(":", 1)[1].strip()
+    if "--oci-runtime" in d.args():
+        runtime = d.args()[d.args().index("--oci-runtime") + 1]
+        version = subprocess.run([runtime, "--version"], capture_output=True, text=True).stdout.split()[2]
+        assert driver == f"oci-{runtime}-{version.split('+')[0]}"  # the runtime's real version
+    else:
+        assert driver.startswith(d.driver_name.split("-")[0])
+
+
 def test_failed_start_leaves_nothing_behind(d):
     assert d.cli("run", "busybox", "nosuchprogram").returncode == 127
     cid = d.out("ps", "-l", "-q", "--no-trunc").strip()
