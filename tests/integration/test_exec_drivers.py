@@ -318,7 +318,7 @@ def test_command_network_at_the_driver_level(driver, busybox_tar, tmp_path):
             tar.extractall(rootfs, filter="tar")
         else:
             tar.extractall(rootfs)
-    exec_driver = new_driver(name, "docker", root=str(tmp_path / "root"), oci_runtime=runtime)
+    exec_driver = new_driver(name, "docker", str(tmp_path / "root"), oci_runtime=runtime)
     host = f"ldv{random.randrange(16**6):06x}"
     subprocess.run(["ip", "link", "add", host, "type", "veth", "peer", "name", host + "c"], check=True)
     out_r, out_w = os.pipe()
@@ -344,6 +344,9 @@ def test_command_network_at_the_driver_level(driver, busybox_tar, tmp_path):
         subprocess.run(["ip", "link", "del", host], capture_output=True)
         if out_r >= 0:
             os.close(out_r)
+        close = getattr(exec_driver, "close", None)  # what keeps containers (the live-restore keeper)
+        if close is not None:
+            close()
 
 
 def test_oci_start_interrupted_by_a_crash_is_swept(driver, daemon_factory, busybox_tar, tmp_path):

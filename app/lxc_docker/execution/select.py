@@ -9,11 +9,15 @@ NAMES = ("native", "oci")
 
 
 def new_driver(
-    name: str = "native", cgroup_parent: str = "docker", root: str = "", oci_runtime: str = "runc"
+    name: str = "native",
+    cgroup_parent: str = "docker",
+    state_dir: str | None = None,
+    oci_runtime: str = "runc",
 ) -> ExecDriver:
     """The driver `name`, whose containers' cgroups live under `cgroup_parent` unless a Command says
-    otherwise; DriverNotSupported for a driver this program does not have. `root` is the daemon's
-    (the oci driver keeps its bundles and the runtime's state there)."""
+    otherwise; DriverNotSupported for a driver this program does not have. `state_dir` is the
+    daemon's root (the oci driver keeps its bundles and the runtime's state there), `oci_runtime`
+    the runtime of `-e oci`."""
     if name == "native":
         from lxc_docker.execution.native.driver import NativeDriver
 
@@ -21,5 +25,5 @@ def new_driver(
     if name == "oci":
         from lxc_docker.execution.oci.driver import OciDriver
 
-        return OciDriver(root, oci_runtime, cgroup_parent=cgroup_parent)
+        return OciDriver(state_dir or "", oci_runtime, cgroup_parent=cgroup_parent)
     raise DriverNotSupported(f"execution driver {name!r} is not supported (choose from: {', '.join(NAMES)})")

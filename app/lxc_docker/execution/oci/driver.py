@@ -208,12 +208,38 @@ class OciDriver:
                 self._running.pop(command.id, None)  # its pidfd is closed by _abort
             self._abort(command.id, pidfd, relay)
             raise
-        code = _exit_code(os.waitid(os.P_PIDFD, pidfd, os.WEXITED))
-        self._forget(command.id)
+        code = self.wait(command.id)
         if relay is not None:
             relay.join(5)
-        self.cleanup(command.id)
         return code
+
+    def wait(self, id: str) -> int:
+        """Block until the PID 1 of a started container exits; delete it in the runtime (cgroups,
+        state) and its bundle, and return its exit code (-1 when it was not ours to reap)."""
+        with self._lock:
+            entry = self._running[id]
+        try:
+            code = _exit_code(os.waitid(os.P_PIDFD, entry.pidfd, os.WEXITED))
+        except ChildProcessError:
+            code = -1
+        self._forget(id)
+        self.cleanup(id)
+        return code
+
+    # Live restore (execution/base.py's resume/resumed/close, used by the daemon's restore): the
+    # native driver's keeper holds a container's stdio while the daemon is down. This driver keeps
+    # no process at all, so a container that outlives its daemon comes back through adopt() as a
+    # ghost (running, stoppable, its exit status and output lost), as every driver did before.
+
+    def resume(self, command: Command, pid: int) -> None:
+        """Nothing is kept whole while the daemon is down: always None (the daemon then adopts)."""
+        return None
+
+    def resumed(self) -> None:
+        """Nothing kept, nothing to let go."""
+
+    def close(self) -> None:
+        """No keeper, no shim: the clean shutdown has stopped every container already."""
 
     def kill(self, command: Command, sig: int) -> None:
         with self._lock:
