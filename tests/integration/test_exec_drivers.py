@@ -318,6 +318,7 @@ def test_command_network_at_the_driver_level(driver, busybox_tar, tmp_path):
             tar.extractall(rootfs, filter="tar")
         else:
             tar.extractall(rootfs)
+    (tmp_path / "root").mkdir()  # the daemon's root, which exists before any driver starts
     exec_driver = new_driver(name, "docker", str(tmp_path / "root"), oci_runtime=runtime)
     host = f"ldv{random.randrange(16**6):06x}"
     subprocess.run(["ip", "link", "add", host, "type", "veth", "peer", "name", host + "c"], check=True)
