@@ -23,14 +23,13 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
 
 from lxc_docker.archive import safepath
 from lxc_docker.errors import DockerError, DriverNotSupported
 from lxc_docker.execution.base import Command, ContainerStartError, Stdio
-from lxc_docker.execution.native import netconf as native_netconf
 from lxc_docker.execution.native import user as native_user
 from lxc_docker.execution.oci import console, spec
+from lxc_docker.execution.oci.network import configure_network
 from lxc_docker.execution.oci.runtime import CALL_TIMEOUT, Runtime, RuntimeFailed, error_text
 from lxc_docker.sysutil import atomic, syscalls
 
@@ -84,44 +83,6 @@ def _bounding_set() -> int:
     except (OSError, ValueError):
         pass
     return 0
-
-
-def _configure_network(command: Command, pid: int) -> None:
-    """A Command's own eth0 (execution/base.py's Network; the daemon's networking uses on_created
-    instead): move the host-side veth end into PID 1's namespace and configure it there with the
-    native driver's ioctls, from a thread that joins the namespace and returns before it ends."""
-    network = asdict(command.network)
-    moved = subprocess.run(
-        ["ip", "link", "set", "dev", network["interface"], "netns", str(pid)], capture_output=True, text=True
-    )
-    if moved.returncode != 0:
-        raise ContainerStartError(
-            f"moving {network['interface']} into the container: {moved.stderr.strip()}", 1
-        )
-    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    failure: list[BaseException] = []
-
-    def body() -> None:
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            syscalls.setns(target, syscalls.CLONE_NEWNET)
-            try:
-                native_netconf.configure(network)
-            finally:
-                syscalls.setns(home, syscalls.CLONE_NEWNET)
-        except BaseException as e:
-            failure.append(e)
-        finally:
-            os.close(home)
-
-    try:
-        thread = threading.Thread(target=body, name=f"oci-net-{pid}", daemon=True)
-        thread.start()
-        thread.join()
-    finally:
-        os.close(target)
-    if failure:
-        raise ContainerStartError(f"configuring eth0: {failure[0]}", 1)
 
 
 class _Running:
@@ -188,7 +149,7 @@ class OciDriver:
         try:
             try:
                 if command.network and command.network.interface:
-                    _configure_network(command, pid)
+                    configure_network(command, pid)
                 if on_created is not None:
                     on_created(pid)
                 self.runtime.call("start", command.id, log=self._log(command.id))
