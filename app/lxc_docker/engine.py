@@ -35,6 +35,7 @@ def config_from_flags(opts: Any) -> DaemonConfig:
         storage_driver=opts.storage_driver,
         mtu=opts.mtu,
         exec_driver=opts.exec_driver,
+        oci_runtime=opts.oci_runtime,
         group=opts.group,
         tls=opts.tls,
         tls_verify=opts.tlsverify,

@@ -76,6 +76,7 @@ def global_flags() -> FlagSet:
     fs.bool(["r", "-restart"], True, "Restart previously running containers")
     fs.string(["s", "-storage-driver"], "", "Force the docker runtime to use a specific storage driver")
     fs.string(["e", "-exec-driver"], "native", "Force the docker runtime to use a specific exec driver")
+    fs.string(["-oci-runtime"], "runc", "The OCI runtime (name in PATH or path) of the 'oci' exec driver")
     fs.string(
         ["G", "-group"],
         "docker",

@@ -12,7 +12,7 @@ from ..hosts import DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, parse_host
 DEFAULT_ROOT = "/var/lib/docker"
 DEFAULT_PIDFILE = "/var/run/docker.pid"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
-EXEC_DRIVERS = ("native", "lxc")
+EXEC_DRIVERS = ("native", "lxc", "oci")
 
 
 @dataclass
@@ -32,6 +32,7 @@ class DaemonConfig:
     storage_driver: str = ""
     mtu: int = 0
     exec_driver: str = "native"
+    oci_runtime: str = "runc"  # -e oci: the runtime's name in PATH, or its path
     group: str = "docker"
     # TLS on the tcp listeners (Docker 0.10): --tls serves TLS, --tlsverify also requires client
     # certificates signed by tls_ca.

@@ -42,7 +42,9 @@ class Daemon:
             self.images = ImageService(self.graph, self.tags, self.events)
             self._clean_tmp()
             self.cgroup_parent = "docker"
-            self.exec_driver = new_exec_driver(config.exec_driver, self.cgroup_parent, config.root)
+            self.exec_driver = new_exec_driver(
+                config.exec_driver, self.cgroup_parent, config.root, oci_runtime=config.oci_runtime
+            )
             # Each service gets the collaborators it uses, never the daemon itself.
             self.containers = ContainerService(
                 config.root,
