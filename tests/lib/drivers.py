@@ -8,6 +8,7 @@ DRIVERS: list[tuple[str, list[str]]] = [
     ("native", []),
     ("oci-runc", ["-e", "oci", "--oci-runtime", "runc"]),
     ("oci-crun", ["-e", "oci", "--oci-runtime", "crun"]),
+    ("lxc", ["-e", "lxc"]),
 ]
 
 # Tools a driver needs beyond the daemon's own, with the Debian package that has them.
