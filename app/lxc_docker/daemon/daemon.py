@@ -20,6 +20,7 @@ from .containers import ContainerService, memory_limit_supported
 from .events import EventBus
 from .images import ImageService
 from .networking import ContainerNetworking
+from .recovery import Store, recover
 from .volumes import VolumeService
 from .volumes import wire as wire_volumes
 
@@ -58,6 +59,9 @@ class Daemon:
             self.images.containers_using = self.containers.using_image
             self.networking = ContainerNetworking(_network_manager(config), self.containers)
             self._restart_queue = self.containers.restore()
+            # Operations a crash interrupted are finished or undone before the orphan sweep below.
+            recover(Store(config.root, self.graph, self.tags, self.driver, self.containers, self.volumes))
+            self._restart_queue = [c for c in self._restart_queue if c in self.containers.all()]
             self.graph.remove_orphan_layers(keep=self.containers.layer_ids())
             self.networking.setup()
         except BaseException:
