@@ -226,6 +226,7 @@ class ContainerService:
             self._create_layers(c, image.id)
             for hook in self.on_create:  # before config.json is written, so it records the volumes
                 undo.append(hook(c))
+            intent.step()
             os.makedirs(tmp, mode=0o700)
             for fname in ("hostname", "hosts", "resolv.conf"):
                 atomic.write_bytes(os.path.join(tmp, fname), b"", 0o644)
