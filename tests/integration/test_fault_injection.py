@@ -182,6 +182,12 @@ def test_rm_v_removes_the_container_and_its_volume_or_neither(faults):
         outcome(cid, volume, how)
         faults.check_store(how)
 
+    # A plain rm keeps the volume on purpose (Docker 0.9): not a leak for the checker.
+    cid, volume = container_with_volume()
+    d.out("rm", cid)
+    assert os.path.isdir(volume)
+    faults.check_store("nowhere (a plain rm)")
+
 
 # -- commit and import --------------------------------------------------------------------------------
 
