@@ -329,3 +329,14 @@ def test_build_leaves_a_whole_image_or_none(faults):
             out = d.out("run", "--rm", f"crash/build:a{n}", "cat", "/attempt", "/one", "/two")
             assert out.split() == [str(n), "one", "two"], how
         faults.check_store(how)
+
+
+def test_check_refuses_while_a_daemon_runs_on_the_root(daemon_factory):
+    d = daemon_factory().start()
+    command = docker_cmd() + ["-d", "--check", "-g", d.root, "-p", d.pidfile]
+    running = subprocess.run(command, capture_output=True, text=True, env=our_env(), timeout=60)
+    assert running.returncode == 2, running
+    assert "a daemon is running on this root" in running.stderr
+    d.stop()
+    stopped = subprocess.run(command, capture_output=True, text=True, env=our_env(), timeout=60)
+    assert (stopped.returncode, stopped.stdout) == (0, f"{d.root}: clean\n"), stopped
