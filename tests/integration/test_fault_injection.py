@@ -3,7 +3,8 @@ build, import, load, rmi, tag), restarted, and then
 
 - what the user sees is all or nothing (after rm -v: the container and its volume, or neither;
   after commit/import/load: the tag and its images, or neither; after rmi: both, or neither);
-- `docker -d --check` finds nothing wrong in the store (with the daemon stopped again).
+- `docker -d --check` finds nothing wrong in the store, iptables rules and mounts included (with the
+  daemon killed again once it has recovered).
 
 Where it dies: at each step of the operation's intent (the daemon's test-only hook
 LXC_DOCKER_TEST_CRASH=op:N, see sysutil/journal.py), at an instant seen from outside (rm -v: the
@@ -90,8 +91,9 @@ class Faults:
         return how
 
     def check_store(self, how: str) -> None:
-        """Stop the daemon, run the checker on its root, start it again."""
-        self.d.stop()
+        """Kill the restarted daemon (what it recovered is on disk by now; a kill, not a stop, so that
+        no shutdown tidies rules or mounts away before the checker looks), check, start it again."""
+        self.d.kill()
         result = subprocess.run(
             docker_cmd() + ["-d", "--check", "-g", self.d.root, "-p", self.d.pidfile],
             capture_output=True,
@@ -100,19 +102,30 @@ class Faults:
             timeout=60,
         )
         assert result.returncode == 0, f"killed {how}: checker found\n{result.stdout}{result.stderr}"
-        self.d.start()
+        self._restart({})
 
     def _restart(self, env: dict[str, str]) -> None:
         if self.d.proc is not None and self.d.proc.poll() is None:
             self.d.stop()
         old = os.environ.pop(CRASH_ENV, None)
         os.environ.update(env)
+        started = self._starts()
         try:
             self.d.start()
         finally:
             os.environ.pop(CRASH_ENV, None)
             if old is not None:
                 os.environ[CRASH_ENV] = old
+        # It answers before it has restarted the containers that ran (-r); a kill in between would be
+        # a fault in `start`, not in the operation under test.
+        assert wait_for(lambda: self._starts() > started, timeout=30), self.d.log()
+
+    def _starts(self) -> int:
+        try:
+            with open(self.d.log_path, errors="replace") as f:
+                return f.read().count("INFO lxc_docker: daemon started:")
+        except FileNotFoundError:
+            return 0
 
     @staticmethod
     def _quietly(send: Callable[[], object]) -> None:
@@ -187,6 +200,32 @@ def test_rm_v_removes_the_container_and_its_volume_or_neither(faults):
     d.out("rm", cid)
     assert os.path.isdir(volume)
     faults.check_store("nowhere (a plain rm)")
+
+
+def test_rm_f_of_a_running_container_with_a_port_leaves_no_rule(
+    daemon_factory, busybox_tar, test_bridge, request
+):
+    faults = Faults(daemon_factory("-b", test_bridge), busybox_tar, request.node.name)
+    d = faults.d
+
+    def running() -> str:
+        # It leaves on SIGTERM (a plain sleep as PID 1 ignores it), so restarts take no stop timeout.
+        command = "trap 'exit 0' TERM; sleep 600 & wait"
+        return d.out("run", "-d", "-p", "80", "busybox", "sh", "-c", command).strip()
+
+    def rm(cid: str) -> Callable[[], object]:
+        return lambda: faults.call("DELETE", f"/v1.9/containers/{cid}?v=1&force=1")
+
+    duration = faults.timed(rm(running()))
+    kills = [{"step": f"rm:{n}"} for n in range(3)] + [{"delay": t} for t in faults.random_delays(duration)]
+    for kill in kills:
+        cid = running()
+        how = faults.crash(rm(cid), **kill)
+        # The checker sees the rules of what still runs as live, and any other rule as stale.
+        faults.check_store(how)
+        if d.cli("inspect", cid).returncode == 0:
+            d.out("rm", "-f", cid)
+    faults.check_store("after the last rm -f")
 
 
 # -- commit and import --------------------------------------------------------------------------------
