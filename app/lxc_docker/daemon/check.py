@@ -13,9 +13,13 @@ the pidfile lock meanwhile. The layout it knows:
     journal/*.json                     operations a crash interrupted (sysutil/journal.py)
     network.json                       the bridge and chains of the last run (network/hostrules.py)
 
-A daemon start repairs every kind except `orphan-volume`, `stale-rule`, `stale-port` and the
-unreadable ones, which need a look by a person; `docs/architecture.md` says which start-up step
-handles which.
+The next daemon start repairs `pending-intent` (daemon/recovery.py), `temp-debris`, `bad-image`,
+`image-without-layer`, `image-missing-parent` (image/graph.py), `dangling-tag` (the tag store's
+prune), `orphan-layer` (the orphan sweep), `stale-mount` (the driver unmounts what a crash left) and
+`stale-rule` (network/hostrules.py deletes our rules a crash left). The others need a person's look:
+`orphan-volume` (a volume a plain `rm` of a version before the intents left unmarked, or worse),
+`bad-container`, `container-without-layer`, `container-missing-image`, `container-missing-volume`,
+`bad-volume`, `bad-tags`, `stale-port`.
 """
 
 from __future__ import annotations
