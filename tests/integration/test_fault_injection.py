@@ -146,8 +146,24 @@ class Faults:
 
 
 @pytest.fixture
-def faults(daemon_factory, busybox_tar, request):
-    return Faults(daemon_factory(), busybox_tar, request.node.name)
+def make_faults(daemon_factory, busybox_tar, request):
+    made: list[Faults] = []
+
+    def make(*daemon_args: str) -> Faults:
+        made.append(Faults(daemon_factory(*daemon_args), busybox_tar, request.node.name))
+        return made[-1]
+
+    yield make
+    for f in made:
+        # A test that failed with its daemon killed: a start removes what the crash left (rules,
+        # mounts), then daemon_factory stops it.
+        if f.d.proc is not None and f.d.proc.poll() is not None:
+            f.d.start()
+
+
+@pytest.fixture
+def faults(make_faults):
+    return make_faults()
 
 
 # -- rm -v ------------------------------------------------------------------------------------------
@@ -202,10 +218,8 @@ def test_rm_v_removes_the_container_and_its_volume_or_neither(faults):
     faults.check_store("nowhere (a plain rm)")
 
 
-def test_rm_f_of_a_running_container_with_a_port_leaves_no_rule(
-    daemon_factory, busybox_tar, test_bridge, request
-):
-    faults = Faults(daemon_factory("-b", test_bridge), busybox_tar, request.node.name)
+def test_rm_f_of_a_running_container_with_a_port_leaves_no_rule(make_faults, test_bridge):
+    faults = make_faults("-b", test_bridge)
     d = faults.d
 
     def running() -> str:
