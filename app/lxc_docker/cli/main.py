@@ -67,6 +67,7 @@ def global_flags() -> FlagSet:
         ["-bip"], "", "Use this CIDR notation address for the network bridge's IP, not compatible with -b"
     )
     fs.bool(["d", "-daemon"], False, "Enable daemon mode")
+    fs.bool(["-check"], False, "With -d: check the store under -g for damage and leaks, print them and exit")
     fs.list(["#dns", "-dns"], "Force docker to use specific DNS servers")
     fs.string(["g", "-graph"], "/var/lib/docker", "Path to use as the root of the docker runtime")
     fs.bool(["#icc", "-icc"], True, "Enable inter-container communication")

@@ -41,6 +41,7 @@ class _Graph(Protocol):
 
 class _Images(Protocol):
     def _check_new_name(self, repo: str, tag: str) -> tuple[str, str]: ...
+    def create_tagged(self, op: str, layer: BinaryIO | None, repo: str, tag: str, **kwargs: Any) -> Image: ...
 
 
 class _Tags(Protocol):
@@ -229,8 +230,12 @@ def commit(
     with tempfile.TemporaryFile(dir=tmp_root) as spool:
         daemon.driver.diff(c.id, c.init_id, spool)
         spool.seek(0)
-        image = daemon.graph.create(
+        # Image and tag both or neither, also across a crash (an intent, see daemon/recovery.py).
+        image = daemon.images.create_tagged(
+            "commit",
             spool,
+            repo,
+            tag,
             parent=c.image,
             comment=comment,
             author=author,
@@ -238,12 +243,6 @@ def commit(
             container=c.id,
             container_config=c.config,
         )
-    if repo:
-        try:
-            daemon.tags.set(repo, tag, image.id, force=True)
-        except BaseException:
-            daemon.graph.delete(image.id)
-            raise
     daemon.events.publish("commit", c.id, from_=c.config.get("Image", ""))
     return image
 

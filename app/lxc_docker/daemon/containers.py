@@ -24,6 +24,7 @@ from ..runconfig.schema import CORE_VERSION, HOST_CONFIG_DEFAULTS, Version, fres
 from ..runconfig.security import parse_security_opts
 from ..storage.base import StorageDriver
 from ..sysutil import atomic
+from ..sysutil.journal import Journal
 from .container import DEFAULT_PATH, Container
 from .events import EventBus
 from .names import NameRegistry, validate
@@ -220,10 +221,14 @@ class ContainerService:
             c.name = self.names.generate(container_id)
         tmp = os.path.join(self.root, "containers", f".tmp-{container_id}")
         undo: list[Callable[[], None]] = []
+        # A crash before the rename below leaves volumes made for an unregistered container: the
+        # intent lets the next start remove them (daemon/recovery.py).
+        intent = Journal(self.root).begin("create", Container=container_id)
         try:
             self._create_layers(c, image.id)
             for hook in self.on_create:  # before config.json is written, so it records the volumes
                 undo.append(hook(c))
+            intent.step()
             os.makedirs(tmp, mode=0o700)
             for fname in ("hostname", "hosts", "resolv.conf"):
                 atomic.write_bytes(os.path.join(tmp, fname), b"", 0o644)
@@ -239,6 +244,8 @@ class ContainerService:
                 self.driver.remove(layer)
             self.names.release_id(container_id)
             raise
+        finally:
+            intent.done()
         c.streams = Streams(c.log_path, c.tty)
         with self._lock:
             self._containers[c.id] = c
@@ -472,6 +479,15 @@ class ContainerService:
             except NotRunning:
                 pass
             c.state.wait_stopped(30)
+        # Container, layers and (with -v) volumes go together, also across a crash: the intent is
+        # rolled forward at the next start (daemon/recovery.py).
+        intent = Journal(self.root).begin(
+            "rm",
+            Container=c.id,
+            Layers=[c.id, c.init_id],
+            Volumes=sorted(set((c.volumes or {}).values())),
+            RemoveVolumes=volumes,
+        )
         with c.lock:
             with self._lock:
                 self._containers.pop(c.id, None)
@@ -481,12 +497,15 @@ class ContainerService:
                 os.rename(c.root, trash)
             except FileNotFoundError:
                 trash = ""
+            intent.step()
             for layer in (c.id, c.init_id):
                 self.driver.remove(layer)
+            intent.step()
             if trash:
                 shutil.rmtree(trash, ignore_errors=True)
         for hook in self.on_remove:
             hook(c, volumes)
+        intent.done()
         self.events.publish("destroy", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/"))
 
     # -- daemon start and stop -----------------------------------------------------------------------

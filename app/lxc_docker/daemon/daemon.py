@@ -22,6 +22,7 @@ from .events import EventBus, label_source
 from .execs import ExecService
 from .images import ImageService
 from .networking import ContainerNetworking
+from .recovery import Store, recover
 from .volumes import VolumeService
 from .volumes import wire as wire_volumes
 
@@ -65,6 +66,9 @@ class Daemon:
             self.containers.release_run.append(self.execs.container_stopped)
             self.networking = ContainerNetworking(_network_manager(config), self.containers)
             self._restart_queue = self.containers.restore()
+            # Operations a crash interrupted are finished or undone before the orphan sweep below.
+            recover(Store(config.root, self.graph, self.tags, self.driver, self.containers, self.volumes))
+            self._restart_queue = [c for c in self._restart_queue if c in self.containers.all()]
             self.graph.remove_orphan_layers(keep=self.containers.layer_ids())
             self.networking.setup()
         except BaseException:

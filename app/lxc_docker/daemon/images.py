@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import io
+import os
 import stat
 import tarfile
 import time
@@ -20,6 +21,7 @@ from ..errors import Conflict, DockerError, InvalidParameter, NotFound
 from ..image.graph import Graph
 from ..image.image import Image
 from ..image.tags import TagStore
+from ..sysutil.journal import Journal
 from .events import EventBus
 
 Progress = Callable[[dict[str, Any]], None]
@@ -40,6 +42,7 @@ class ImageService:
         self.graph = graph
         self.tags = tags
         self.events = events
+        self.journal = Journal(os.path.dirname(graph.root))
         # Which containers use an image (directly or through a child image); set by the daemon.
         self.containers_using = containers_using
 
@@ -114,17 +117,29 @@ class ImageService:
         else:
             stream = _download(src, progress)
         try:
-            image = self.graph.create(stream, comment=f"Imported from {src}")
+            image = self.create_tagged("import", stream, repo, tag, comment=f"Imported from {src}")
         finally:
             if stream is not body:
                 stream.close()
-        if repo:
-            try:
-                self.tags.set(repo, tag, image.id, force=True)
-            except BaseException:
-                self.graph.delete(image.id)
-                raise
         self.events.publish("import", image.id, type="image", name=f"{repo}:{tag}" if repo else image.id)
+        return image
+
+    def create_tagged(self, op: str, layer: BinaryIO | None, repo: str, tag: str, **kwargs: Any) -> Image:
+        """A new image (graph.create's keywords) tagged `repo:tag` when `repo` is given: both or neither,
+        also across a crash. The intent names the image and the tag before the layer is written;
+        recovery sets the tag when the image is complete, and the orphan sweep takes a partial layer."""
+        image_id = self.graph.new_image_id()
+        tags = [[repo, tag, image_id]] if repo else []
+        with self.journal.begin(op, Images=[image_id], Tags=tags) as intent:
+            image = self.graph.create(layer, image_id=image_id, **kwargs)
+            intent.step()
+            if repo:
+                try:
+                    self.tags.set(repo, tag, image.id, force=True)
+                except BaseException:
+                    self.graph.delete(image.id)
+                    raise
+                intent.step()
         return image
 
     def tag(self, name: str, repo: str, tag: str, force: bool = False) -> None:
@@ -176,28 +191,34 @@ class ImageService:
             raise Conflict(
                 f"Conflict, cannot delete {image.id[:12]} because the container {using[0][:12]} is using it"
             )
-        for repo, tag in to_untag:
-            if self.tags.delete(repo, tag):
+        doomed = [] if not would_delete or using else self._chain(image, prune=not noprune)
+        # One intent for the whole rmi: the untagging is one atomic write, and a crash among the
+        # deletions is finished at the next start (rolled forward: the tags are already gone).
+        with self.journal.begin("rmi", Untag=[list(rt) for rt in to_untag], Delete=doomed) as intent:
+            for repo, tag in self.tags.delete_many(to_untag):
                 results.append({"Untagged": f"{repo}:{tag}"})
                 self.events.publish("untag", image.id, type="image", name=f"{repo}:{tag}")
-        if not would_delete or using:
-            return results
-        self._delete_chain(image, results, prune=not noprune)
+            intent.step()
+            for image_id in doomed:
+                self.graph.delete(image_id)
+                results.append({"Deleted": image_id})
+                self.events.publish("delete", image_id, type="image")
+                intent.step()
         return results
 
-    def _delete_chain(self, image: Image, results: list[dict[str, str]], prune: bool) -> None:
-        current: Image | None = image
-        while current is not None:
+    def _chain(self, image: Image, prune: bool) -> list[str]:
+        """The image and, with `prune`, the untagged parents nothing else needs (as Docker 0.9 did),
+        child first: decided before anything is deleted, so the intent can name them all."""
+        chain = [image.id]
+        current = image
+        while prune and current.parent and self.graph.exists(current.parent):
             parent = current.parent
-            self.graph.delete(current.id)
-            results.append({"Deleted": current.id})
-            self.events.publish("delete", current.id, type="image")
-            if not prune or not parent or not self.graph.exists(parent):
-                return
-            # Untagged parents nothing else needs go too, as in Docker 0.9.
-            if self.tags.tags_of(parent) or self.graph.has_children(parent) or self.containers_using(parent):
-                return
+            children = set(self.graph.children().get(parent, []))
+            if self.tags.tags_of(parent) or children - {current.id} or self.containers_using(parent):
+                break
+            chain.append(parent)
             current = self.graph.get(parent)
+        return chain
 
     def insert(self, name: str, url: str, path: str, progress: Progress = _no_progress) -> Image:
         parent = self.lookup(name)
@@ -216,8 +237,11 @@ class ImageService:
         finally:
             self.graph.driver.put(parent.id)
         config = dict(parent.config) if parent.config else None
-        image = self.graph.create(
+        image = self.create_tagged(
+            "insert",
             layer,
+            "",
+            "",
             parent=parent.id,
             comment=f"Inserted {url} at {path}",
             config=config,

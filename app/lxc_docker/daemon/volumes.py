@@ -3,8 +3,9 @@ and `--volumes-from`, resolved when a container is created and bind-mounted each
 
 On-disk layout under <graph root>/volumes (mode 0700):
 
-    <id>/config.json   {"ID", "Path", "Container", "Created"}: the container path it was made for
-                       and the container it was made for, written atomically
+    <id>/config.json   {"ID", "Path", "Container", "Created"[, "Kept"]}: the container path it was
+                       made for and the container it was made for, written atomically; "Kept" once
+                       a plain `rm` left it referenced by no container
     <id>/_data/        the volume's content: the directory bind-mounted into containers
     .tmp-*             a volume being created or deleted when the daemon stopped; swept at start
 
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 
 DATA = "_data"
 META = "config.json"
+# Set in a volume's config.json when a plain `rm` leaves it referenced by no container: kept on
+# purpose (Docker 0.9's rule), so the store checker does not report it as leaked.
+KEPT = "Kept"
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -231,14 +235,49 @@ class VolumeService:
             command.mounts.append(Mount(c.volumes[dest], dest, bool(c.volumes_rw.get(dest, True))))
 
     def on_remove(self, c: Container, remove_volumes: bool) -> None:
+        self.finish_remove(c.id, list((c.volumes or {}).values()), remove_volumes)
+
+    def finish_remove(self, container_id: str, host_paths: list[str], remove_volumes: bool) -> None:
+        """What `rm` does to a container's volumes once the container is gone: with -v delete those no
+        other container references; without, mark them kept (see `KEPT`). Also called by recovery
+        to finish an `rm` a crash interrupted, so it must be idempotent."""
         with self._lock:
-            self._pending.pop(c.id, None)
+            self._pending.pop(container_id, None)
+            unreferenced = self._own_volumes(host_paths) - self._referenced(exclude=container_id)
             if not remove_volumes:
+                for vid in sorted(unreferenced):
+                    self._mark_kept(vid)
                 return
-            doomed = self._own_volumes(c.volumes.values()) - self._referenced(exclude=c.id)
-            trash = [self._retire(vid) for vid in sorted(doomed)]
+            trash = [self._retire(vid) for vid in sorted(unreferenced)]
         for path in trash:
             self._delete(path)
+
+    def discard_made_for(self, container_id: str) -> list[str]:
+        """Delete the volumes made for `container_id` that no container references: recovery's undo of
+        a create a crash interrupted before the container was registered."""
+        with self._lock:
+            referenced = self._referenced()
+            doomed = [
+                vid
+                for vid in sorted(os.listdir(self.dir))
+                if not atomic.is_temp_name(vid)
+                and vid not in referenced
+                and self._made_for(self._data(vid), container_id)
+            ]
+            trash = [self._retire(vid) for vid in doomed]
+        for path in trash:
+            self._delete(path)
+        return doomed
+
+    def _mark_kept(self, vid: str) -> None:
+        path = os.path.join(self.dir, vid, META)
+        try:
+            meta = atomic.read_json(path)
+        except (OSError, ValueError):
+            return
+        if isinstance(meta, dict) and not meta.get(KEPT):
+            meta[KEPT] = True
+            atomic.write_json(path, meta)
 
     # -- resolution --------------------------------------------------------------------------------
 

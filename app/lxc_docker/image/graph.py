@@ -140,11 +140,13 @@ class Graph:
         container: str = "",
         container_config: dict[str, Any] | None = None,
         fill: Callable[[str], int] | None = None,
+        image_id: str = "",
     ) -> Image:
         """Make a new image from a layer tar stream (or, with `fill`, a callback given the new layer id
-        that writes the layer and returns its size)."""
+        that writes the layer and returns its size). `image_id`: an id chosen beforehand (see
+        `new_image_id`), so that an intent journal can name the image before it exists."""
         image = Image(
-            id=new_id(),
+            id=image_id or new_id(),
             parent=parent,
             comment=comment,
             author=author,
@@ -182,6 +184,10 @@ class Graph:
         with self._lock:
             self._images[image.id] = image
         return image
+
+    @staticmethod
+    def new_image_id() -> str:
+        return new_id()
 
     def _write_metadata(self, image: Image) -> None:
         tmp = os.path.join(self.root, f".tmp-{image.id}")

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 from .. import reference
 from ..archive.extract import extract
 from ..errors import ArchiveError, InvalidParameter
+from ..sysutil.journal import Journal
 from .graph import Graph
 from .image import Image
 from .tags import TagStore
@@ -93,19 +94,29 @@ def load(graph: Graph, tags: TagStore, stream: BinaryIO) -> tuple[list[Image], l
             raise ArchiveError("invalid image archive: no image metadata (json or manifest.json) found")
         names = _tags(work, tops)
         created: list[Image] = []
+        todo = [
+            (img, layer_path) for img, layer_path in _parents_first(chain, graph) if not graph.exists(img.id)
+        ]
+        # Checked before anything is stored, so that recovery never has a tag to drop.
+        coming = {img.id for img, _ in todo}
+        missing = [(r, t, i) for r, t, i in names if i not in coming and not graph.exists(i)]
+        if missing:
+            raise ArchiveError(
+                f"invalid image archive: tag {missing[0][0]}:{missing[0][1]} names a missing image"
+            )
+        # The intent names every image to register and every tag before the first layer: after a
+        # crash, recovery sets the tags if all the images arrived and removes them otherwise.
+        intent = Journal(os.path.dirname(graph.root)).begin(
+            "load", Images=[img.id for img, _ in todo], Tags=[list(n) for n in names]
+        )
         try:
-            for img, layer_path in _parents_first(chain, graph):
-                if graph.exists(img.id):
-                    continue
+            for img, layer_path in todo:
                 with open(layer_path, "rb") if layer_path else _empty() as layer:
                     created.append(graph.register(img, layer))
-            missing = [(r, t, i) for r, t, i in names if not graph.exists(i)]
-            if missing:
-                raise ArchiveError(
-                    f"invalid image archive: tag {missing[0][0]}:{missing[0][1]} names a missing image"
-                )
+                intent.step()
             if names:
                 tags.set_many(names)
+                intent.step()
         except BaseException:
             for img in reversed(created):
                 try:
@@ -113,6 +124,8 @@ def load(graph: Graph, tags: TagStore, stream: BinaryIO) -> tuple[list[Image], l
                 except Exception:  # keep rolling back the rest
                     log.exception("rollback of %s failed", img.id)
             raise
+        finally:
+            intent.done()
         return created, names
     finally:
         shutil.rmtree(work, ignore_errors=True)

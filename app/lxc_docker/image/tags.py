@@ -98,6 +98,28 @@ class TagStore:
                 raise
             return True
 
+    def delete_many(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Remove several tags in one atomic write (rmi untags all it names or none); returns those
+        that existed."""
+        with self._lock:
+            before = {r: dict(t) for r, t in self.repositories.items()}
+            removed = []
+            for repo, tag in entries:
+                tags = self.repositories.get(repo)
+                if tags and tag in tags:
+                    del tags[tag]
+                    removed.append((repo, tag))
+                    if not tags:
+                        del self.repositories[repo]
+            if not removed:
+                return []
+            try:
+                self._save()
+            except BaseException:
+                self.repositories = before
+                raise
+            return removed
+
     def by_id(self) -> dict[str, list[str]]:
         result: dict[str, list[str]] = {}
         with self._lock:
