@@ -112,8 +112,9 @@ def test_template_errors():
 
 
 class _Graph:
-    def __init__(self, ids):
+    def __init__(self, ids, root):
         self.ids = set(ids)
+        self.root = root  # the image service keeps its intents beside it
 
     def has_children(self, image_id):
         return False
@@ -135,7 +136,7 @@ def test_delete_by_id_in_two_repositories_needs_force(tmp_path, name):
     tags = TagStore(str(tmp_path), "vfs")
     tags.set("one", "latest", IID)
     tags.set("two", "latest", IID)
-    service = ImageService(_Graph([IID]), tags, EventBus())
+    service = ImageService(_Graph([IID], str(tmp_path / "graph")), tags, EventBus())
     service.lookup = lambda ref: _Image()
     with pytest.raises(
         Conflict, match=rf"^conflict: unable to delete {IID[:12]} \(must be forced\) - image is"
