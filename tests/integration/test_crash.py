@@ -85,3 +85,27 @@ def test_sigkill_after_complete_import_keeps_the_image(daemon_factory, busybox_t
     d.proc.wait(10)
     d.start()
     assert "kept/image" in d.out("images")
+
+
+def _mounts_under(path: str) -> list[str]:
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(path + "/")]
+
+
+def test_a_running_container_keeps_its_one_root_mount_across_a_crash(daemon_factory, busybox_tar):
+    """After a kill -9 the restarted daemon takes the running container's root mount back (no second
+    overlay stacked on the same upper directory), and a clean stop afterwards leaves nothing mounted,
+    not even the private bind of the layer store that the killed daemon made."""
+    d = daemon_factory().start()
+    d.out("import", "-", "busybox", input=open(busybox_tar, "rb").read())
+    cid = d.out("run", "-d", "busybox", "sh", "-c", "echo before > /mark; sleep 300").strip()
+    merged = [m for m in _mounts_under(d.root) if cid in m]
+    assert len(merged) == 1, merged
+    d.kill()
+    d.start()
+    assert [m for m in _mounts_under(d.root) if cid in m] == merged
+    d.out("cp", f"{cid}:/mark", d.base)
+    assert open(os.path.join(d.base, "mark")).read() == "before\n"
+    d.out("stop", "-t", "1", cid)
+    d.stop()
+    assert _mounts_under(d.root) == []

@@ -70,6 +70,8 @@ class Daemon:
             recover(Store(config.root, self.graph, self.tags, self.driver, self.containers, self.volumes))
             self._restart_queue = [c for c in self._restart_queue if c in self.containers.all()]
             self.graph.remove_orphan_layers(keep=self.containers.layer_ids())
+            # Containers that outlived a crashed daemon keep their root mounted; the rest goes.
+            self.driver.release_unused({c.id for c in self.containers.all() if c.state.running})
             self.networking.setup()
         except BaseException:
             # The driver may hold mounts (overlay binds its home privately): give them back.

@@ -66,6 +66,12 @@ class StorageDriver(ABC):
     def cleanup(self) -> None:
         """Unmount everything this driver mounted (daemon shutdown)."""
 
+    def release_unused(self, keep: set[str]) -> None:
+        """Unmount what a crashed daemon left mounted, except the layers in `keep` (those of the
+        containers that still run: live restore takes them back through get()). Nothing to do for
+        drivers that mount nothing."""
+        return None
+
     @abstractmethod
     def list_ids(self) -> list[str]:
         """Ids of the layers on disk, including partial ones a crash left (so they can be removed)."""
@@ -214,6 +220,8 @@ class MountEntry(NamedTuple):
     mountpoint: str
     fstype: str
     source: str
+    root: str = "/"  # the directory of the source filesystem that is mounted (not "/" for a bind)
+    device: str = ""  # "major:minor" of the source filesystem
 
 
 def read_mountinfo() -> list[MountEntry]:
@@ -228,6 +236,8 @@ def read_mountinfo() -> list[MountEntry]:
                     mountpoint=_unescape(fields[4]),
                     fstype=fields[sep + 1],
                     source=_unescape(fields[sep + 2]),
+                    root=_unescape(fields[3]),
+                    device=fields[2],
                 )
             )
     return entries

@@ -40,6 +40,7 @@ from lxc_docker.storage.base import (
     dir_size,
     docker_fs_name,
     mounts_under,
+    read_mountinfo,
     register,
     remove_tree,
     validate_id,
@@ -116,8 +117,10 @@ class OverlayDriver(StorageDriver):
         os.chmod(home, 0o700)
         self.home = os.path.realpath(home)
         try:
-            # Before the home bind below, which would hide (not remove) mounts a crash left.
-            self._unmount_all()
+            # The layers a crashed daemon left mounted stay until the daemon has restored its
+            # containers: those still running keep their mount (get() takes it back) and
+            # release_unused() unmounts the rest. Anything else (an interrupted probe) goes now.
+            self._release_mounts(keep=None)
             self._sweep()
             try:
                 self._make_private()
@@ -377,7 +380,36 @@ class OverlayDriver(StorageDriver):
         if self.home not in mounts_under(self.home):
             syscalls.mount(self.home, self.home, None, syscalls.MS_BIND)
             self._bound_home = True
+        elif self._home_is_own_bind():
+            self._bound_home = True  # left by a daemon that was killed: ours to remove at cleanup
         syscalls.mount(None, self.home, None, syscalls.MS_PRIVATE)
+
+    def _home_is_own_bind(self) -> bool:
+        """Whether the mount on home is the bind of home onto itself that _make_private makes (its
+        source is the same directory of the same filesystem), not a disk an operator mounted there."""
+        table = read_mountinfo()
+        own = [m for m in table if m.mountpoint == self.home]
+        below = [m for m in table if self.home.startswith(m.mountpoint.rstrip("/") + "/")]
+        if not own or not below:
+            return False
+        parent = max(below, key=lambda m: len(m.mountpoint))
+        inside = os.path.relpath(self.home, parent.mountpoint)
+        expected = os.path.normpath(os.path.join(parent.root, inside))
+        return own[0].device == parent.device and own[0].root == expected
+
+    def release_unused(self, keep: set[str]) -> None:
+        self._release_mounts(keep)
+
+    def _release_mounts(self, keep: set[str] | None) -> None:
+        """Unmount what is mounted under home but the layers in `keep` (None: every layer)."""
+        for mountpoint in mounts_under(self.home):
+            if mountpoint == self.home:
+                continue
+            rel = os.path.relpath(mountpoint, self.home).split(os.sep)
+            layer = len(rel) == 2 and rel[1] == "merged" and not rel[0].startswith(TMP_PREFIX)
+            if layer and (keep is None or rel[0] in keep):
+                continue
+            _umount_quietly(mountpoint)
 
     def _sweep(self) -> None:
         """Remove what an interrupted create(), remove() or probe left behind."""
