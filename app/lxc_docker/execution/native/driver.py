@@ -236,13 +236,18 @@ class NativeDriver:
                 if e.errno != errno.ESRCH:
                     cgroup_error = e
             lines = _Lines(ours)
-            line = lines.next()  # the first process exits right after its message; the keeper reaps it
+            received: list[int] = []
+            # The first process exits right after its message; the keeper reaps it.
+            line = lines.next(received)
+            if line and line.startswith(b"pid ") and received:
+                pidfd = received.pop(0)  # PID 1's, taken by its parent: valid even once it is reaped
+            for fd in received:
+                os.close(fd)
             if line and line.startswith(b"err "):
                 raise _start_error(line)
-            if not line or not line.startswith(b"pid "):
+            if not line or not line.startswith(b"pid ") or pidfd < 0:
                 raise ContainerStartError("the container's init failed", 1)
             pid = int(line[4:])
-            pidfd = os.pidfd_open(pid)
             # PID 1 is the keeper's child now (until reaped, its pid cannot be recycled): registered
             # here first, so its exit code finds its place however soon it comes.
             with self._lock:

@@ -8,8 +8,9 @@ no json (the Command comes as marshal data, which this same interpreter wrote), 
 
 Conversation on the socket <fd> (a socketpair with the daemon):
   daemon -> init   b"<length>\\n" + marshal.dumps(Command.to_dict())
-  init   -> daemon b"pid <host pid of PID 1>\\n"   then the first process exits: PID 1 is re-parented
-                                                  to the daemon, a child subreaper, which reaps it
+  init   -> daemon b"pid <host pid of PID 1>\\n"   with a pidfd for it (SCM_RIGHTS); then the first
+                                                  process exits: PID 1 is re-parented to the keeper,
+                                                  a child subreaper, which reaps it
   daemon -> PID 1  b"go\\n"                        once it has put PID 1 in its cgroups and network
                                                   (PID 1 builds its filesystem meanwhile)
   PID 1  -> daemon b"err <exit code> <message>\\n" if the command can't be started; on success the
@@ -73,11 +74,24 @@ def main(args: list[str]) -> int:
         _fail(sync, 1, f"creating the container's namespaces: {_describe(e)}")
     if pid:
         try:
-            os.write(sync, b"pid %d\n" % pid)
+            _report_pid(sync, pid)
         finally:
             os._exit(0)
     _container(sync, spec)
     return 1  # not reached: _container execs or exits
+
+
+def _report_pid(sync: int, pid: int) -> None:
+    """Tell the daemon PID 1's host pid, with a pidfd for it taken while we are still its parent: the
+    keeper reaps PID 1 as soon as it dies (one that fails its set-up dies at once), and a pid the
+    daemon opened only later could by then belong to another process."""
+    import _socket
+    import sys
+
+    pidfd = os.pidfd_open(pid)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, os.dup(sync))
+    rights = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, pidfd.to_bytes(4, sys.byteorder))]
+    sock.sendmsg([b"pid %d\n" % pid], rights)
 
 
 def _read_exact(fd: int, size: int) -> bytes:

@@ -14,10 +14,15 @@ class Lines:
     def __init__(self, sock: socket.socket) -> None:
         self.sock, self.buffer = sock, b""
 
-    def next(self) -> bytes | None:
-        """The next message, or None at EOF (the exec closed the init's end)."""
+    def next(self, fds: list[int] | None = None) -> bytes | None:
+        """The next message, or None at EOF (the exec closed the init's end). Descriptors sent with
+        it are appended to `fds` when given (and closed by the kernel when not asked for)."""
         while b"\n" not in self.buffer:
-            chunk = self.sock.recv(4096)
+            if fds is None:
+                chunk = self.sock.recv(4096)
+            else:
+                chunk, received, _flags, _addr = socket.recv_fds(self.sock, 4096, 4)
+                fds.extend(received)
             if not chunk:
                 return None
             self.buffer += chunk
