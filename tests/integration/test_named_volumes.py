@@ -159,6 +159,10 @@ def test_bad_names_drivers_and_options_are_refused_like_docker(daemon):
     status, doc = vapi(daemon, "POST", "/containers/create", body)
     assert status == 400 and INVALID in doc["message"]
     assert "okname" not in names(daemon)
+    # A create that fails after `-v NAME:` made its volume takes the volume back: nothing changed.
+    failed = daemon.cli("run", "-v", "latefail:/etc/passwd", "busybox", "true")
+    assert failed.returncode != 0 and b"/etc/passwd" in failed.stderr
+    assert "latefail" not in names(daemon)
     status, doc = vapi(daemon, "GET", "/volumes/missing")
     assert status == 404 and doc["message"] == "get missing: no such volume"
     assert vapi(daemon, "DELETE", "/volumes/missing")[0] == 404

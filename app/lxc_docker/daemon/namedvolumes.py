@@ -121,15 +121,22 @@ class NamedVolumes:
 
     # -- `-v NAME:/path` ---------------------------------------------------------------------------
 
-    def ensure(self, name: str) -> tuple[str, bool]:
-        """The data directory of volume `name`, made when missing (lock held by the caller), and
-        whether it holds driver options (those are not filled from the image)."""
+    def ensure(self, name: str) -> tuple[str, bool, bool]:
+        """The data directory of volume `name`, made when missing (lock held by the caller), whether
+        it holds driver options (those are not filled from the image) and whether it was made now."""
         validate_name(name)
         made = self._ensure(name, {}, {})
         if made:
             self._publish("create", name)
         meta = self.store.meta(name) or {}
-        return self.store.data(name), bool(meta.get("Options"))
+        return self.store.data(name), bool(meta.get("Options")), made
+
+    def discard_made(self, names: list[str]) -> None:
+        """Take back volumes `ensure` made for a create that failed (lock held), unless used."""
+        for name in names:
+            if not self.refs.users_of(self.store.data(name)):
+                self.store.delete(self.store.retire(name))
+                self._publish("destroy", name)
 
     def _ensure(self, name: str, options: dict[str, str], labels: dict[str, str]) -> bool:
         if self.store.meta(name) is not None:

@@ -345,11 +345,17 @@ class VolumeService:
                 sources.append((dict(source.volumes or {}), dict(source.volumes_rw or {}), mode))
             # A named volume is made here, under the lock, so that no `volume rm` slips in between.
             named = {}
-            for i, b in enumerate(binds):
-                if b.named:
-                    data, has_options = self.named.ensure(b.source)
-                    binds[i] = Bind(data, b.destination, b.writable)
-                    named[b.destination] = (data, has_options)
+            made_named: list[str] = []
+            try:
+                for i, b in enumerate(binds):
+                    if b.named:
+                        data, has_options, made_now = self.named.ensure(b.source)
+                        binds[i] = Bind(data, b.destination, b.writable)
+                        named[b.destination] = (data, has_options)
+                        made_named += [b.source] if made_now else []
+            except BaseException:
+                self.named.discard_made(made_named)
+                raise
             entries = plan(paths, binds, sources, fixed, reusable)
             self._pending[c.id] = {src for src, _ in entries.values() if src}
         made: list[str] = []
@@ -380,6 +386,8 @@ class VolumeService:
         except BaseException:
             with self._lock:
                 self._pending.pop(c.id, None)
+                # Bad input changes nothing: a volume `-v NAME:` made just now goes too.
+                self.named.discard_made(made_named)
             self._discard(made, dirs)
             raise
         return entries, made, dirs
