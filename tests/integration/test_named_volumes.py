@@ -16,6 +16,7 @@ import time
 import pytest
 
 from lib.daemon import docker_cmd, our_env
+from lib.poll import wait_for
 from lib.require import require, require_module
 from lib.unixhttp import api, request
 
@@ -30,6 +31,20 @@ def vapi(daemon, method: str, path: str, body=None) -> tuple[int, object]:
 
 def names(daemon, *flags: str) -> list[str]:
     return daemon.out("volume", "ls", "-q", *flags).split()
+
+
+def mounted(path: str) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+def volume_events(daemon, since: int, name: str) -> list[tuple[str, str]]:
+    """(action, container id) of the volume's events from `since` until now."""
+    query = f'since={since}&until={int(time.time()) + 1}&filters={{"volume":["{name}"]}}'
+    status, _, body = request(daemon.sock, "GET", f"/v1.24/events?{query}", timeout=30)
+    assert status == 200, body
+    events = [json.loads(line) for line in body.splitlines() if line.strip()]
+    return [(e["Action"], e["Actor"]["Attributes"].get("container", "")) for e in events]
 
 
 def cid_of(daemon, name: str) -> str:
@@ -189,11 +204,22 @@ def test_tmpfs_and_bind_options_are_mounted_while_used(daemon, hostdir):
         "run", "--rm", "-v", "tv:/t", "busybox", "sh", "-c", "grep ' /t ' /proc/mounts; stat -c %a /t"
     )
     assert out.split()[2] == "tmpfs" and "size=1024k" in out and out.split()[-1] == "700"
-    assert not os.path.ismount(data)
+    assert not mounted(data)
+    # Two users: mounted once, until the last of them stops.
+    since = int(time.time()) - 1
+    first, second = (daemon.out("run", "-d", "-v", "tv:/t", "busybox", "sleep", "60").strip() for _ in "12")
+    assert mounted(data)
+    daemon.out("kill", first)
+    assert wait_for(lambda: ("unmount", first) in volume_events(daemon, since, "tv"), timeout=30)
+    assert mounted(data)
+    daemon.out("kill", second)
+    assert wait_for(lambda: ("unmount", second) in volume_events(daemon, since, "tv"), timeout=30)
+    assert not mounted(data)
+    daemon.out("rm", first, second)
     daemon.out("volume", "create", "-o", "type=none", "-o", "o=bind", "-o", f"device={hostdir}", "bv")
     daemon.out("run", "--rm", "-v", "bv:/b", "busybox", "sh", "-c", "echo via-bind > /b/f")
     assert open(os.path.join(hostdir, "f")).read() == "via-bind\n"
-    assert not os.path.ismount(os.path.join(daemon.root, "volumes", "bv", "_data"))
+    assert not mounted(os.path.join(daemon.root, "volumes", "bv", "_data"))
     daemon.out("volume", "rm", "tv", "bv")
     assert os.path.exists(os.path.join(hostdir, "f"))  # a bind's device is the user's: never deleted
 

@@ -187,7 +187,7 @@ class Daemon:
             "ServerVersion": __version__,
             "Bridge": self.networking.manager.bridge or "none",
             "Labels": [],
-            "Plugins": {"Volume": [], "Network": ["bridge", "host", "null"], "Authorization": None},
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": None},
             "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
             "SecurityOptions": [],
         }

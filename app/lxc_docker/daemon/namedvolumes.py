@@ -38,9 +38,21 @@ class References(Protocol):
     def users_of(self, host_path: str) -> list[str]: ...
 
 
+class ContainerList(Protocol):
+    def all(self) -> list[Container]: ...
+
+
 class NamedVolumes:
-    def __init__(self, root: str, store: VolumeStore, refs: References, events: Publisher | None) -> None:
+    def __init__(
+        self,
+        root: str,
+        store: VolumeStore,
+        refs: References,
+        events: Publisher | None,
+        containers: ContainerList | None = None,
+    ) -> None:
         self.root = root
+        self.containers = containers
         self.store = store
         self.refs = refs
         self.events = events
@@ -150,29 +162,25 @@ class NamedVolumes:
     # -- container hooks: mounts of volumes with options, and the mount/unmount events ------------
 
     def prepare_run(self, c: Container, command: Command) -> None:
-        mounted: list[str] = []
-        try:
-            for dest, src in sorted((c.volumes or {}).items()):
-                name = self._name_of(src)
-                if not name:
-                    continue
-                self.store.mount_for(name, c.id)
-                mounted.append(name)
-                rw = "true" if c.volumes_rw.get(dest, True) else "false"
-                self._publish(
-                    "mount", name, container=c.id, destination=dest, propagation="", **{"read/write": rw}
-                )
-        except BaseException:
-            for name in mounted:
-                self.store.unmount_for(name, c.id)
-            raise
+        for dest, src in sorted((c.volumes or {}).items()):
+            name = self._name_of(src)
+            if not name:
+                continue
+            # On a failure the container service runs the release hooks: release_run unmounts.
+            self.store.mount_for(name)
+            rw = "true" if c.volumes_rw.get(dest, True) else "false"
+            attributes = {"container": c.id, "destination": dest, "propagation": "", "read/write": rw}
+            self._publish("mount", name, **attributes)
 
     def release_run(self, c: Container) -> None:
-        for src in sorted((c.volumes or {}).values()):
+        for src in sorted(set((c.volumes or {}).values())):
             name = self._name_of(src)
-            if name:
-                self.store.unmount_for(name, c.id)
-                self._publish("unmount", name, container=c.id)
+            if not name:
+                continue
+            others = self.containers.all() if self.containers is not None else []
+            used = any(o.id != c.id and o.state.running and src in (o.volumes or {}).values() for o in others)
+            self.store.unmount_unless(name, used)
+            self._publish("unmount", name, container=c.id)
 
     def _name_of(self, host_path: str) -> str:
         head, tail = os.path.split(host_path.rstrip("/"))

@@ -24,6 +24,12 @@ still references it). Bind-mounted host paths are never deleted. One exception: 
 create for a container that has never run, which a bind or `--volumes-from` given at start (API 1.9
 clients send them there) replaces, is deleted then unless another container references it.
 
+Named volumes (`-v NAME:/path`, `docker volume create`) live in the same directory with the same
+layout (`volumestore.py`); `namedvolumes.py` serves the `/volumes` API and their events. They follow
+the same reference computation (a container referencing one makes it "in use"), but no `rm -v`
+ever deletes one: only `docker volume rm`, when no container references it. Anonymous volumes are
+listed there too, by their 64-hex id, and `docker volume rm` deletes one no container references.
+
 Mount points made at create go into the container's init layer, beside /etc/hosts and the others,
 so that neither `diff` nor `commit` shows them.
 """
@@ -209,7 +215,7 @@ class VolumeService:
         self._sweep()
         self.store = VolumeStore(self.dir)
         # The `/volumes` API and `-v NAME:/path`; it shares this service's lock and references.
-        self.named = NamedVolumes(os.path.realpath(root), self.store, self, events)
+        self.named = NamedVolumes(os.path.realpath(root), self.store, self, events, containers)
 
     @property
     def lock(self) -> threading.Lock:

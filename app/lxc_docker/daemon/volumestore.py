@@ -117,9 +117,7 @@ class VolumeStore:
 
     def __init__(self, directory: str) -> None:
         self.dir = directory
-        # Named volumes with options mounted now, with the containers using each.
-        self._mounted: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # mounts and unmounts of volumes with options
 
     def data(self, name: str) -> str:
         return os.path.join(self.dir, name, DATA)
@@ -184,39 +182,29 @@ class VolumeStore:
             remove_tree(path)
 
     # -- volumes with driver options: mounted while running containers use them -------------------
+    # Stateless on purpose: whether the volume is mounted is read from the kernel, and who uses it
+    # from the running containers, so a daemon restarted while containers ran (live restore) still
+    # unmounts the volume when the last of them stops.
 
-    def mount_for(self, name: str, container_id: str) -> None:
+    def mount_for(self, name: str) -> None:
         options = (self.meta(name) or {}).get("Options") or {}
-        if not options:
-            return
-        with self._lock:
-            users = self._mounted.get(name)
-            if users is None:
-                self._mount(name, options)
-                users = self._mounted[name] = set()
-            users.add(container_id)
+        if options:
+            with self._lock:
+                if not _is_mounted(self.data(name)):
+                    self._mount(name, options)
 
-    def unmount_for(self, name: str, container_id: str) -> None:
+    def unmount_unless(self, name: str, still_used: bool) -> None:
         with self._lock:
-            users = self._mounted.get(name)
-            if users is None:
-                return
-            users.discard(container_id)
-            if not users:
-                del self._mounted[name]
+            if not still_used and _is_mounted(self.data(name)):
                 _unmount(self.data(name))
 
     def unmount_all(self, name: str) -> None:
         with self._lock:
-            if self._mounted.pop(name, None) is not None:
+            if _is_mounted(self.data(name)):
                 _unmount(self.data(name))
-        if os.path.ismount(self.data(name)):
-            _unmount(self.data(name))  # left by a daemon that stopped while containers ran
 
     def _mount(self, name: str, options: dict[str, str]) -> None:
         target = self.data(name)
-        if os.path.ismount(target):
-            return  # a daemon that stopped while containers ran left it: theirs still
         kind, device, words = options.get("type", ""), options.get("device", ""), _words(options.get("o", ""))
         flags = 0
         data = []
@@ -235,6 +223,13 @@ class VolumeStore:
                 syscalls.mount(device or kind, target, kind, flags, ",".join(data) or None)
         except OSError as e:
             raise SystemError_(f"error while mounting volume {name!r}: {e.strerror or e}") from None
+
+
+def _is_mounted(path: str) -> bool:
+    # Not os.path.ismount: a bind of a directory of the same filesystem looks like no mount to it.
+    escaped = path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012")
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split(" ", 5)[4] == escaped for line in f)
 
 
 def _unmount(path: str) -> None:
