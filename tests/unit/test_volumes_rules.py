@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from lxc_docker.daemon.container import Container
-from lxc_docker.daemon.volumes import (
+from lxc_docker.daemon.volumes import VolumeService
+from lxc_docker.daemon.volumespec import (
     Bind,
-    VolumeService,
     clean_destination,
     parse_bind,
     parse_binds,
