@@ -145,3 +145,13 @@ def test_events_of_a_container_run(named):
     named.prepare_run(c, None)
     named.release_run(c)
     assert [a for _, a, _ in named.events.seen] == ["create", "mount", "unmount"]
+
+
+def test_run_flag_v_names_a_volume_unless_it_is_a_path(tmp_path, monkeypatch):
+    from lxc_docker.runconfig.parse import parse_volume
+
+    monkeypatch.chdir(tmp_path)
+    assert parse_volume("data:/x") == ("/x", "data:/x")
+    assert parse_volume("data:/x:ro") == ("/x", "data:/x:ro")
+    assert parse_volume("./here:/x") == ("/x", f"{tmp_path}/here:/x")
+    assert parse_volume("/abs/../p:/x") == ("/x", "/p:/x")

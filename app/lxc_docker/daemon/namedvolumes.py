@@ -117,10 +117,12 @@ class NamedVolumes:
             users = self.refs.users_of(self.store.data(name))
             if users:
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(sorted(users))}]")
-            with journal.begin("volume-rm", Volume=name) as intent:
-                trash = self.store.retire(name)
-                intent.step()
-                self.store.delete(trash)
+            intent = journal.begin("volume-rm", Volume=name)
+            trash = self.store.retire(name)
+        # Out of sight now: the data is deleted without holding up every create meanwhile.
+        with intent:
+            intent.step()
+            self.store.delete(trash)
         self._publish("destroy", name)
 
     def finish_remove(self, name: str) -> bool:
