@@ -245,7 +245,7 @@ def test_bad_input_is_refused_and_leaves_nothing_behind(daemon, hostdir):
     cases = [
         {**image, "Volumes": {"data": {}}},
         {**image, "HostConfig": {"Binds": [f"{hostdir}:/b:rx"]}},
-        {**image, "HostConfig": {"Binds": ["relative:/b"]}},
+        {**image, "HostConfig": {"Binds": ["relative/path:/b"]}},  # `relative:/b` names a volume
         {**image, "HostConfig": {"Binds": [f"{hostdir}:relative"]}},
         {**image, "Volumes": {"/v": {}}, "HostConfig": {"VolumesFrom": ["no-such-container"]}},
         {**image, "Volumes": {"/v": {}}, "VolumesFrom": "no-such-container:ro"},

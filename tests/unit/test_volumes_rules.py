@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from lxc_docker.daemon.container import Container
-from lxc_docker.daemon.volumes import (
+from lxc_docker.daemon.volumes import VolumeService
+from lxc_docker.daemon.volumespec import (
     Bind,
-    VolumeService,
     clean_destination,
     parse_bind,
     parse_binds,
@@ -36,6 +36,7 @@ from lxc_docker.errors import InvalidParameter, NotFound
             "/var/run/docker.sock:/var/run/docker.sock",
             Bind("/var/run/docker.sock", "/var/run/docker.sock", True),
         ),
+        ("data_1.x:/ctr:ro", Bind("data_1.x", "/ctr", False)),
     ],
 )
 def test_parse_bind(spec, expected):
@@ -50,7 +51,9 @@ def test_parse_bind(spec, expected):
         ("/host:/ctr:ro:extra", "Invalid bind specification"),
         ("/host", "Invalid bind specification"),
         ("/host::ro", "Invalid bind specification"),
-        ("host:/ctr", "host path must be absolute"),
+        ("../host:/ctr", 'create ../host: "../host" includes invalid characters for a local volume name'),
+        ("a/b:/ctr", "includes invalid characters"),
+        ("x:/ctr", "includes invalid characters"),
         ("/host:ctr", "must be an absolute path"),
         ("/host:/", "cannot be mounted on /"),
         ("/host:/..", "cannot be mounted on /"),

@@ -151,7 +151,7 @@ def mounts(c: Container) -> list[dict[str, Any]]:
     modes = {}
     for spec in (c.host_config or {}).get("Binds") or ():
         parts = spec.split(":")
-        if len(parts) >= 2:
+        if len(parts) >= 2 and parts[0].startswith("/"):  # `NAME:/path` mounts a volume, not a bind
             modes[parts[1].rstrip("/") or "/"] = parts[2] if len(parts) > 2 else ""
     out = []
     for dest, src in sorted((c.volumes or {}).items()):

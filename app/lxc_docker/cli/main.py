@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "save": ("save", "Save an image to a tar archive"),
     "tag": ("tag", "Tag an image into a repository"),
     "version": ("version", "Show the docker version information"),
+    "volume": ("volume", "Manage Docker volumes"),
 }
 
 

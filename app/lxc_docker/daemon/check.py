@@ -8,7 +8,8 @@ the pidfile lock meanwhile. The layout it knows:
     graph/<id>/json                    image metadata; its layer is the driver's <id>
     repositories-<driver>              tags
     containers/<id>/config.json        container; its layers are the driver's <id> and <id>-init
-    volumes/<id>/config.json, _data/   volume ("Kept" when a plain rm left it unreferenced)
+    volumes/<id>/config.json, _data/   volume ("Kept" when a plain rm left it unreferenced, "Named"
+                                       for a named one: both kept with no container)
     overlay/<id>/ or vfs/dir/<id>/     the driver's layers (storage/overlay.py, storage/vfs.py)
     journal/*.json                     operations a crash interrupted (sysutil/journal.py)
     network.json                       the bridge and chains of the last run (network/hostrules.py)
@@ -168,7 +169,8 @@ def _volumes(root: str, containers: dict[str, _Container], add: Callable[[Findin
         if not isinstance(meta, dict) or not os.path.isdir(os.path.join(vdir, vid, "_data")):
             add(Finding("bad-volume", vid, "config.json or _data missing or unreadable"))
             continue
-        if os.path.join(vdir, vid, "_data") in referenced or meta.get("Kept"):
+        # A named volume (daemon/volumestore.py) outlives containers on purpose: never an orphan.
+        if os.path.join(vdir, vid, "_data") in referenced or meta.get("Kept") or meta.get("Named"):
             continue
         made_for = str(meta.get("Container") or "?")
         add(Finding("orphan-volume", vid, f"no container references it (made for {made_for[:12]})"))

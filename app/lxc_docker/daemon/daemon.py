@@ -21,6 +21,7 @@ from .containers import ContainerService, memory_limit_supported
 from .events import EventBus, label_source
 from .execs import ExecService
 from .images import ImageService
+from .namedvolumes import wire as wire_named_volumes
 from .networking import ContainerNetworking
 from .recovery import Store, recover
 from .volumes import VolumeService
@@ -58,8 +59,9 @@ class Daemon:
                 restart=config.restart,
             )
             self.volumes = wire_volumes(
-                VolumeService(config.root, self.containers, self.driver), self.containers
+                VolumeService(config.root, self.containers, self.driver, self.events), self.containers
             )
+            self.named_volumes = wire_named_volumes(self.volumes.named, self.containers)
             self.images.containers_using = self.containers.using_image
             self.events.labels_of = label_source(self.containers, self.graph)
             self.execs = ExecService(self.containers, self.exec_driver, self.events)
@@ -185,7 +187,7 @@ class Daemon:
             "ServerVersion": __version__,
             "Bridge": self.networking.manager.bridge or "none",
             "Labels": [],
-            "Plugins": {"Volume": [], "Network": ["bridge", "host", "null"], "Authorization": None},
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": None},
             "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
             "SecurityOptions": [],
         }

@@ -12,6 +12,8 @@ undone operation left. Each rule is idempotent: a crash during recovery is recov
 | `commit`, `import`, `insert`,       | forward when every image named arrived (the tags are set),        |
 | `load`, `pull`                      | back otherwise (the images of the operation that did arrive go)   |
 | `rmi`                               | forward: the tags named go, then the images named, child first    |
+| `volume-rm`                         | forward, unless a container uses the volume now                   |
+| `volume-create`                     | nothing to do: the volume appears by one rename, or not at all    |
 
 `pull` is the hook for the registry (issue 10): it writes `Journal(root).begin("pull",
 Images=[ids, parents first], Tags=[[repo, tag, id], ...])` before its first layer, registers the images
@@ -23,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import DockerError, NotFound
 from ..image.graph import Graph
@@ -31,6 +33,9 @@ from ..image.tags import TagStore
 from ..storage.base import StorageDriver
 from ..sysutil.journal import Journal
 from .container import Container
+
+if TYPE_CHECKING:
+    from .namedvolumes import NamedVolumes
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,9 @@ class Volumes(Protocol):
     def finish_remove(self, container_id: str, host_paths: list[str], remove_volumes: bool) -> None: ...
 
     def discard_made_for(self, container_id: str) -> list[str]: ...
+
+    @property
+    def named(self) -> NamedVolumes: ...
 
 
 @dataclass
@@ -151,8 +159,24 @@ def _delete_image(store: Store, image_id: str) -> bool:
     return True
 
 
+def _volume_rm(store: Store, doc: dict[str, Any]) -> str:
+    name = str(doc["Volume"])
+    if store.volumes.named.finish_remove(name):
+        return f"volume {name} removed"
+    return f"volume {name} kept (gone already, or in use)"
+
+
+def _volume_create(store: Store, doc: dict[str, Any]) -> str:
+    # The volume directory is renamed into place whole; the start-up sweep took a half-made one.
+    name = str(doc["Volume"])
+    made = store.volumes.named.store.meta(name) is not None
+    return f"volume {name} {'was created' if made else 'not created'}"
+
+
 RULES: dict[str, Callable[[Store, dict[str, Any]], str]] = {
     "rm": _rm,
+    "volume-rm": _volume_rm,
+    "volume-create": _volume_create,
     "create": _create,
     "rmi": _rmi,
     **{op: _images for op in IMAGE_OPS},

@@ -24,150 +24,53 @@ still references it). Bind-mounted host paths are never deleted. One exception: 
 create for a container that has never run, which a bind or `--volumes-from` given at start (API 1.9
 clients send them there) replaces, is deleted then unless another container references it.
 
+Named volumes (`-v NAME:/path`, `docker volume create`) live in the same directory with the same
+layout (`volumestore.py`); `namedvolumes.py` serves the `/volumes` API and their events. They follow
+the same reference computation (a container referencing one makes it "in use"), but no `rm -v`
+ever deletes one: only `docker volume rm`, when no container references it. Anonymous volumes are
+listed there too, by their 64-hex id, and `docker volume rm` deletes one no container references.
+
 Mount points made at create go into the container's init layer, beside /etc/hosts and the others,
 so that neither `diff` nor `commit` shows them.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import shutil
-import stat
-import subprocess
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .. import timeutil
-from ..archive import safepath
-from ..errors import DockerError, InvalidParameter, NotFound, SystemError_
+from ..errors import DockerError, InvalidParameter, NotFound
 from ..execution.base import Command, Mount
 from ..image.image import new_id
 from ..storage.base import StorageDriver, remove_tree
 from ..sysutil import atomic
 from .container import Container
+from .namedvolumes import NamedVolumes, Publisher
 from .state import ZERO_TIME
+from .volumemounts import fill_from_image, make_mountpoints
+from .volumespec import (
+    DATA,
+    Bind,
+    clean_destination,
+    parse_binds,
+    parse_volumes_from,
+    plan,
+    volume_id_of,
+    volumes_from_specs,
+)
+from .volumestore import VolumeStore
 
 log = logging.getLogger(__name__)
 
-DATA = "_data"
 META = "config.json"
 # Set in a volume's config.json when a plain `rm` leaves it referenced by no container: kept on
 # purpose (Docker 0.9's rule), so the store checker does not report it as leaked.
 KEPT = "Kept"
-_HEX = frozenset("0123456789abcdef")
-
-
-# -- parsing (pure) ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Bind:
-    source: str  # absolute host path, as given
-    destination: str  # clean absolute container path
-    writable: bool
-
-
-def clean_destination(path: str, what: str = "volume") -> str:
-    """A container path as Go's filepath.Clean leaves it; relative paths and `/` are refused."""
-    if not isinstance(path, str) or not path.startswith("/"):
-        raise InvalidParameter(f"Invalid {what} path {path!r}: it must be an absolute path")
-    cleaned = "/" + os.path.normpath(path).lstrip("/")
-    if cleaned == "/":
-        raise InvalidParameter(f"Invalid {what} path {path!r}: a volume cannot be mounted on /")
-    return cleaned
-
-
-def parse_bind(spec: str) -> Bind:
-    """`/host:/container[:ro|:rw]` from HostConfig.Binds; the mode defaults to rw."""
-    parts = spec.split(":") if isinstance(spec, str) else []
-    if len(parts) not in (2, 3) or not all(parts):
-        raise InvalidParameter(
-            f"Invalid bind specification: {spec!r} (use /host/path:/container/path[:ro|rw])"
-        )
-    source, destination = parts[0], parts[1]
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if mode not in ("ro", "rw"):
-        raise InvalidParameter(f"Invalid bind mode {mode!r} in {spec!r}: use ro or rw")
-    if not source.startswith("/"):
-        # The daemon's working directory means nothing to the user; the client makes paths absolute.
-        raise InvalidParameter(f"Invalid bind specification {spec!r}: the host path must be absolute")
-    return Bind(source, clean_destination(destination, "bind"), mode == "rw")
-
-
-def parse_binds(specs: Iterable[str] | None) -> list[Bind]:
-    binds = [parse_bind(s) for s in specs or ()]
-    seen: set[str] = set()
-    for b in binds:
-        if b.destination in seen:
-            raise InvalidParameter(f"Duplicate bind mount {b.destination}")
-        seen.add(b.destination)
-    return binds
-
-
-def parse_volumes_from(spec: str) -> tuple[str, bool | None]:
-    """`name[:ro|:rw]` → (name, writable); None keeps each volume's mode in the source container."""
-    name, sep, mode = spec.partition(":") if isinstance(spec, str) else ("", "", "")
-    if not name or (sep and mode not in ("ro", "rw")):
-        raise InvalidParameter(f"Malformed volumes-from specification: {spec!r} (use CONTAINER[:ro|rw])")
-    return name, (mode == "rw") if mode else None
-
-
-def volumes_from_specs(config: dict[str, Any], host_config: dict[str, Any]) -> list[str]:
-    """HostConfig.VolumesFrom (API 1.10+) then Config.VolumesFrom (API 1.9's comma list), deduplicated."""
-    specs: list[str] = []
-    value = host_config.get("VolumesFrom")
-    for item in [value] if isinstance(value, str) else value or ():
-        specs += str(item).split(",")
-    legacy = config.get("VolumesFrom")
-    if isinstance(legacy, str):
-        specs += legacy.split(",")
-    result: list[str] = []
-    for spec in (s.strip() for s in specs):
-        if spec and spec not in result:
-            result.append(spec)
-    return result
-
-
-def plan(
-    paths: Iterable[str],
-    binds: list[Bind],
-    sources: list[tuple[dict[str, str], dict[str, bool], bool | None]],
-    fixed: dict[str, tuple[str, bool]] | None = None,
-    reusable: dict[str, str] | None = None,
-) -> dict[str, tuple[str, bool]]:
-    """Container path → (host path, writable); host path "" asks for a new volume.
-
-    Precedence: `fixed` entries, then binds, then each `--volumes-from` source in the order given
-    (the first one to offer a path wins), then a volume for each remaining path of Config.Volumes
-    (`reusable` names volumes already made for this container, used again rather than replaced).
-    Binds win over volumes-from because the user named that path explicitly; volumes-from wins over
-    Config.Volumes as in Docker 0.9, so that an image's VOLUME is served by the data container.
-    A source's read-only volume stays read-only even with `:rw`: a read-only bind must not become
-    writable by going through a middleman container (Docker did the same).
-    """
-    result: dict[str, tuple[str, bool]] = dict(fixed or {})
-    for b in binds:
-        result.setdefault(b.destination, (b.source, b.writable))
-    for volumes, volumes_rw, mode in sources:
-        for dest, source in volumes.items():
-            writable = bool(volumes_rw.get(dest, True)) and mode is not False
-            result.setdefault(dest, (source, writable))
-    for path in paths:
-        result.setdefault(path, ((reusable or {}).get(path, ""), True))
-    return result
-
-
-def volume_id_of(volumes_dir: str, host_path: str) -> str | None:
-    """The id of the volume whose data directory is `host_path`, or None (a bind of a host path)."""
-    head, tail = os.path.split(host_path.rstrip("/"))
-    parent, vid = os.path.split(head)
-    if tail == DATA and parent == volumes_dir and len(vid) == 64 and set(vid) <= _HEX:
-        return vid
-    return None
 
 
 # -- the service -------------------------------------------------------------------------------------
@@ -190,9 +93,12 @@ class LifecycleHooks(Protocol):
 
 
 class VolumeService:
-    def __init__(self, root: str, containers: ContainerLookup, driver: StorageDriver) -> None:
+    def __init__(
+        self, root: str, containers: ContainerLookup, driver: StorageDriver, events: Publisher | None = None
+    ) -> None:
         self.containers = containers
         self.driver = driver
+        self.events = events
         self.dir = os.path.join(os.path.realpath(root), "volumes")
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         # Volumes taken by containers being created: they are not registered yet, so an `rm -v`
@@ -200,6 +106,20 @@ class VolumeService:
         self._pending: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         self._sweep()
+        self.store = VolumeStore(self.dir)
+        # The `/volumes` API and `-v NAME:/path`; it shares this service's lock and references.
+        self.named = NamedVolumes(os.path.realpath(root), self.store, self, events, containers)
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
+
+    def users_of(self, host_path: str) -> list[str]:
+        """Ids of the containers (also those being created) whose volumes include `host_path`;
+        call with the lock held."""
+        users = {c.id for c in self.containers.all() if host_path in (c.volumes or {}).values()}
+        users.update(cid for cid, pending in self._pending.items() if host_path in pending)
+        return sorted(users)
 
     # -- hooks -------------------------------------------------------------------------------------
 
@@ -244,6 +164,8 @@ class VolumeService:
         with self._lock:
             self._pending.pop(container_id, None)
             unreferenced = self._own_volumes(host_paths) - self._referenced(exclude=container_id)
+            # Named volumes outlive every container: only `docker volume rm` deletes them.
+            unreferenced = {vid for vid in unreferenced if not self.store.is_named(vid)}
             if not remove_volumes:
                 for vid in sorted(unreferenced):
                     self._mark_kept(vid)
@@ -251,6 +173,7 @@ class VolumeService:
             trash = [self._retire(vid) for vid in sorted(unreferenced)]
         for path in trash:
             self._delete(path)
+            self._publish("destroy", os.path.basename(path).removeprefix(".tmp-del-"))
 
     def discard_made_for(self, container_id: str) -> list[str]:
         """Delete the volumes made for `container_id` that no container references: recovery's undo of
@@ -319,13 +242,26 @@ class VolumeService:
                 if source.id == c.id:
                     raise InvalidParameter(f"Container {name} cannot mount volumes from itself")
                 sources.append((dict(source.volumes or {}), dict(source.volumes_rw or {}), mode))
+            # A named volume is made here, under the lock, so that no `volume rm` slips in between.
+            named = {}
+            made_named: list[str] = []
+            try:
+                for i, b in enumerate(binds):
+                    if b.named:
+                        data, has_options, made_now = self.named.ensure(b.source)
+                        binds[i] = Bind(data, b.destination, b.writable)
+                        named[b.destination] = (data, has_options)
+                        made_named += [b.source] if made_now else []
+            except BaseException:
+                self.named.discard_made(made_named)
+                raise
             entries = plan(paths, binds, sources, fixed, reusable)
             self._pending[c.id] = {src for src, _ in entries.values() if src}
         made: list[str] = []
         dirs: list[str] = []
         try:
             for b in binds:
-                if entries.get(b.destination) == (b.source, b.writable):
+                if b.destination not in named and entries.get(b.destination) == (b.source, b.writable):
                     real = self._bind_source(b.source, dirs)
                     entries[b.destination] = (real, b.writable)
             with self._layer(c.init_id) as image_root:
@@ -334,18 +270,23 @@ class VolumeService:
                         vid = self._new_volume(c.id, dest, image_root)
                         made.append(vid)
                         entries[dest] = (self._data(vid), rw)
+                    elif dest in named and (src, False) == named[dest] and not os.listdir(src):
+                        # Docker copies the image's content into an empty named volume, each time.
+                        fill_from_image(image_root, dest, src)
                 if mountpoints:
-                    _make_mountpoints(image_root, entries)
+                    make_mountpoints(image_root, entries)
             if mountpoints:
                 # A driver that copied the init layer when it made the container's (vfs) does not
                 # see the mount points made above; elsewhere (overlay) this finds them all there.
                 with self._layer(c.id) as rootfs, self._layer(c.init_id) as image_root:
-                    _make_mountpoints(rootfs, entries, times_from=image_root)
+                    make_mountpoints(rootfs, entries, times_from=image_root)
             with self._lock:
                 self._pending[c.id] = {src for src, _ in entries.values()}
         except BaseException:
             with self._lock:
                 self._pending.pop(c.id, None)
+                # Bad input changes nothing: a volume `-v NAME:` made just now goes too.
+                self.named.discard_made(made_named)
             self._discard(made, dirs)
             raise
         return entries, made, dirs
@@ -442,33 +383,14 @@ class VolumeService:
         return os.path.join(self.dir, vid, DATA)
 
     def _new_volume(self, container_id: str, dest: str, image_root: str) -> str:
-        """A new volume holding a copy of what the image has at `dest` (its owner and mode too).
-
-        `dest` is found in `image_root` through safepath's descriptor walk (the image may link its
-        parents anywhere) and copied from that descriptor, never by a path joined under the root.
-        """
+        """A new volume holding a copy of what the image has at `dest` (its owner and mode too)."""
         vid = new_id()
         tmp = os.path.join(self.dir, f".tmp-{vid}")
         data = os.path.join(tmp, DATA)
-        src_fd = -1
         try:
             os.makedirs(data, 0o755)
             os.chmod(tmp, 0o700)
-            try:
-                src_fd = safepath.open_dir(image_root, dest)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                if e.errno not in (errno.ENOTDIR, errno.ELOOP):
-                    raise
-                what = "it is a file in the image" if e.errno == errno.ENOTDIR else e.strerror
-                raise InvalidParameter(f"Cannot mount a volume on {dest}: {what}") from None
-            if src_fd >= 0:
-                st = os.fstat(src_fd)
-                if os.listdir(src_fd):
-                    _copy_contents(src_fd, data)
-                os.chown(data, st.st_uid, st.st_gid)
-                os.chmod(data, stat.S_IMODE(st.st_mode))
+            fill_from_image(image_root, dest, data)
             meta = {"ID": vid, "Path": dest, "Container": container_id, "Created": timeutil.now_rfc3339()}
             atomic.write_json(os.path.join(tmp, META), meta)
             os.rename(tmp, os.path.join(self.dir, vid))
@@ -476,9 +398,7 @@ class VolumeService:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        finally:
-            if src_fd >= 0:
-                os.close(src_fd)
+        self._publish("create", vid)
         return vid
 
     def _retire(self, vid: str) -> str:
@@ -509,6 +429,10 @@ class VolumeService:
             except OSError:
                 pass  # something was put there meanwhile: it is the user's now
 
+    def _publish(self, action: str, vid: str) -> None:
+        if self.events is not None and vid:
+            self.events.publish(action, vid, type="volume", driver="local")
+
     def _sweep(self) -> None:
         for name in os.listdir(self.dir):
             if atomic.is_temp_name(name):
@@ -538,94 +462,6 @@ def _saved_host_config(c: Container) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return doc if isinstance(doc, dict) else {}
-
-
-def _make_mountpoints(root: str, entries: dict[str, tuple[str, bool]], times_from: str | None = None) -> None:
-    """Create each mount point in `root`: a directory, or an empty file for a bind of a file.
-
-    The image is untrusted (a parent of a mount point may be a symlink to a host directory): every
-    entry is reached through safepath's descriptor walk, symlinks followed inside `root`.
-    With `times_from` (the init layer, where the same mount points were made a moment before), each
-    mount point and its parents take that layer's times: `docker diff` compares mtimes, and must not
-    show a mount point as changed in a layer the storage driver copied (vfs).
-    """
-    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        for dest in sorted(entries):
-            source = entries[dest][0]
-            is_dir = os.path.isdir(source)  # the volume's own path (the daemon's, or a bind's)
-            try:
-                try:
-                    st = safepath.lstat(root_fd, dest, follow=True)
-                except FileNotFoundError:
-                    st = None
-                if st is None and is_dir:
-                    os.close(safepath.make_dirs(root_fd, dest)[0])
-                elif st is None:
-                    safepath.make_file(root_fd, dest)
-            except OSError as e:
-                if e.errno not in (errno.ENOTDIR, errno.ELOOP):
-                    raise
-                # Named as the container sees it: never the host path of the layer.
-                raise InvalidParameter(f"Cannot mount a volume on {dest}: {e.strerror}") from None
-            if st is None:
-                continue
-            if stat.S_ISDIR(st.st_mode) != is_dir:
-                # Not naming `source`: a volume's source is a path of the daemon's on the host.
-                what = "directory" if is_dir else "file"
-                raise InvalidParameter(
-                    f"Cannot mount a {what} on {dest}: the image has a "
-                    f"{'file' if is_dir else 'directory'} there"
-                )
-        if times_from is not None:
-            _copy_times(root_fd, times_from, entries)
-    finally:
-        os.close(root_fd)
-
-
-def _copy_times(root_fd: int, times_from: str, entries: dict[str, tuple[str, bool]]) -> None:
-    from_fd = os.open(times_from, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        for dest in sorted(entries):
-            parts = dest.strip("/").split("/")
-            for depth in range(1, len(parts) + 1):
-                path = "/" + "/".join(parts[:depth])
-                try:
-                    st = safepath.lstat(from_fd, path, follow=True)
-                    found = safepath.open_parent(root_fd, path)
-                except (FileNotFoundError, NotADirectoryError):
-                    continue
-                try:
-                    name = found.name or b"."
-                    own = os.stat(name, dir_fd=found.dir_fd, follow_symlinks=False)
-                    # Only where they differ: through an overlay mount, touching it copies it up.
-                    if own.st_mtime_ns != st.st_mtime_ns:
-                        times = (st.st_atime_ns, st.st_mtime_ns)
-                        os.utime(name, ns=times, dir_fd=found.dir_fd, follow_symlinks=False)
-                finally:
-                    os.close(found.dir_fd)
-    finally:
-        os.close(from_fd)
-
-
-def _copy_contents(source_fd: int, dest: str) -> None:
-    # cp -a keeps owners, modes, hard links, xattrs and device nodes; symlinks are copied, not
-    # followed, so an image's link to / can't pull the host's files into the volume. The source
-    # is the directory safepath opened, handed to cp as /proc/self/fd/N (its own descriptor).
-    source = f"/proc/self/fd/{source_fd}"
-    result = subprocess.run(
-        ["cp", "-a", "--reflink=auto", "--", source + "/.", dest + "/"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        check=False,
-        pass_fds=(source_fd,),
-    )
-    if result.returncode != 0:
-        raise SystemError_(
-            f"copying the image's content into a new volume failed: "
-            f"{result.stderr.decode(errors='replace').strip()}"
-        )
 
 
 def wire(service: VolumeService, hooks: LifecycleHooks) -> VolumeService:

@@ -108,9 +108,9 @@ def _clean(path: str) -> str:
 def parse_volume(spec: str) -> tuple[str, str | None]:
     """One `-v` value → (container path, bind for HostConfig.Binds or None).
 
-    `/data` asks the daemon for a new volume; `/host:/data[:ro|:rw]` binds a host path. A relative
-    host path is made absolute against the client's working directory (the daemon's own working
-    directory would be meaningless to the user).
+    `/data` asks the daemon for a new volume; `/host:/data[:ro|:rw]` binds a host path; `NAME:/data`
+    mounts the named volume NAME. A relative host path (`./dir`, `~/dir`) is made absolute against the
+    client's working directory (the daemon's own working directory would be meaningless to the user).
     """
     parts = spec.split(":")
     if len(parts) > 3 or not all(parts):
@@ -126,8 +126,11 @@ def parse_volume(spec: str) -> tuple[str, str | None]:
         raise ValueError("Invalid volume: path can't be '/'")
     if len(parts) == 1:
         return container_path, None
-    host_path = _clean(os.path.abspath(parts[0]))
-    bind = f"{host_path}:{container_path}"
+    source = parts[0]
+    if source.startswith((".", "/", "~")):
+        source = _clean(os.path.abspath(os.path.expanduser(source)))
+    # Anything else names a volume (`-v NAME:/path`); the daemon checks the name.
+    bind = f"{source}:{container_path}"
     if len(parts) == 3:
         if parts[2] not in ("ro", "rw"):
             raise ValueError(f"Invalid mode for volumes: {parts[2]} (use ro or rw)")
