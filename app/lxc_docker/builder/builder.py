@@ -25,8 +25,10 @@ from ..archive.extract import extract
 from ..errors import DockerError, NotFound
 from ..image.image import Image
 from . import context as ctxfiles
+from .args import BuildArgs
 from .cache import BuildCache
 from .context import BuildContext
+from .instructions import NewerInstructions
 from .interfaces import ContainerRef, ContainerRunner, ImageStore, LayerDriver, Output
 from .parser import DockerfileError, Instruction, parse_trigger
 
@@ -37,8 +39,10 @@ _VARIABLE = re.compile(r"\\\$|\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z0-9_]+)")
 class RunFailed(DockerError):
     """A RUN command exited non-zero; its exit code goes to the client (errorDetail.code)."""
 
-    def __init__(self, cmd: list[str], code: int) -> None:
-        super().__init__(f"The command {go_list(cmd)} returned a non-zero code: {code}")
+    def __init__(self, cmd: list[str], code: int, quoted: bool = False) -> None:
+        # Docker 1.10 (API 1.22) quoted the command; before, Go printed the list.
+        shown = "'" + " ".join(cmd) + "'" if quoted else go_list(cmd)
+        super().__init__(f"The command {shown} returned a non-zero code: {code}")
         self.code = code
 
 
@@ -47,7 +51,7 @@ def go_list(values: list[str] | None) -> str:
     return "[" + " ".join(values or []) + "]"
 
 
-class Builder:
+class Builder(NewerInstructions):
     def __init__(
         self,
         context: BuildContext,
@@ -61,6 +65,9 @@ class Builder:
         remove: bool = False,
         force_remove: bool = False,
         auth_config: dict[str, Any] | None = None,
+        build_args: dict[str, str | None] | None = None,
+        quoted_errors: bool = False,
+        strict_build_args: bool = True,
     ) -> None:
         self.images = images
         self.layers = layers
@@ -72,6 +79,9 @@ class Builder:
         self.remove = remove
         self.force_remove = force_remove
         self.auth_config = auth_config or {}
+        self.args = BuildArgs(build_args)
+        self.quoted_errors = quoted_errors  # the failed-RUN wording of API 1.22 on
+        self.strict_build_args = strict_build_args  # an undeclared build arg fails (API < 1.25)
         self.image = ""  # the current image id; "" before the first FROM
         # Only the keys that are set: the image store and the runner fill in the defaults.
         self.config: dict[str, Any] = {}
@@ -90,6 +100,7 @@ class Builder:
                 raise DockerError(
                     "No image was generated. This may be because the Dockerfile does not do anything."
                 )
+            self.check_unconsumed()
         except BaseException:
             # A failed RUN's container stays for inspection, unless removal is forced.
             if self.force_remove:
@@ -97,6 +108,14 @@ class Builder:
             raise
         self.out(f"Successfully built {self.image[:12]}\n")
         return self.image
+
+    def check_unconsumed(self) -> None:
+        unused = self.args.unconsumed()
+        if not unused:
+            return
+        if self.strict_build_args:
+            raise DockerError(f"One or more build-args {go_list(unused)} were not consumed, failing build.")
+        self.out(f"[Warning] One or more build-args {go_list(unused)} were not consumed\n")
 
     def step(self, label: str, ins: Instruction, line: int) -> None:
         self.out(f"Step {label} : {ins}\n")
@@ -153,18 +172,19 @@ class Builder:
         self._commit_nop(f"MAINTAINER {ins.value}")
 
     def cmd_run(self, ins: Instruction, line: int) -> None:
-        cmd = ins.value
-        step_config = self._step_config(cmd)
+        cmd = self.shell_command(ins)
+        step_config, run_config = self.run_configs(cmd)
         if self._probe_cache(step_config):
             return
-        c = self._create_container(step_config)
+        c = self._create_container(run_config)
         self._run(c, cmd)
         self._commit_container(c, step_config)
 
     def cmd_cmd(self, ins: Instruction, line: int) -> None:
-        self.config["Cmd"] = ins.value
+        cmd = self.shell_command(ins)
+        self.config["Cmd"] = cmd
         self.cmd_set = True
-        self._commit_nop(f"CMD {go_list(ins.value)}")
+        self._commit_nop(f"CMD {go_list(cmd)}")
 
     def cmd_expose(self, ins: Instruction, line: int) -> None:
         ports = dict(self.config.get("ExposedPorts") or {})
@@ -208,11 +228,12 @@ class Builder:
             self._add_local(src, dest)
 
     def cmd_entrypoint(self, ins: Instruction, line: int) -> None:
-        self.config["Entrypoint"] = ins.value
+        entrypoint = self.shell_command(ins)
+        self.config["Entrypoint"] = entrypoint
         if not self.cmd_set:
             # The base image's CMD was written for its own entrypoint, not this one.
             self.config["Cmd"] = None
-        self._commit_nop(f"ENTRYPOINT {go_list(ins.value)}")
+        self._commit_nop(f"ENTRYPOINT {go_list(entrypoint)}")
 
     def cmd_volume(self, ins: Instruction, line: int) -> None:
         volumes = dict(self.config.get("Volumes") or {})
@@ -222,8 +243,9 @@ class Builder:
         self._commit_nop(f"VOLUME {ins.args}")
 
     def cmd_user(self, ins: Instruction, line: int) -> None:
-        self.config["User"] = ins.value
-        self._commit_nop(f"USER {ins.value}")
+        user = self._substitute(ins.value)  # as Docker 1.x substitutes in USER
+        self.config["User"] = user
+        self._commit_nop(f"USER {user}")
 
     def cmd_workdir(self, ins: Instruction, line: int) -> None:
         path = self._substitute(ins.value)
@@ -255,9 +277,9 @@ class Builder:
         key = context.checksum(rel, name)
         self._commit_layer(key, dest, lambda root: add_from_context(root, context, rel, dest, name))
 
-    def _commit_layer(self, key: str, dest: str, fill: Callable[[str], int]) -> None:
+    def _commit_layer(self, key: str, dest: str, fill: Callable[[str], int], verb: str = "ADD") -> None:
         """A new image whose layer `fill` writes, given the layer's mounted root; cached by `key`."""
-        step_config = self._step_config(["/bin/sh", "-c", f"#(nop) ADD {key} in {dest}"])
+        step_config = self._step_config(["/bin/sh", "-c", f"#(nop) {verb} {key} in {dest}"])
         if self._probe_cache(step_config):
             return
         layers = self.layers
@@ -329,7 +351,7 @@ class Builder:
     def _run(self, c: ContainerRef, cmd: list[str]) -> None:
         code = self.runner.run(c, self.out if self.verbose else None)
         if code != 0:
-            raise RunFailed(cmd, code)
+            raise RunFailed(cmd, code, self.quoted_errors)
 
     def _commit_container(self, c: ContainerRef, step_config: dict[str, Any]) -> None:
         image = self.runner.commit(
@@ -342,10 +364,12 @@ class Builder:
         self._now_at(image)
 
     def _substitute(self, text: str) -> str:
-        """`$NAME` and `${NAME}` from the ENV set so far (unknown names stay as written; `\\$` is a $)."""
+        """`$NAME` and `${NAME}` from the ENV set so far and the build arguments in effect (ENV
+        winning; unknown names stay as written; `\\$` is a $)."""
         if "$" not in text:
             return text
-        env = dict(e.split("=", 1) for e in self.config.get("Env") or [] if "=" in e)
+        env = self.args.values()
+        env.update(e.split("=", 1) for e in self.config.get("Env") or [] if "=" in e)
 
         def replace(m: re.Match[str]) -> str:
             if m.group(0) == "\\$":
@@ -362,15 +386,18 @@ class Builder:
 # the container will see them: symlinks in the image are followed but cannot lead out of `root`.
 
 
-def add_from_context(root: str, context: BuildContext, rel: bytes, dest: str, name: str) -> int:
+def add_from_context(
+    root: str, context: BuildContext, rel: bytes, dest: str, name: str, unpack: bool = True
+) -> int:
     """ADD of context entry `rel` to `dest`; returns the bytes written.
 
     A directory's contents go into directory `dest` (tar -x semantics: a union, the source winning
     file by file), owned by 0:0 with their modes and times; a local tarball is unpacked into
     `dest` with the owners it records; anything else is copied as one file (0:0, its mode and
-    time) to `dest`, or to `dest/name` when `dest` ends with / or is a directory.
+    time) to `dest`, or to `dest/name` when `dest` ends with / or is a directory. With `unpack`
+    false (COPY) a tarball is copied as any file.
     """
-    if context.is_dir(rel) or context.is_archive(rel):
+    if context.is_dir(rel) or (unpack and context.is_archive(rel)):
         fd, created = ensure_dir(root, dest)
         try:
             if not context.is_dir(rel):

@@ -31,6 +31,11 @@ KEY_FIELDS = (
     "CpuShares",
     "Tty",
     "OpenStdin",
+    # Docker 1.x's image keys: a step made under other ones is another step.
+    "Labels",
+    "StopSignal",
+    "Shell",
+    "Healthcheck",
 )
 
 
