@@ -252,3 +252,16 @@ def test_sdk_build_errors_and_buildargs(daemon, tmp_path):
             client.images.build(fileobj=io.BytesIO(fileobj.getvalue()), buildargs={"N": "4"})
     finally:
         client.close()
+
+
+def test_request_labels_are_a_cached_last_step(daemon, tmp_path):
+    ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nLABEL from=file\nRUN true\n"})
+    first = build(daemon, ctx, "--label", "a=1", "-t", "labels/x", "--rm")
+    built_id(first)
+    assert 'Step 4 : LABEL "a"="1"\n' in first.stdout.decode()
+    again = build(daemon, ctx, "--label", "a=1", "--rm").stdout.decode()
+    assert again.count("Using cache") == 3
+    other = build(daemon, ctx, "--label", "a=2", "-t", "labels/y", "--rm").stdout.decode()
+    assert other.count("Using cache") == 2, "only the labels step is new"
+    assert inspect(daemon, "labels/y")["Config"]["Labels"] == {"from": "file", "a": "2"}
+    assert inspect(daemon, "labels/x")["Config"]["Labels"] == {"from": "file", "a": "1"}
