@@ -189,10 +189,13 @@ def test_copy_content_changes_miss_the_cache(daemon, tmp_path):
 
 def test_failed_run_wording_follows_the_api_version(daemon, real_cli, tmp_path):  # noqa: F811
     body = tar_of({"Dockerfile": b"FROM busybox\nRUN false\n"})
-    _, _, old = api(daemon, "POST", "/v1.9/build", body)
-    assert b'"The command [/bin/sh -c false] returned a non-zero code: 1"' in old, old
-    _, _, new = api(daemon, "POST", "/v1.24/build", body)
-    assert b"\"The command '/bin/sh -c false' returned a non-zero code: 1\"" in new, new
+    # Docker 1.7 (API 1.19) printed the Go list; Docker 1.8 (API 1.20) on quote the command.
+    for version in ("1.9", "1.19"):
+        _, _, old = api(daemon, "POST", f"/v{version}/build", body)
+        assert b'"The command [/bin/sh -c false] returned a non-zero code: 1"' in old, old
+    for version in ("1.20", "1.24"):
+        _, _, new = api(daemon, "POST", f"/v{version}/build", body)
+        assert b"\"The command '/bin/sh -c false' returned a non-zero code: 1\"" in new, new
     ctx = write_context(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN false\n"})
     cli28 = real_cli("build", ctx)
     assert b"The command '/bin/sh -c false' returned a non-zero code: 1" in cli28.stderr, cli28.stderr

@@ -40,7 +40,7 @@ class RunFailed(DockerError):
     """A RUN command exited non-zero; its exit code goes to the client (errorDetail.code)."""
 
     def __init__(self, cmd: list[str], code: int, quoted: bool = False) -> None:
-        # Docker 1.10 (API 1.22) quoted the command; before, Go printed the list.
+        # Docker 1.8 (API 1.20) quoted the command; Docker 1.7 and before printed the Go list.
         shown = "'" + " ".join(cmd) + "'" if quoted else go_list(cmd)
         super().__init__(f"The command {shown} returned a non-zero code: {code}")
         self.code = code
@@ -80,7 +80,7 @@ class Builder(NewerInstructions):
         self.force_remove = force_remove
         self.auth_config = auth_config or {}
         self.args = BuildArgs(build_args)
-        self.quoted_errors = quoted_errors  # the failed-RUN wording of API 1.22 on
+        self.quoted_errors = quoted_errors  # the failed-RUN wording of API 1.20 on
         self.strict_build_args = strict_build_args  # an undeclared build arg fails (API < 1.25)
         self.image = ""  # the current image id; "" before the first FROM
         # Only the keys that are set: the image store and the runner fill in the defaults.

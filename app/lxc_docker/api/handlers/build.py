@@ -104,9 +104,9 @@ def _options(req: Request) -> dict[str, Any]:
         "auth_config": _registry_config(req.headers.get("X-Registry-Config", "")),
         "only_id": only_id,
         "build_args": parse_query(req.q("buildargs")) if req.q("buildargs") else None,
-        # Wording and rules of the requested version: quoted commands from 1.22 (Docker 1.10),
+        # Wording and rules of the requested version: quoted commands from 1.20 (Docker 1.8),
         # an undeclared build arg a warning rather than a failure from 1.25 (Docker 1.13).
-        "quoted_errors": req.at_least(1, 22),
+        "quoted_errors": req.at_least(1, 20),
         "strict_build_args": not req.at_least(1, 25),
     }
 
