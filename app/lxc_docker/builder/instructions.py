@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..archive import dockerignore
 from ..errors import DockerError
 from . import context as ctxfiles
+from .layerwrite import add_from_context
 from .parser import Instruction
 
 if TYPE_CHECKING:
@@ -93,8 +94,6 @@ class NewerInstructions:
         key = keys[0] if len(keys) == 1 else "multi:" + hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
         def fill(root: str) -> int:
-            from .builder import add_from_context
-
             return sum(
                 add_from_context(root, context, rel, dest, name, unpack=False) for rel, name in sources
             )
