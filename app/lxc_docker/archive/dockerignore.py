@@ -67,8 +67,14 @@ class Matcher:
     """Compiled patterns; `excluded(path)` for paths relative to the context root."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns = [Pattern(p) for p in patterns]
+        self.sources = list(patterns)
+        self.patterns = [Pattern(p) for p in self.sources]
         self.has_exceptions = any(p.exception for p in self.patterns)
+
+    def keeping(self, paths: Iterable[str]) -> Matcher:
+        """These patterns with exceptions for `paths` (what a client must send whatever the
+        patterns say: the Dockerfile and .dockerignore, as Docker's client adds `!name`)."""
+        return Matcher(self.sources + ["!" + p for p in paths])
 
     def __bool__(self) -> bool:
         return bool(self.patterns)

@@ -237,13 +237,6 @@ def _directory_context(root: str, progress: _Uploading, ignore=None, dockerfile:
     return chunks()
 
 
-def _ignored(ignore, child: bytes, dockerfile: str) -> bool:
-    name = os.fsdecode(child)
-    if name in (dockerfile, dockerignore.FILENAME):
-        return False
-    return ignore.excluded(name)
-
-
 def _write_tree(root: str, out, ignore=None, dockerfile: str = "Dockerfile") -> None:
     """Write directory `root` as a tar to `out`: names relative, parents first, in name order;
     what `ignore` (.dockerignore) excludes is left out, but never the Dockerfile or .dockerignore,
@@ -252,6 +245,8 @@ def _write_tree(root: str, out, ignore=None, dockerfile: str = "Dockerfile") -> 
 
     from ...archive.tarformat import Writer
 
+    if ignore:
+        ignore = ignore.keeping([dockerfile, dockerignore.FILENAME])
     writer = Writer(out)
     links: dict[tuple[int, int], bytes] = {}
     base = os.fsencode(root)
@@ -266,7 +261,7 @@ def _write_tree(root: str, out, ignore=None, dockerfile: str = "Dockerfile") -> 
             path = os.path.join(base, child)
             st = os.lstat(path)
             mode = st.st_mode
-            if ignore and _ignored(ignore, child, dockerfile):
+            if ignore and ignore.excluded(os.fsdecode(child)):
                 if stat.S_ISDIR(mode) and ignore.may_reinclude_below(os.fsdecode(child)):
                     subdirs.append(child)  # an exception may put back something inside
                 continue
