@@ -268,3 +268,17 @@ def test_request_labels_are_a_cached_last_step(daemon, tmp_path):
     assert other.count("Using cache") == 2, "only the labels step is new"
     assert inspect(daemon, "labels/y")["Config"]["Labels"] == {"from": "file", "a": "2"}
     assert inspect(daemon, "labels/x")["Config"]["Labels"] == {"from": "file", "a": "1"}
+
+
+def test_a_stop_signal_given_at_create_is_kept_and_used(daemon):
+    script = "trap 'exit 9' USR2; echo ready; while true; do sleep 0.1; done"
+    body = json.dumps({"Image": "busybox", "Cmd": ["sh", "-c", script], "StopSignal": "USR2"}).encode()
+    headers = {"Content-Type": "application/json"}
+    status, _, data = api(daemon, "POST", "/v1.24/containers/create", body, headers)
+    assert status == 201, data
+    cid = json.loads(data)["Id"]
+    assert api(daemon, "POST", f"/v1.24/containers/{cid}/start")[0] == 204
+    assert wait_for(lambda: "ready" in daemon.out("logs", cid), timeout=20), "the trap is set"
+    daemon.cli("stop", "-t", "30", cid, check=True, timeout=60)
+    state = json.loads(api(daemon, "GET", f"/v1.24/containers/{cid}/json")[2])["State"]
+    assert state["ExitCode"] == 9
