@@ -84,7 +84,7 @@ class FakeImages:
         return image_id in self.images
 
     def create(self, *, parent, author, config, container_config, fill=None, container="") -> Image:
-        assert parent in self.images, "a step's parent is an image of the store"
+        assert not parent or parent in self.images, "a step's parent is an image of the store (or none)"
         self.given += [config, container_config]
         image = Image(
             id=new_id(),

@@ -165,3 +165,11 @@ def test_run_failure_wording_by_api_version(world):
         world.build("FROM busybox\nRUN exit 3\n")
     with pytest.raises(RunFailed, match=r"^The command '/bin/sh -c exit 3' returned a non-zero code: 3$"):
         world.build("FROM busybox\nRUN exit 3\n", quoted_errors=True)
+
+
+def test_from_scratch_starts_from_no_image_and_is_cached(world):
+    image = world.build("FROM scratch\nARG who\nUSER $who\n", build_args={"who": "OK"})
+    made = world.images.images[image]
+    assert world.config(image)["User"] == "OK"
+    assert world.images.images[made.parent].parent == "", "the first step's image has no parent"
+    assert world.build("FROM scratch\nARG who\nUSER $who\n", build_args={"who": "OK"}) == image

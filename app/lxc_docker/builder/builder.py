@@ -143,13 +143,17 @@ class Builder(NewerInstructions):
 
     def cmd_from(self, ins: Instruction, line: int) -> None:
         name = ins.value
-        try:
-            image = self.images.lookup(name)
-        except NotFound:
-            self.images.pull(name, self.out, self.auth_config)
-            image = self.images.lookup(name)
-        self.image = image.id
-        self.config = copy.deepcopy(image.config or {})
+        if name == "scratch":
+            # Reserved since Docker 1.5: no base image, the next step's image has no parent.
+            self.image, base_config = "", {}
+        else:
+            try:
+                image = self.images.lookup(name)
+            except NotFound:
+                self.images.pull(name, self.out, self.auth_config)
+                image = self.images.lookup(name)
+            self.image, base_config = image.id, image.config or {}
+        self.config = copy.deepcopy(base_config)
         if not self.config.get("Env"):
             # Docker 0.9 gave every built image these, so that RUN finds its commands.
             self.config["Env"] = ["HOME=/", "PATH=" + DEFAULT_PATH]
