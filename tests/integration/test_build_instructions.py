@@ -282,3 +282,16 @@ def test_a_stop_signal_given_at_create_is_kept_and_used(daemon):
     daemon.cli("stop", "-t", "30", cid, check=True, timeout=60)
     state = json.loads(api(daemon, "GET", f"/v1.24/containers/{cid}/json")[2])["State"]
     assert state["ExitCode"] == 9
+
+
+def test_stream_details_of_today_s_engines_from_1_24(daemon):
+    body = tar_of({"a.df": b"FROM busybox\nRUN echo to-stderr >&2\n"})
+    query = "t=shape/x&nocache=1&dockerfile=a.df&dockerfile=FROM+nothing"  # the SDK's doubled value
+    _, _, new = api(daemon, "POST", f"/v1.24/build?{query}", body)
+    messages = [json.loads(line) for line in new.splitlines() if line.strip()]
+    streams = [m.get("stream") for m in messages]
+    assert "\x1b[91mto-stderr\n\x1b[0m" in streams, "standard error in red"
+    assert streams[-1] == "Successfully tagged shape/x:latest\n"
+    _, _, old = api(daemon, "POST", f"/v1.9/build?{query}", body)
+    assert b"\\u001b[91m" not in old and b"Successfully tagged" not in old
+    assert b"to-stderr" in old

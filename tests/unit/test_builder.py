@@ -135,7 +135,7 @@ class FakeRunner:
         self.containers.append(c)
         return c, list(self.warnings)
 
-    def run(self, c: FakeContainer, out: Output | None) -> int:
+    def run(self, c: FakeContainer, out: Output | None, err: Output | None = None) -> int:
         c.outputs.append(out)
         show = out or (lambda text: None)
         env = dict(e.split("=", 1) for e in c.config.get("Env") or [])

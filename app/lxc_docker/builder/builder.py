@@ -64,6 +64,7 @@ class Builder(NewerInstructions):
         build_args: dict[str, str | None] | None = None,
         quoted_errors: bool = False,
         strict_build_args: bool = True,
+        color_stderr: bool = False,
     ) -> None:
         self.images = images
         self.layers = layers
@@ -78,6 +79,7 @@ class Builder(NewerInstructions):
         self.args = BuildArgs(build_args)
         self.quoted_errors = quoted_errors  # the failed-RUN wording of API 1.20 on
         self.strict_build_args = strict_build_args  # an undeclared build arg fails (API < 1.25)
+        self.color_stderr = color_stderr
         self.image = ""  # the current image id; "" before the first FROM
         # Only the keys that are set: the image store and the runner fill in the defaults.
         self.config: dict[str, Any] = {}
@@ -349,7 +351,13 @@ class Builder(NewerInstructions):
         return c
 
     def _run(self, c: ContainerRef, cmd: list[str]) -> None:
-        code = self.runner.run(c, self.out if self.verbose else None)
+        if not self.verbose:
+            code = self.runner.run(c, None)
+        elif self.color_stderr:
+            # Later Dockers show a RUN's standard error in red, each write wrapped.
+            code = self.runner.run(c, self.out, lambda text: self.out(f"\x1b[91m{text}\x1b[0m"))
+        else:
+            code = self.runner.run(c, self.out)
         if code != 0:
             raise RunFailed(cmd, code, self.quoted_errors)
 

@@ -53,7 +53,9 @@ def build(backend: BuildBackend, req: Request, res: Response) -> None:
     options = _options(req)
     labels = _labels(req.q("labels"))
     remote = req.q("remote")
-    dockerfile = req.q("dockerfile") or "Dockerfile"
+    # The first value, as Go's FormValue reads it: the docker SDK sends a Dockerfile from outside
+    # the context as `dockerfile=<its name in the tar>&dockerfile=<its text>`.
+    dockerfile = (req.q_all("dockerfile") or [""])[0] or "Dockerfile"
     if remote:
         ctx = build_context.from_remote(remote, backend.tmp_root, dockerfile)
     else:
@@ -70,6 +72,9 @@ def build(backend: BuildBackend, req: Request, res: Response) -> None:
             image_id = builder.build(instructions)
             for repo, tag in names:
                 backend.tag(repo, tag, image_id)
+                if req.at_least(1, 24):
+                    # What today's engines add after "Successfully built" (clients wait for it).
+                    out.write(f"Successfully tagged {repo}:{tag}\n")
         except DockerError as e:
             if not out.started:
                 raise  # nothing sent yet: an ordinary error response
@@ -108,6 +113,8 @@ def _options(req: Request) -> dict[str, Any]:
         # an undeclared build arg a warning rather than a failure from 1.25 (Docker 1.13).
         "quoted_errors": req.at_least(1, 20),
         "strict_build_args": not req.at_least(1, 25),
+        # RUN's standard error in red, as the engines today's clients were written against.
+        "color_stderr": req.at_least(1, 24),
     }
 
 
