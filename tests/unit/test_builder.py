@@ -84,7 +84,7 @@ class FakeImages:
         return image_id in self.images
 
     def create(self, *, parent, author, config, container_config, fill=None, container="") -> Image:
-        assert parent in self.images, "a step's parent is an image of the store"
+        assert not parent or parent in self.images, "a step's parent is an image of the store (or none)"
         self.given += [config, container_config]
         image = Image(
             id=new_id(),
@@ -135,7 +135,7 @@ class FakeRunner:
         self.containers.append(c)
         return c, list(self.warnings)
 
-    def run(self, c: FakeContainer, out: Output | None) -> int:
+    def run(self, c: FakeContainer, out: Output | None, err: Output | None = None) -> int:
         c.outputs.append(out)
         show = out or (lambda text: None)
         env = dict(e.split("=", 1) for e in c.config.get("Env") or [])

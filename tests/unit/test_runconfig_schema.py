@@ -276,7 +276,12 @@ def test_later_defaults_follow_the_version():
     assert at_1_24["NetworkMode"] == "default"
     assert at_1_24["RestartPolicy"] == {"Name": "no", "MaximumRetryCount": 0}
     assert "AutoRemove" not in at_1_24 and "AutoRemove" in later_defaults(HOST_CONFIG_FIELDS, V1_25)
-    assert later_defaults(CONFIG_FIELDS, V1_24) == {"Labels": {}}
+    assert later_defaults(CONFIG_FIELDS, V1_24) == {
+        "Labels": {},
+        "StopSignal": "",
+        "Shell": None,
+        "Healthcheck": None,
+    }
 
 
 # -- start and commit ----------------------------------------------------------------------------------

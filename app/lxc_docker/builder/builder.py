@@ -11,23 +11,21 @@ history` shows. The builder reaches images, layers and containers only through t
 from __future__ import annotations
 
 import copy
-import errno
 import hashlib
-import os
 import posixpath
 import re
-import stat
 from collections.abc import Callable
 from typing import Any
 
-from ..archive import safepath
-from ..archive.extract import extract
 from ..errors import DockerError, NotFound
 from ..image.image import Image
 from . import context as ctxfiles
+from .args import BuildArgs
 from .cache import BuildCache
 from .context import BuildContext
+from .instructions import NewerInstructions
 from .interfaces import ContainerRef, ContainerRunner, ImageStore, LayerDriver, Output
+from .layerwrite import add_download, add_from_context
 from .parser import DockerfileError, Instruction, parse_trigger
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -37,8 +35,10 @@ _VARIABLE = re.compile(r"\\\$|\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z0-9_]+)")
 class RunFailed(DockerError):
     """A RUN command exited non-zero; its exit code goes to the client (errorDetail.code)."""
 
-    def __init__(self, cmd: list[str], code: int) -> None:
-        super().__init__(f"The command {go_list(cmd)} returned a non-zero code: {code}")
+    def __init__(self, cmd: list[str], code: int, quoted: bool = False) -> None:
+        # Docker 1.8 (API 1.20) quoted the command; Docker 1.7 and before printed the Go list.
+        shown = "'" + " ".join(cmd) + "'" if quoted else go_list(cmd)
+        super().__init__(f"The command {shown} returned a non-zero code: {code}")
         self.code = code
 
 
@@ -47,7 +47,7 @@ def go_list(values: list[str] | None) -> str:
     return "[" + " ".join(values or []) + "]"
 
 
-class Builder:
+class Builder(NewerInstructions):
     def __init__(
         self,
         context: BuildContext,
@@ -61,6 +61,10 @@ class Builder:
         remove: bool = False,
         force_remove: bool = False,
         auth_config: dict[str, Any] | None = None,
+        build_args: dict[str, str | None] | None = None,
+        quoted_errors: bool = False,
+        strict_build_args: bool = True,
+        color_stderr: bool = False,
     ) -> None:
         self.images = images
         self.layers = layers
@@ -72,6 +76,10 @@ class Builder:
         self.remove = remove
         self.force_remove = force_remove
         self.auth_config = auth_config or {}
+        self.args = BuildArgs(build_args)
+        self.quoted_errors = quoted_errors  # the failed-RUN wording of API 1.20 on
+        self.strict_build_args = strict_build_args  # an undeclared build arg fails (API < 1.25)
+        self.color_stderr = color_stderr
         self.image = ""  # the current image id; "" before the first FROM
         # Only the keys that are set: the image store and the runner fill in the defaults.
         self.config: dict[str, Any] = {}
@@ -90,6 +98,7 @@ class Builder:
                 raise DockerError(
                     "No image was generated. This may be because the Dockerfile does not do anything."
                 )
+            self.check_unconsumed()
         except BaseException:
             # A failed RUN's container stays for inspection, unless removal is forced.
             if self.force_remove:
@@ -97,6 +106,14 @@ class Builder:
             raise
         self.out(f"Successfully built {self.image[:12]}\n")
         return self.image
+
+    def check_unconsumed(self) -> None:
+        unused = self.args.unconsumed()
+        if not unused:
+            return
+        if self.strict_build_args:
+            raise DockerError(f"One or more build-args {go_list(unused)} were not consumed, failing build.")
+        self.out(f"[Warning] One or more build-args {go_list(unused)} were not consumed\n")
 
     def step(self, label: str, ins: Instruction, line: int) -> None:
         self.out(f"Step {label} : {ins}\n")
@@ -128,13 +145,17 @@ class Builder:
 
     def cmd_from(self, ins: Instruction, line: int) -> None:
         name = ins.value
-        try:
-            image = self.images.lookup(name)
-        except NotFound:
-            self.images.pull(name, self.out, self.auth_config)
-            image = self.images.lookup(name)
-        self.image = image.id
-        self.config = copy.deepcopy(image.config or {})
+        if name == "scratch":
+            # Reserved since Docker 1.5: no base image, the next step's image has no parent.
+            self.image, base_config = "", {}
+        else:
+            try:
+                image = self.images.lookup(name)
+            except NotFound:
+                self.images.pull(name, self.out, self.auth_config)
+                image = self.images.lookup(name)
+            self.image, base_config = image.id, image.config or {}
+        self.config = copy.deepcopy(base_config)
         if not self.config.get("Env"):
             # Docker 0.9 gave every built image these, so that RUN finds its commands.
             self.config["Env"] = ["HOME=/", "PATH=" + DEFAULT_PATH]
@@ -153,18 +174,19 @@ class Builder:
         self._commit_nop(f"MAINTAINER {ins.value}")
 
     def cmd_run(self, ins: Instruction, line: int) -> None:
-        cmd = ins.value
-        step_config = self._step_config(cmd)
+        cmd = self.shell_command(ins)
+        step_config, run_config = self.run_configs(cmd)
         if self._probe_cache(step_config):
             return
-        c = self._create_container(step_config)
+        c = self._create_container(run_config)
         self._run(c, cmd)
         self._commit_container(c, step_config)
 
     def cmd_cmd(self, ins: Instruction, line: int) -> None:
-        self.config["Cmd"] = ins.value
+        cmd = self.shell_command(ins)
+        self.config["Cmd"] = cmd
         self.cmd_set = True
-        self._commit_nop(f"CMD {go_list(ins.value)}")
+        self._commit_nop(f"CMD {go_list(cmd)}")
 
     def cmd_expose(self, ins: Instruction, line: int) -> None:
         ports = dict(self.config.get("ExposedPorts") or {})
@@ -208,11 +230,12 @@ class Builder:
             self._add_local(src, dest)
 
     def cmd_entrypoint(self, ins: Instruction, line: int) -> None:
-        self.config["Entrypoint"] = ins.value
+        entrypoint = self.shell_command(ins)
+        self.config["Entrypoint"] = entrypoint
         if not self.cmd_set:
             # The base image's CMD was written for its own entrypoint, not this one.
             self.config["Cmd"] = None
-        self._commit_nop(f"ENTRYPOINT {go_list(ins.value)}")
+        self._commit_nop(f"ENTRYPOINT {go_list(entrypoint)}")
 
     def cmd_volume(self, ins: Instruction, line: int) -> None:
         volumes = dict(self.config.get("Volumes") or {})
@@ -222,8 +245,9 @@ class Builder:
         self._commit_nop(f"VOLUME {ins.args}")
 
     def cmd_user(self, ins: Instruction, line: int) -> None:
-        self.config["User"] = ins.value
-        self._commit_nop(f"USER {ins.value}")
+        user = self._substitute(ins.value)  # as Docker 1.x substitutes in USER
+        self.config["User"] = user
+        self._commit_nop(f"USER {user}")
 
     def cmd_workdir(self, ins: Instruction, line: int) -> None:
         path = self._substitute(ins.value)
@@ -255,9 +279,9 @@ class Builder:
         key = context.checksum(rel, name)
         self._commit_layer(key, dest, lambda root: add_from_context(root, context, rel, dest, name))
 
-    def _commit_layer(self, key: str, dest: str, fill: Callable[[str], int]) -> None:
+    def _commit_layer(self, key: str, dest: str, fill: Callable[[str], int], verb: str = "ADD") -> None:
         """A new image whose layer `fill` writes, given the layer's mounted root; cached by `key`."""
-        step_config = self._step_config(["/bin/sh", "-c", f"#(nop) ADD {key} in {dest}"])
+        step_config = self._step_config(["/bin/sh", "-c", f"#(nop) {verb} {key} in {dest}"])
         if self._probe_cache(step_config):
             return
         layers = self.layers
@@ -327,9 +351,15 @@ class Builder:
         return c
 
     def _run(self, c: ContainerRef, cmd: list[str]) -> None:
-        code = self.runner.run(c, self.out if self.verbose else None)
+        if not self.verbose:
+            code = self.runner.run(c, None)
+        elif self.color_stderr:
+            # Later Dockers show a RUN's standard error in red, each write wrapped.
+            code = self.runner.run(c, self.out, lambda text: self.out(f"\x1b[91m{text}\x1b[0m"))
+        else:
+            code = self.runner.run(c, self.out)
         if code != 0:
-            raise RunFailed(cmd, code)
+            raise RunFailed(cmd, code, self.quoted_errors)
 
     def _commit_container(self, c: ContainerRef, step_config: dict[str, Any]) -> None:
         image = self.runner.commit(
@@ -342,10 +372,12 @@ class Builder:
         self._now_at(image)
 
     def _substitute(self, text: str) -> str:
-        """`$NAME` and `${NAME}` from the ENV set so far (unknown names stay as written; `\\$` is a $)."""
+        """`$NAME` and `${NAME}` from the ENV set so far and the build arguments in effect (ENV
+        winning; unknown names stay as written; `\\$` is a $)."""
         if "$" not in text:
             return text
-        env = dict(e.split("=", 1) for e in self.config.get("Env") or [] if "=" in e)
+        env = self.args.values()
+        env.update(e.split("=", 1) for e in self.config.get("Env") or [] if "=" in e)
 
         def replace(m: re.Match[str]) -> str:
             if m.group(0) == "\\$":
@@ -354,127 +386,6 @@ class Builder:
             return env.get(name, m.group(0))
 
         return _VARIABLE.sub(replace, text)
-
-
-# -- ADD: writing into the new layer -------------------------------------------------------------
-#
-# `root` is a new layer, mounted and used by nothing else. Destination paths are resolved the way
-# the container will see them: symlinks in the image are followed but cannot lead out of `root`.
-
-
-def add_from_context(root: str, context: BuildContext, rel: bytes, dest: str, name: str) -> int:
-    """ADD of context entry `rel` to `dest`; returns the bytes written.
-
-    A directory's contents go into directory `dest` (tar -x semantics: a union, the source winning
-    file by file), owned by 0:0 with their modes and times; a local tarball is unpacked into
-    `dest` with the owners it records; anything else is copied as one file (0:0, its mode and
-    time) to `dest`, or to `dest/name` when `dest` ends with / or is a directory.
-    """
-    if context.is_dir(rel) or context.is_archive(rel):
-        fd, created = ensure_dir(root, dest)
-        try:
-            if not context.is_dir(rel):
-                return extract(context.archive(rel), fd, whiteouts="keep", same_owner=True)
-            if created and rel:
-                os.fchmod(fd, context.content(rel).mode)
-            return extract(context.tree(rel), fd, whiteouts="keep", same_owner=True)
-        finally:
-            os.close(fd)
-    entry = context.content(rel)
-    dir_fd, base = place(root, dest, name)
-    try:
-        if entry.type in ctxfiles.NODE_TYPES:
-            kind = ctxfiles.NODE_TYPES[entry.type]
-            os.mknod(base, kind | entry.mode, os.makedev(*entry.dev), dir_fd=dir_fd)
-            os.chown(base, 0, 0, dir_fd=dir_fd, follow_symlinks=False)
-            return 0
-        _write_file(dir_fd, base, lambda fd: context.copy_content(rel, fd), entry.mode, entry.mtime)
-    finally:
-        os.close(dir_fd)
-    return entry.size
-
-
-def add_download(root: str, got: ctxfiles.Download, dest: str, name: str) -> int:
-    """A downloaded file to `dest` (or `dest/name`): 0:0 and mode 0755, as the reference says of
-    new files (a download has no metadata of its own). Never unpacked."""
-    dir_fd, base = place(root, dest, name)
-    try:
-        size = os.path.getsize(got.path)
-        src = os.open(got.path, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _write_file(dir_fd, base, lambda fd: ctxfiles.copy_range(src, fd, 0, size), 0o755, None)
-        finally:
-            os.close(src)
-    finally:
-        os.close(dir_fd)
-    return size
-
-
-def place(root: str, dest: str, name: str) -> tuple[int, str]:
-    """(directory descriptor, name in it) where a file added as `name` to `dest` goes, made free
-    for it; parents created. The caller closes the descriptor.
-
-    `dest` ending with / means `dest/name`; so does an existing directory (as later Dockers do;
-    0.9 replaced it). Whatever else is there is replaced, never written through: a symlink in its
-    place could point anywhere.
-    """
-    target = dest + name if dest.endswith("/") else dest
-    parent, base = posixpath.split(posixpath.normpath("/" + target))
-    if not base:
-        parent, base = "/", name
-    dir_fd, _ = ensure_dir(root, parent)
-    try:
-        existing = _lstat_at(dir_fd, base)
-        if existing is not None and stat.S_ISDIR(existing.st_mode):
-            sub = os.open(base, safepath.DIR_FLAGS, dir_fd=dir_fd)
-            os.close(dir_fd)
-            dir_fd, base = sub, name
-            existing = _lstat_at(dir_fd, base)
-            if existing is not None and stat.S_ISDIR(existing.st_mode):
-                raise DockerError(f"cannot replace directory {posixpath.join(target, name)} with a file")
-        if existing is not None:
-            os.unlink(base, dir_fd=dir_fd)
-    except BaseException:
-        os.close(dir_fd)
-        raise
-    return dir_fd, base
-
-
-def _write_file(dir_fd: int, base: str, fill: Callable[[int], None], mode: int, mtime: int | None) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    out = os.open(base, flags, 0o600, dir_fd=dir_fd)
-    try:
-        fill(out)
-        os.fchown(out, 0, 0)
-        os.fchmod(out, mode)
-        if mtime is not None:
-            os.utime(out, (mtime, mtime))
-    finally:
-        os.close(out)
-
-
-def ensure_dir(root: str, path: str) -> tuple[int, bool]:
-    """A descriptor of directory `path` of the image, made (0755, 0:0) with missing parents if
-    needed, and whether the directory itself was made. The caller closes the descriptor.
-
-    Reached through safepath's descriptor walk: the image's symlinks are followed inside `root`,
-    and every directory made is a fresh one below a descriptor, so nothing lands outside `root`.
-    """
-    try:
-        return safepath.make_dirs(root, path, 0o755, owner=(0, 0))
-    except NotADirectoryError:
-        raise DockerError(f"cannot add to {path}: it or a parent is not a directory in the image") from None
-    except OSError as e:
-        if e.errno != errno.ELOOP:
-            raise
-        raise DockerError(f"cannot add to {path}: {e.strerror}") from None
-
-
-def _lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
-    try:
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
 
 
 def _sha256_text(text: str) -> str:

@@ -31,6 +31,11 @@ KEY_FIELDS = (
     "CpuShares",
     "Tty",
     "OpenStdin",
+    # Docker 1.x's image keys: a step made under other ones is another step.
+    "Labels",
+    "StopSignal",
+    "Shell",
+    "Healthcheck",
 )
 
 
@@ -53,8 +58,8 @@ class BuildCache:
         if self._children is None:
             index: dict[str, list[Image]] = {}
             for image in self.images.all():
-                if image.parent:
-                    index.setdefault(image.parent, []).append(image)
+                # Images without a parent are under "": what a step after `FROM scratch` made.
+                index.setdefault(image.parent or "", []).append(image)
             self._children = index
         return self._children
 
@@ -74,5 +79,5 @@ class BuildCache:
 
     def add(self, image: Image) -> None:
         """Record an image this build made, so a later identical step (another FROM) finds it."""
-        if self._children is not None and image.parent:
-            self._children.setdefault(image.parent, []).append(image)
+        if self._children is not None:
+            self._children.setdefault(image.parent or "", []).append(image)

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..archive import safepath
+from ..archive import dockerignore, safepath
 from ..archive.compression import decompressed, detect
 from ..archive.create import create
 from ..archive.tarformat import BLOCK, CHUNK, REG_TYPES, Reader, Writer, members
@@ -209,7 +209,40 @@ class BuildContext:
         size = entry.size if limit < 0 else min(limit, entry.size)
         return os.pread(self._spool, size, entry.offset) if entry.type == REG else b""
 
+    def names(self) -> list[bytes]:
+        """Every path of the context, directories implied by their entries included, sorted."""
+        assert self.entries is not None
+        return sorted(set(self.entries) | self._dirs)
+
+    def ignore(self, matcher: dockerignore.Matcher) -> None:
+        """Drop the entries `.dockerignore` leaves out (Docker does this once the Dockerfile is
+        read, so an ignored Dockerfile or .dockerignore is gone for ADD and COPY too)."""
+        if self.entries is None or not matcher:
+            return
+        kept = {k: v for k, v in self.entries.items() if not matcher.excluded(os.fsdecode(k))}
+        dirs: set[bytes] = set()
+        for key in kept:
+            parent = key.rpartition(b"/")[0]
+            while parent and parent not in dirs:
+                dirs.add(parent)
+                parent = parent.rpartition(b"/")[0]
+        self.entries, self._dirs, self._keys = kept, dirs, None
+
+    def apply_dockerignore(self) -> None:
+        entry = self.lookup(os.fsencode(dockerignore.FILENAME)) if self.entries is not None else None
+        if entry is None or entry.type != REG:
+            return
+        try:
+            matcher = dockerignore.Matcher(dockerignore.parse(self.read(os.fsencode(dockerignore.FILENAME))))
+        except ValueError as e:
+            raise InvalidParameter(f"{dockerignore.FILENAME}: {e}") from None
+        self.ignore(matcher)
+
     def read_dockerfile(self, name: str) -> bytes:
+        # `dockerfile=` names a file relative to the context root, which it may not leave.
+        clean = posixpath.normpath(name)
+        if name.startswith("/") or clean == ".." or clean.startswith("../"):
+            raise InvalidParameter(f"Forbidden path outside the build context: {name}")
         try:
             rel = self.resolve(name)
             entry = self.content(rel)
@@ -420,6 +453,7 @@ def from_body(body: BinaryIO, tmp_root: str, dockerfile: str = "Dockerfile") -> 
         if _is_archive_head(head):
             ctx.load(_Prepended(head, body))
             ctx.dockerfile = ctx.read_dockerfile(dockerfile)
+            ctx.apply_dockerignore()
         else:
             # What `docker build - < Dockerfile` sends with clients that do not wrap it in a tar.
             ctx.dockerfile = head + body.read(DOCKERFILE_MAX)
@@ -444,6 +478,7 @@ def from_remote(remote: str, tmp_root: str, dockerfile: str = "Dockerfile") -> B
                 ctx.load(f)
             os.unlink(archive)
             ctx.dockerfile = ctx.read_dockerfile(dockerfile)
+            ctx.apply_dockerignore()
         elif is_url(remote):
             got = ctx.download(remote)
             with open(got.path, "rb") as f:
@@ -452,6 +487,7 @@ def from_remote(remote: str, tmp_root: str, dockerfile: str = "Dockerfile") -> B
                     f.seek(0)
                     ctx.load(f)
                     ctx.dockerfile = ctx.read_dockerfile(dockerfile)
+                    ctx.apply_dockerignore()
                 else:
                     # A single Dockerfile: the documented case, with no context.
                     f.seek(0)

@@ -73,8 +73,9 @@ class ContainerRunner(Protocol):
         of the image's ENTRYPOINT); returns it with the warnings the daemon gave."""
         ...
 
-    def run(self, container: ContainerRef, out: Output | None) -> int:
-        """Start it, send what it prints to `out` (None: discard), wait; return its exit code."""
+    def run(self, container: ContainerRef, out: Output | None, err: Output | None = None) -> int:
+        """Start it, send what it prints to `out` (None: discard; its standard error to `err`
+        when given), wait; return its exit code."""
         ...
 
     def remove(self, container: ContainerRef) -> None:

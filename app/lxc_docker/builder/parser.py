@@ -27,6 +27,12 @@ INSTRUCTIONS = (
     "WORKDIR",
     "ONBUILD",
     "LABEL",
+    # Docker 1.x's, parsed in syntax.py.
+    "COPY",
+    "ARG",
+    "STOPSIGNAL",
+    "SHELL",
+    "HEALTHCHECK",
 )
 # Triggers run right after a downstream FROM; these would make no sense there (Docker 0.9's rules).
 FORBIDDEN_TRIGGERS = {
@@ -179,6 +185,10 @@ def _parse_args(ins: Instruction) -> None:
             raise DockerfileError(line, FORBIDDEN_TRIGGERS[word])
         ins.trigger = parse_line(args, line)
         ins.value = args
+    else:
+        from . import syntax  # it builds on this module's helpers
+
+        syntax.parse_args(ins)
 
 
 def json_array(args: str, name: str, line: int) -> list[str] | None:

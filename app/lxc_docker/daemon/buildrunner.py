@@ -90,18 +90,22 @@ class DaemonRunner:
         c.save()
         return c, warnings
 
-    def run(self, container: ContainerRef, out: Output | None) -> int:
+    def run(self, container: ContainerRef, out: Output | None, err: Output | None = None) -> int:
         c = _ours(container)
         containers = self._daemon.containers
-        sub = None
+        subs = []
         if out is not None:
-            sub = c.streams.subscribe(_OutputSink(out), True, True)  # type: ignore[arg-type]
-            sub.multiplex = False  # the sink wants the bytes, not attach's framing
+            # One subscriber for both streams, or one each when standard error goes elsewhere.
+            wanted = [(out, True, True)] if err is None else [(out, True, False), (err, False, True)]
+            for sink, stdout, stderr in wanted:
+                sub = c.streams.subscribe(_OutputSink(sink), stdout, stderr)  # type: ignore[arg-type]
+                sub.multiplex = False  # the sink wants the bytes, not attach's framing
+                subs.append(sub)
         try:
             containers.start(c)
             return containers.wait(c)
         finally:
-            if sub is not None:
+            for sub in subs:
                 c.streams.unsubscribe(sub)
 
     def remove(self, container: ContainerRef) -> None:

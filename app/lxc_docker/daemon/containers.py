@@ -444,7 +444,12 @@ class ContainerService:
         if not c.state.running:
             raise NotRunning(f"Container {c.id[:12]} is not running")
         try:
-            self.kill(c, signals.SIGTERM, event=False)
+            # The image's STOPSIGNAL (or `--stop-signal`), else SIGTERM; a bad one is SIGTERM.
+            sig = parse_signal(c.config.get("StopSignal") or "SIGTERM")
+        except InvalidParameter:
+            sig = signals.SIGTERM
+        try:
+            self.kill(c, sig, event=False)
         except NotRunning:
             pass
         if c.state.wait_stopped(max(timeout, 0)) is None:

@@ -10,6 +10,7 @@ from . import schema
 
 # Scalars the image supplies when the user left them empty.
 _INHERITED = ("User", "WorkingDir", "Hostname", "Domainname", "Memory", "MemorySwap", "CpuShares")
+_INHERITED += ("StopSignal",)
 _INHERITED_LISTS = ("PortSpecs", "Dns", "OnBuild")
 
 

@@ -194,6 +194,10 @@ CONFIG_FIELDS: tuple[Field, ...] = (
     # Read at every version: Docker's decoder never looked at the version for Labels, and our own
     # CLI (which speaks 1.9) sends `-l` here; dropping them would hide a container from its tools.
     Field("Labels", _string_map, {}, since=(1, 18), every_version=True),
+    # Set by the Dockerfile's STOPSIGNAL, SHELL and HEALTHCHECK (and `docker run --stop-signal`).
+    Field("StopSignal", _string, "", since=(1, 21)),
+    Field("Shell", _strings, None, since=(1, 24)),
+    Field("Healthcheck", _object, None, since=(1, 24)),
 )
 
 HOST_CONFIG_FIELDS: tuple[Field, ...] = (

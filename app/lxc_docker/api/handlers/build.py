@@ -11,11 +11,12 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ...builder import context as build_context
+from ...builder.args import parse_query
 from ...builder.builder import Builder
 from ...builder.interfaces import ContainerRunner, ImageStore, LayerDriver
-from ...builder.parser import parse
+from ...builder.parser import Instruction, parse
 from ...daemon.buildrunner import DaemonBuildBackend
-from ...errors import DockerError
+from ...errors import DockerError, InvalidParameter
 from ..http import Request
 from ..router import Route
 
@@ -50,8 +51,11 @@ def build(backend: BuildBackend, req: Request, res: Response) -> None:
     # Checked before the context is read: a bad name must not cost an upload or leave an image.
     names = [backend.check_new_name(t) for t in req.q_all("t") if t]
     options = _options(req)
+    labels = _labels(req.q("labels"))
     remote = req.q("remote")
-    dockerfile = req.q("dockerfile") or "Dockerfile"
+    # The first value, as Go's FormValue reads it: the docker SDK sends a Dockerfile from outside
+    # the context as `dockerfile=<its name in the tar>&dockerfile=<its text>`.
+    dockerfile = (req.q_all("dockerfile") or [""])[0] or "Dockerfile"
     if remote:
         ctx = build_context.from_remote(remote, backend.tmp_root, dockerfile)
     else:
@@ -62,9 +66,15 @@ def build(backend: BuildBackend, req: Request, res: Response) -> None:
             builder = Builder(
                 ctx, out.write, images=backend.images, layers=backend.layers, runner=backend.runner, **options
             )
-            image_id = builder.build(parse(ctx.dockerfile))
+            instructions = parse(ctx.dockerfile)
+            if labels:
+                instructions.append(_label_instruction(labels))
+            image_id = builder.build(instructions)
             for repo, tag in names:
                 backend.tag(repo, tag, image_id)
+                if req.at_least(1, 24):
+                    # What today's engines add after "Successfully built" (clients wait for it).
+                    out.write(f"Successfully tagged {repo}:{tag}\n")
         except DockerError as e:
             if not out.started:
                 raise  # nothing sent yet: an ordinary error response
@@ -98,7 +108,37 @@ def _options(req: Request) -> dict[str, Any]:
         "force_remove": req.q_bool("forcerm"),
         "auth_config": _registry_config(req.headers.get("X-Registry-Config", "")),
         "only_id": only_id,
+        "build_args": parse_query(req.q("buildargs")) if req.q("buildargs") else None,
+        # Wording and rules of the requested version: quoted commands from 1.20 (Docker 1.8),
+        # an undeclared build arg a warning rather than a failure from 1.25 (Docker 1.13).
+        "quoted_errors": req.at_least(1, 20),
+        "strict_build_args": not req.at_least(1, 25),
+        # RUN's standard error in red, as the engines today's clients were written against.
+        "color_stderr": req.at_least(1, 24),
     }
+
+
+def _labels(text: str) -> dict[str, str]:
+    """The `labels` query: a JSON object of strings, set on the built image."""
+    if not text:
+        return {}
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise InvalidParameter(f"labels: invalid JSON: {e}") from None
+    if not isinstance(doc, dict) or not all(isinstance(v, str) for v in doc.values()):
+        raise InvalidParameter("labels: expected a JSON object of names to strings")
+    return doc
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _label_instruction(labels: dict[str, str]) -> Instruction:
+    """A last `LABEL` step, as Docker adds the `labels` of the request (and so caches it)."""
+    text = " ".join(f"{_quote(k)}={_quote(v)}" for k, v in labels.items())
+    return Instruction(0, "LABEL", text, value=list(labels.items()))
 
 
 def _registry_config(header: str) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
-from ... import reference
+from ... import jsonlite, reference
+from ...archive import dockerignore
 from ..main import CommandError
 
 _REMOTE_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/")
@@ -34,6 +35,10 @@ def flags(cli):
     fs.bool(["q", "-quiet"], False, "Suppress verbose build output")
     fs.bool(["#no-cache", "-no-cache"], False, "Do not use cache when building the image")
     fs.bool(["#rm", "-rm"], False, "Remove intermediate containers after a successful build")
+    fs.bool(["-force-rm"], False, "Always remove intermediate containers")
+    fs.string(["f", "-file"], "", "Name of the Dockerfile (Default is 'PATH/Dockerfile')")
+    fs.list(["-build-arg"], "Set build-time variables")
+    fs.list(["-label"], "Set metadata for an image")
     return fs
 
 
@@ -54,6 +59,9 @@ def run(cli, args: list[str]) -> int:
         "nocache": opts.no_cache or None,
         # Always sent: the daemon's default depends on the API version.
         "rm": bool(opts.rm),
+        "forcerm": opts.force_rm or None,
+        "buildargs": _build_args(opts.build_arg),
+        "labels": _labels(opts.label),
     }
     body = None
     if source == "-":
@@ -63,8 +71,12 @@ def run(cli, args: list[str]) -> int:
     else:
         if not os.path.isdir(source):
             raise CommandError(f"{source}: not a directory (give a directory, a URL or - for standard input)")
-        if not os.path.isfile(os.path.join(source, "Dockerfile")):
-            raise CommandError(f"no Dockerfile found in {source}")
+        dockerfile = _dockerfile_in(source, opts.file)
+        if not os.path.isfile(os.path.join(source, dockerfile)):
+            missing = f"{opts.file}: no such file" if opts.file else f"no Dockerfile found in {source}"
+            raise CommandError(missing)
+        if dockerfile != "Dockerfile":
+            query["dockerfile"] = dockerfile
         if _WINDOWS:
             # Windows has no POSIX permission bits to send, so every file goes as -rwxr-xr-x, as the
             # docker client on Windows does; say so, since the image may need them narrowed.
@@ -74,9 +86,50 @@ def run(cli, args: list[str]) -> int:
                 "permissions. It is recommended to double check and reset permissions for sensitive "
                 "files and directories.\n"
             )
-        body = _directory_context(source, _Uploading(cli.err))
+        body = _directory_context(source, _Uploading(cli.err), _ignore_matcher(source), dockerfile)
     _show(cli.client.stream("POST", "/build", query, body=body), cli.out)
     return 0
+
+
+def _build_args(values: list[str]) -> str | None:
+    """`--build-arg k=v` (or `k`, which takes the value of k in this environment) as the JSON of
+    the `buildargs` query."""
+    if not values:
+        return None
+    doc: dict[str, str | None] = {}
+    for item in values:
+        key, eq, value = item.partition("=")
+        doc[key] = value if eq else os.environ.get(key)
+    return jsonlite.dumps(doc)
+
+
+def _labels(values: list[str]) -> str | None:
+    if not values:
+        return None
+    return jsonlite.dumps({k: v for k, _, v in (item.partition("=") for item in values)})
+
+
+def _dockerfile_in(context: str, given: str) -> str:
+    """The Dockerfile's path relative to the context root: `-f` is relative to the current
+    directory, as Docker 1.12's client takes it, and must lie inside the context."""
+    if not given:
+        return "Dockerfile"
+    root = os.path.realpath(context)
+    path = os.path.realpath(given)
+    rel = os.path.relpath(path, root)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+        raise CommandError(f"The Dockerfile ({given}) must be within the build context ({context})")
+    return rel.replace(os.sep, "/")
+
+
+def _ignore_matcher(context: str) -> dockerignore.Matcher | None:
+    try:
+        with open(os.path.join(context, dockerignore.FILENAME), "rb") as f:
+            return dockerignore.Matcher(dockerignore.parse(f.read()))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise CommandError(f"Error reading .dockerignore: {e}") from None
 
 
 def _show(messages, out) -> None:
@@ -150,7 +203,7 @@ def _is_tar(block: bytes) -> bool:
     return stored == sum(block[:148]) + 8 * 32 + sum(block[156:512])
 
 
-def _directory_context(root: str, progress: _Uploading):
+def _directory_context(root: str, progress: _Uploading, ignore=None, dockerfile: str = "Dockerfile"):
     """The tar of directory `root`, produced by a thread while the request streams it."""
     import queue
     import threading
@@ -163,7 +216,7 @@ def _directory_context(root: str, progress: _Uploading):
 
     def produce() -> None:
         try:
-            _write_tree(root, _Queue())
+            _write_tree(root, _Queue(), ignore, dockerfile)
             pieces.put(None)
         except BaseException as e:
             pieces.put(e)
@@ -184,12 +237,16 @@ def _directory_context(root: str, progress: _Uploading):
     return chunks()
 
 
-def _write_tree(root: str, out) -> None:
-    """Write directory `root` as a tar to `out`: names relative, parents first, in name order."""
+def _write_tree(root: str, out, ignore=None, dockerfile: str = "Dockerfile") -> None:
+    """Write directory `root` as a tar to `out`: names relative, parents first, in name order;
+    what `ignore` (.dockerignore) excludes is left out, but never the Dockerfile or .dockerignore,
+    which the daemon reads before it applies the same patterns."""
     import stat
 
     from ...archive.tarformat import Writer
 
+    if ignore:
+        ignore = ignore.keeping([dockerfile, dockerignore.FILENAME])
     writer = Writer(out)
     links: dict[tuple[int, int], bytes] = {}
     base = os.fsencode(root)
@@ -204,6 +261,10 @@ def _write_tree(root: str, out) -> None:
             path = os.path.join(base, child)
             st = os.lstat(path)
             mode = st.st_mode
+            if ignore and ignore.excluded(os.fsdecode(child)):
+                if stat.S_ISDIR(mode) and ignore.may_reinclude_below(os.fsdecode(child)):
+                    subdirs.append(child)  # an exception may put back something inside
+                continue
             perm = 0o755 if _WINDOWS else stat.S_IMODE(mode)
             meta = {"mode": perm, "uid": st.st_uid, "gid": st.st_gid, "mtime": int(st.st_mtime)}
             if stat.S_ISDIR(mode):
