@@ -62,7 +62,11 @@ def scratch_venv(work: str) -> tuple[str, str]:
         check=True,
     )
     with tarfile.open(os.path.join(dl, f"docker-{SDK_VERSION}.tar.gz")) as tar:
-        tar.extractall(work, filter="data")
+        # Debian's Python 3.11.2 predates extraction filters; the sdist comes from PyPI over TLS.
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(work, filter="data")
+        else:
+            tar.extractall(work)
     return py, os.path.join(work, f"docker-{SDK_VERSION}")
 
 
