@@ -91,7 +91,8 @@ def test_shellinit_with_tls(shell, expected):
         ("sh", "export DOCKER_HOST=tcp://127.0.0.1:4243\nunset DOCKER_TLS_VERIFY\nunset DOCKER_CERT_PATH\n"),
         (
             "fish",
-            "set -gx DOCKER_HOST 'tcp://127.0.0.1:4243';\nset -e DOCKER_TLS_VERIFY;\nset -e DOCKER_CERT_PATH;\n",
+            "set -gx DOCKER_HOST 'tcp://127.0.0.1:4243';\n"
+            "set -e DOCKER_TLS_VERIFY;\nset -e DOCKER_CERT_PATH;\n",
         ),
         (
             "cmd",
