@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import ssl
+import sys
 import time
 
 from boot2docker import certs, image, ssh
@@ -93,7 +94,13 @@ def init_common(profile: Profile) -> str:
 
 
 def port_free(port: int) -> bool:
+    """Whether QEMU could listen on 127.0.0.1:PORT. With SO_REUSEADDR, as QEMU binds its forwards:
+    connections of the last boot in TIME_WAIT do not count, a program listening there does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if sys.platform == "win32":
+            probe.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_EXCLUSIVEADDRUSE", 0), 1)
+        else:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
