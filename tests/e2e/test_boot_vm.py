@@ -82,6 +82,8 @@ class Host:
         return subprocess.run(argv, env=env, input=stdin, capture_output=True, timeout=120)
 
 
+# Building the image (a minute or two, once per input set) and two tcg boots on a shared machine.
+@pytest.mark.timeout(1200)
 def test_boot_run_share_persist_delete(vm_image, tmp_path):
     require_tools("qemu-system-x86_64", "openssl", "ssh-keygen")
     host = Host(tmp_path / "home")
