@@ -47,6 +47,7 @@ class Profile:
     vboxmanage: str = "VBoxManage"
     sharedir: str = field(default_factory=lambda: os.path.expanduser("~"))
     boottimeout: int = 180
+    debug: bool = False  # the daemon in the VM logs at debug level (/var/log/docker.log)
 
     def image_dir(self) -> str:
         return self.image or os.path.join(self.dir, "image")

@@ -62,6 +62,11 @@ def prepare_share(profile: Profile, vm_dir: str) -> None:
         shutil.copyfile(pub, keys)
     elif os.path.exists(keys):
         os.unlink(keys)
+    debug = os.path.join(share, "debug")
+    if profile.debug:
+        open(debug, "w").close()
+    elif os.path.exists(debug):
+        os.unlink(debug)
     dest = os.path.join(share, "certs")
     if os.path.exists(dest):
         shutil.rmtree(dest)

@@ -366,3 +366,18 @@ def test_the_docker_client_does_not_import_click():
     code = "import sys, lxc_docker.main as m, lxc_docker.cli.main; print('click' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.stdout == "False\n"
+
+
+def test_debug_in_the_profile_reaches_the_vm(b2d):
+    os.makedirs(os.path.join(b2d.home, ".boot2docker"))
+    profile = os.path.join(b2d.home, ".boot2docker", "profile")
+    with open(profile, "w") as f:
+        f.write("Debug = true\nTLS = false\n")
+    assert b2d.run("init", "--image", b2d.image).returncode == 0
+    assert b2d.run("--accel", "tcg", *b2d.ports, "up", "--no-wait").returncode == 0
+    assert os.path.exists(os.path.join(b2d.vm_dir(), "share", "debug"))
+    assert b2d.run("stop").returncode == 0
+    with open(profile, "w") as f:
+        f.write("TLS = false\n")
+    assert b2d.run("--accel", "tcg", *b2d.ports, "up", "--no-wait").returncode == 0
+    assert not os.path.exists(os.path.join(b2d.vm_dir(), "share", "debug"))
