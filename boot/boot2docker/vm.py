@@ -71,6 +71,11 @@ def prepare_share(profile: Profile, vm_dir: str) -> None:
     if os.path.exists(dest):
         shutil.rmtree(dest)
     if profile.tls:
+        # TLS may have been turned on after an `init --no-tls`: the certificates are made then.
+        try:
+            certs.make_certs(profile.certs_dir())
+        except certs.CertError as e:
+            raise VMError(str(e)) from None
         shutil.copytree(os.path.join(profile.certs_dir(), "server"), dest)
 
 

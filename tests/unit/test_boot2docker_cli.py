@@ -381,3 +381,12 @@ def test_debug_in_the_profile_reaches_the_vm(b2d):
         f.write("TLS = false\n")
     assert b2d.run("--accel", "tcg", *b2d.ports, "up", "--no-wait").returncode == 0
     assert not os.path.exists(os.path.join(b2d.vm_dir(), "share", "debug"))
+
+
+def test_tls_turned_on_after_init_makes_the_certificates(b2d):
+    assert b2d.run("--no-tls", "init", "--image", b2d.image).returncode == 0
+    assert not os.path.exists(os.path.join(b2d.home, ".boot2docker", "certs"))
+    done = b2d.run("--accel", "tcg", *b2d.ports, "up", "--no-wait")
+    assert done.returncode == 0, done.stderr
+    share = os.path.join(b2d.vm_dir(), "share", "certs")
+    assert sorted(os.listdir(share)) == ["ca.pem", "server-cert.pem", "server-key.pem"]
