@@ -31,8 +31,8 @@ def make_key(path: str) -> bool:
 
 
 def ssh_command(key: str, port: int, command: list[str], binary: str = "ssh") -> list[str]:
-    args = [binary, "-p", str(port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-    args += ["-o", "LogLevel=quiet", "-o", "IdentitiesOnly=yes"]
+    args = [binary, "-p", str(port), "-o", "StrictHostKeyChecking=no"]
+    args += ["-o", f"UserKnownHostsFile={os.devnull}", "-o", "LogLevel=quiet", "-o", "IdentitiesOnly=yes"]
     if os.path.exists(key):
         args += ["-i", key]
     if not command:
