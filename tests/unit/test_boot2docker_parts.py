@@ -168,3 +168,22 @@ def test_download_refuses_a_truncated_or_altered_image_and_keeps_the_old_one(tmp
 def test_download_needs_a_digest(tmp_path):
     with pytest.raises(image.ImageError, match="needs the image's SHA-256"):
         image.download("file:///nonexistent", "", str(tmp_path / "image"))
+
+
+def test_the_ssh_command_line(tmp_path):
+    from boot2docker.ssh import ssh_command
+
+    key = tmp_path / "id_boot2docker"
+    base = ["ssh", "-p", "2022", "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={os.devnull}"]
+    base += ["-o", "LogLevel=quiet", "-o", "IdentitiesOnly=yes"]
+    # Without a key (no ssh-keygen at init): the password, tcuser; a login gets a terminal.
+    assert ssh_command(str(key), 2022, []) == [*base, "-t", "docker@127.0.0.1"]
+    key.write_text("key")
+    assert ssh_command(str(key), 2022, ["uname", "-a"]) == [
+        *base,
+        "-i",
+        str(key),
+        "docker@127.0.0.1",
+        "uname",
+        "-a",
+    ]
