@@ -79,11 +79,12 @@ dpkg-deb -x "$kdeb" "$WORK/kernel"
 KVER=$(ls "$WORK/kernel/lib/modules")
 cp "$WORK/kernel/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
 # Only what the VM uses: virtio disk/net, 9p for the shared home, ext4 for the data disk, overlay for
-# images, bridge/veth/netfilter for container networking, the ACPI button for a clean power-off.
+# images, bridge/veth/netfilter for container networking, the ACPI button for a clean power-off;
+# under VirtualBox, its SATA disk (ahci, sd_mod) and shared folders (vboxguest, vboxsf).
 MODULES="virtio_pci virtio_blk virtio_net 9pnet_virtio 9p ext4 overlay bridge br_netfilter veth
  ip_tables iptable_filter iptable_nat ip6_tables ip6table_filter ip6table_nat xt_MASQUERADE
  xt_conntrack xt_addrtype xt_comment xt_tcpudp xt_nat xt_state nf_conntrack_netlink ipt_REJECT button
- evdev crc32c_generic crc32c_intel"
+ evdev crc32c_generic crc32c_intel ahci sd_mod vboxguest vboxsf"
 depmod -b "$WORK/kernel" "$KVER"
 python3 "$HERE/modclosure.py" "$WORK/kernel/lib/modules/$KVER" "$ROOT/lib/modules/$KVER" $MODULES
 depmod -b "$ROOT" "$KVER"
@@ -163,7 +164,32 @@ chmod 0700 "$ROOT/home/docker/.ssh"
 
 # --- archive -----------------------------------------------------------------------------------
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -6 -n >"$OUT/initrd.img"
-(cd "$OUT" && sha256sum vmlinuz initrd.img >SHA256SUMS)
+files="vmlinuz initrd.img"
+# VirtualBox cannot boot a kernel directly: an ISO with GRUB for it, when grub-mkrescue (grub-pc-bin,
+# xorriso, mtools) is here. QEMU boots vmlinuz and initrd.img and does not need it.
+rm -f "$OUT/boot2docker.iso"
+if [ "${BOOT_ISO:-1}" = 1 ] && command -v grub-mkrescue >/dev/null && command -v xorriso >/dev/null &&
+	[ -d /usr/lib/grub/i386-pc ]; then
+	mkdir -p "$WORK/iso/boot/grub"
+	cp "$OUT/vmlinuz" "$OUT/initrd.img" "$WORK/iso/"
+	cat >"$WORK/iso/boot/grub/grub.cfg" <<'GRUB'
+set timeout=0
+serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+menuentry boot2docker {
+	linux /vmlinuz console=ttyS0 quiet
+	initrd /initrd.img
+}
+GRUB
+	grub-mkrescue -o "$OUT/boot2docker.iso" "$WORK/iso" >"$WORK/iso.log" 2>&1 ||
+		die "grub-mkrescue failed: $(tail -n 3 "$WORK/iso.log")"
+	files="$files boot2docker.iso"
+else
+	echo "build-image.sh: no grub-mkrescue/xorriso: no boot2docker.iso (only VirtualBox needs it)" >&2
+fi
+# shellcheck disable=SC2086
+(cd "$OUT" && sha256sum $files >SHA256SUMS)
 ksize=$(stat -c %s "$OUT/vmlinuz")
 isize=$(stat -c %s "$OUT/initrd.img")
 rsize=$(du -sk "$ROOT" | cut -f1)

@@ -50,6 +50,9 @@ def verify(image_dir: str) -> None:
             raise ImageError(f"the image at {image_dir} has no {name}")
         if sha256_file(path) != listed[name]:
             raise ImageError(f"{path} does not match its SHA-256 in {sums}: the image is damaged")
+    iso = os.path.join(image_dir, "boot2docker.iso")
+    if os.path.exists(iso) and listed.get("boot2docker.iso") != sha256_file(iso):
+        raise ImageError(f"{iso} does not match its SHA-256 in {sums}: the image is damaged")
 
 
 def download(url: str, sha256: str, dest: str, progress=None) -> str:

@@ -187,3 +187,12 @@ def test_the_ssh_command_line(tmp_path):
         "uname",
         "-a",
     ]
+
+
+def test_a_damaged_iso_is_refused(tmp_path):
+    path = fake_image(str(tmp_path / "image"), iso=True)
+    image.verify(path)
+    with open(os.path.join(path, "boot2docker.iso"), "ab") as f:
+        f.write(b"!")
+    with pytest.raises(image.ImageError, match="boot2docker.iso does not match its SHA-256"):
+        image.verify(path)
