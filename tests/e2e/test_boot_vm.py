@@ -158,3 +158,61 @@ def test_the_boot2docker_zipapp(tmp_path):
         ["python3", str(zipapp), "config"], env=env, capture_output=True, text=True, timeout=60
     )
     assert "memory = 3000\n" in shown.stdout, shown.stderr
+
+
+@pytest.mark.timeout(900)
+def test_the_iso_boots_with_a_sata_disk(vm_image, tmp_path):
+    """boot2docker.iso is what VirtualBox boots (no VirtualBox here): GRUB from the CD, the data disk
+    on an AHCI controller (/dev/sda, as VirtualBox's SATA disk), formatted at first boot, and the
+    daemon answering through the forward. No settings share: plain tcp, no TLS."""
+    require_tools("qemu-system-x86_64")
+    iso = vm_image / "boot2docker.iso"
+    assert iso.exists(), "build-image.sh made no ISO (grub-pc-bin, xorriso, mtools: scripts/setup-dev.sh)"
+    disk = tmp_path / "data.img"
+    with open(disk, "wb") as f:
+        f.truncate(1 << 30)
+    port, console = free_port(), tmp_path / "console.log"
+    qemu = subprocess.Popen(
+        [
+            "qemu-system-x86_64",
+            "-nodefaults",
+            "-no-user-config",
+            "-machine",
+            "pc",
+            "-accel",
+            "tcg",
+            "-cpu",
+            "max",
+        ]
+        + ["-m", "1024", "-display", "none", "-serial", f"file:{console}", "-cdrom", str(iso), "-boot", "d"]
+        + ["-device", "ahci,id=sata", "-drive", f"id=data,file={disk},if=none,format=raw"]
+        + ["-device", "ide-hd,drive=data,bus=sata.0"]
+        + ["-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:4243"]
+        + ["-device", "virtio-net-pci,netdev=net0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        e2e.deadline_poll(lambda: _alive(qemu) and _pings(port), 180, 0.5, "the ISO's daemon")
+        text = console.read_text(errors="replace")
+        assert "boot2docker: formatting the blank data disk /dev/sda" in text
+        assert "no data disk" not in text
+    finally:
+        qemu.kill()
+        qemu.wait()
+
+
+def _alive(qemu: subprocess.Popen) -> bool:
+    if qemu.poll() is not None:
+        raise AssertionError(f"QEMU exited: {qemu.stderr.read().decode(errors='replace')}")
+    return True
+
+
+def _pings(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(f"GET /_ping HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+            return s.recv(200).startswith((b"HTTP/1.0 200", b"HTTP/1.1 200"))
+    except OSError:
+        return False
