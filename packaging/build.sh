@@ -83,6 +83,8 @@ wheels() {
 	cp "$ROOT/pyproject.toml" "$BUILD/src/"
 	if [ -f "$ROOT/README.md" ]; then cp "$ROOT/README.md" "$BUILD/src/"; fi
 	cp -r "$ROOT/app" "$BUILD/src/app"
+	mkdir -p "$BUILD/src/boot"
+	cp -r "$ROOT/boot/boot2docker" "$BUILD/src/boot/boot2docker"
 	mkdir -p "$BUILD/src/packaging/pip"
 	cp "$HERE/pip/docker" "$BUILD/src/packaging/pip/docker"
 	find "$BUILD/src" \( -name __pycache__ -o -name '*.egg-info' \) -prune -exec rm -rf {} +
@@ -238,6 +240,27 @@ sums() {
 	mv "$BUILD/SHA256SUMS.tmp" "$OUT/SHA256SUMS"
 }
 
+# The boot2docker VM helper (boot/boot2docker) as a zipapp of its own: shiv's plain bootstrap is
+# enough for a command that starts a VM. Same wheels, same interpreter line as the docker zipapp.
+BOOT2DOCKER=boot2docker-$VERSION.pyz
+boot2docker_zipapp() {
+	wheels
+	say "zipapp $OUT/$BOOT2DOCKER"
+	mkdir -p "$OUT"
+	"$BUILD/venv/bin/shiv" --no-index --find-links "$BUILD/wheels" \
+		--entry-point boot2docker.cli:main --python "/usr/bin/python3 -sE" \
+		--reproducible --compressed --compile-pyc \
+		--output-file "$OUT/$BOOT2DOCKER" "lxc-docker==$VERSION" >"$BUILD/shiv-boot2docker.log" 2>&1 ||
+		{
+			cat "$BUILD/shiv-boot2docker.log" >&2
+			die "shiv failed for boot2docker"
+		}
+	local got
+	got=$(SHIV_ROOT="$BUILD/shiv-root-b2d" "$OUT/$BOOT2DOCKER" --version)
+	rm -rf "$BUILD/shiv-root-b2d"
+	[ "$got" = "boot2docker, version $VERSION" ] || die "$BOOT2DOCKER --version printed: $got"
+}
+
 # --- packages ----------------------------------------------------------------------------------
 
 need_zipapp() {
@@ -258,6 +281,8 @@ deb() {
 	rm -rf "$BUILD/deb"
 	mkdir -p "$root/DEBIAN" "$root/$doc" "$root/usr/share/man/man1" "$root/usr/share/lintian/overrides"
 	install -D -m 0755 "$OUT/$ZIPAPP" "$root/usr/bin/docker"
+	[ -f "$OUT/$BOOT2DOCKER" ] || boot2docker_zipapp
+	install -D -m 0755 "$OUT/$BOOT2DOCKER" "$root/usr/bin/boot2docker"
 	# Debian 12 still keeps units in /lib (merged /usr makes it the same directory).
 	install -D -m 0644 "$ROOT/distro/systemd/docker.service" "$root/lib/systemd/system/docker.service"
 	install -D -m 0644 "$ROOT/distro/systemd/docker.socket" "$root/lib/systemd/system/docker.socket"
@@ -265,6 +290,7 @@ deb() {
 	install -D -m 0644 "$ROOT/distro/upstart/docker.conf" "$root/etc/init/docker.conf"
 	install -D -m 0644 "$ROOT/distro/default/docker" "$root/etc/default/docker"
 	gzip -9n <"$HERE/man/docker.1" >"$root/usr/share/man/man1/docker.1.gz"
+	gzip -9n <"$HERE/man/boot2docker.1" >"$root/usr/share/man/man1/boot2docker.1.gz"
 	fill "$HERE/deb/copyright" >"$root/$doc/copyright"
 	fill "$HERE/deb/changelog" | gzip -9n >"$root/$doc/changelog.gz"
 	install -m 0644 "$HERE/deb/lintian-overrides" "$root/usr/share/lintian/overrides/lxc-docker"
@@ -425,6 +451,7 @@ main() {
 		case "$target" in
 		all)
 			zipapp
+			boot2docker_zipapp
 			binary
 			init_files
 			deb
@@ -436,11 +463,13 @@ main() {
 			;;
 		artifacts)
 			zipapp
+			boot2docker_zipapp
 			binary
 			init_files
 			sums
 			;;
 		zipapp | binary | onedir | deb | suse | arch | gentoo | sums | pins | clean) "$target" ;;
+		boot2docker) boot2docker_zipapp ;;
 		init) init_files ;;
 		rpm) rpm_ ;;
 		*) die "unknown target $target (see the top of $0)" ;;

@@ -10,8 +10,11 @@ export DEBIAN_FRONTEND=noninteractive
 missing=""
 # gcc and libc6-dev build the static syscall probe of the least-privilege tests; lxc (LXC 5's
 # lxc-start) runs the containers of `docker -d -e lxc`; runc and crun are the OCI runtimes of
-# `-e oci` (the driver contract suite runs against every driver).
-for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev lxc runc crun; do
+# `-e oci` (the driver contract suite runs against every driver). qemu-system-x86, kmod (depmod),
+# cpio, openssl, openssh-client and grub-pc-bin, xorriso, mtools (its ISO) build and boot the
+# boot2docker VM (boot/).
+for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev \
+	lxc runc crun qemu-system-x86 kmod cpio openssl openssh-client grub-pc-bin xorriso mtools; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

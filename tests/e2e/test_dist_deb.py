@@ -23,6 +23,7 @@ def test_deb_install_upgrade_remove_purge(fresh_root, dist):
     root.sh(f"dpkg -i --force-confold /tmp/{deb}")
     root.sh("getent group docker")
     assert root.file("/usr/bin/docker").read_bytes() == e2e.artifact("zipapp").read_bytes()
+    assert root.sh("boot2docker --version").stdout == f"boot2docker, version {e2e.version()}\n"
     assert root.sh("ls /etc/rc2.d/ | grep -q '^S..docker$'", check=False).returncode == 0, "not enabled"
     pid = int(
         e2e.deadline_poll(
@@ -44,6 +45,7 @@ def test_deb_install_upgrade_remove_purge(fresh_root, dist):
     root.sh("dpkg -r lxc-docker")
     assert not root.processes(), "a daemon outlived dpkg -r"
     assert not root.file("/usr/bin/docker").exists()
+    assert not root.file("/usr/bin/boot2docker").exists()
     assert root.file("/etc/default/docker").read_text() == OPTIONS, "remove must keep the conffiles"
     root.sh("getent group docker")
 

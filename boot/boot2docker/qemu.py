@@ -1,0 +1,182 @@
+"""QEMU: the accelerator for this host, the command line that boots the image, and QMP (the machine
+protocol on a socket) for pause, resume and a clean ACPI power-off."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from boot2docker.profile import Profile
+
+
+class QemuError(Exception):
+    pass
+
+
+def kvm_usable(path: str = "/dev/kvm") -> bool:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def choose_accel(wanted: str, platform: str | None = None) -> str:
+    """The accelerator: WANTED unless it is auto; else hvf on macOS, whpx on Windows, kvm on Linux when
+    /dev/kvm opens, tcg (emulation, slow but everywhere) otherwise."""
+    if wanted != "auto":
+        return wanted
+    platform = platform or sys.platform
+    if platform == "darwin":
+        return "hvf"
+    if platform == "win32":
+        return "whpx"
+    if platform.startswith("linux") and kvm_usable():
+        return "kvm"
+    return "tcg"
+
+
+def qmp_address(vm_dir: str, platform: str) -> str:
+    # QEMU on Windows has no unix sockets; there QMP listens on a free loopback port, recorded in the
+    # VM's run state.
+    if platform == "win32":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return f"tcp:127.0.0.1:{probe.getsockname()[1]}"
+    return "unix:" + os.path.join(vm_dir, "qmp.sock")
+
+
+def command(profile: Profile, vm_dir: str, accel: str, qmp: str, platform: str | None = None) -> list[str]:
+    """The whole qemu-system-x86_64 command line for PROFILE's VM, QMP listening at QMP."""
+    platform = platform or sys.platform
+    image = profile.image_dir()
+    # Only the forwarded ports reach the guest, and only from this machine (127.0.0.1); restrict=on
+    # keeps the guest from opening connections to the host or the outside.
+    forwards = f"hostfwd=tcp:127.0.0.1:{profile.sshport}-:22,hostfwd=tcp:127.0.0.1:{profile.dockerport}-:4243"
+    args = [
+        profile.qemu,
+        "-name",
+        profile.vm,
+        "-nodefaults",
+        "-no-user-config",
+        "-machine",
+        "pc",
+        "-accel",
+        accel,
+        "-cpu",
+        "host" if accel in ("kvm", "hvf") else "max",
+        "-m",
+        str(profile.memory),
+        "-smp",
+        str(profile.cpus),
+        "-display",
+        "none",
+        "-serial",
+        "file:" + os.path.join(vm_dir, "console.log"),
+        "-kernel",
+        os.path.join(image, "vmlinuz"),
+        "-initrd",
+        os.path.join(image, "initrd.img"),
+        "-append",
+        "console=ttyS0 quiet",
+        "-drive",
+        "file=" + os.path.join(vm_dir, "data.img") + ",if=virtio,format=raw,cache=writeback",
+        "-netdev",
+        "user,id=net0,restrict=on," + forwards,
+        "-device",
+        "virtio-net-pci,netdev=net0",
+        "-qmp",
+        qmp + ",server=on,wait=off",
+    ]
+    if platform != "win32":
+        # QEMU for Windows has no 9p: the home share and the settings share need it.
+        share = os.path.join(vm_dir, "share")
+        args += ["-virtfs", f"local,path={share},mount_tag=b2d,security_model=none,readonly=on,id=b2d"]
+        args += ["-virtfs", f"local,path={profile.sharedir},mount_tag=home,security_model=none,id=home"]
+        args += ["-pidfile", os.path.join(vm_dir, "qemu.pid"), "-daemonize"]
+    return args
+
+
+def start(args: list[str], vm_dir: str, platform: str | None = None) -> None:
+    """Runs QEMU detached. With -daemonize, QEMU's parent returns once the machine is set up, so a
+    port it could not forward or a file it could not open is reported here, not after a wait."""
+    platform = platform or sys.platform
+    try:
+        if platform == "win32":
+            flags = getattr(subprocess, "DETACHED_PROCESS", 0) | getattr(
+                subprocess, "CREATE_NEW_PROCESS_GROUP", 0
+            )
+            proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(vm_dir, "qemu.log"), "ab"),
+                creationflags=flags,
+            )
+            with open(os.path.join(vm_dir, "qemu.pid"), "w") as f:
+                f.write(f"{proc.pid}\n")
+            return
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise QemuError(f"{args[0]} not found: install QEMU or set QEMU in the profile") from None
+    except subprocess.TimeoutExpired:
+        raise QemuError(f"{args[0]} did not finish setting up the VM within 120 s") from None
+    if done.returncode != 0:
+        raise QemuError(f"QEMU could not start the VM: {done.stderr.strip() or done.stdout.strip()}")
+
+
+class Qmp:
+    """One QMP session: the greeting, qmp_capabilities, then commands answered one at a time."""
+
+    def __init__(self, address: str, timeout: float = 5.0) -> None:
+        if address.startswith("unix:"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            target: object = address[5:]
+        else:
+            host, _, port = address[4:].rpartition(":")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            target = (host, int(port))
+        sock.settimeout(timeout)
+        try:
+            sock.connect(target)
+        except OSError as e:
+            sock.close()
+            raise QemuError(f"cannot reach the VM's QMP socket {address}: {e}") from None
+        self.sock = sock
+        self.stream = sock.makefile("rwb")
+        self._read()
+        self.execute("qmp_capabilities")
+
+    def _read(self) -> dict:
+        while True:
+            line = self.stream.readline()
+            if not line:
+                raise QemuError("QMP closed the connection")
+            message = json.loads(line)
+            if "event" not in message:
+                return message
+
+    def execute(self, name: str, **arguments: object) -> object:
+        request: dict[str, object] = {"execute": name}
+        if arguments:
+            request["arguments"] = arguments
+        self.stream.write(json.dumps(request).encode() + b"\n")
+        self.stream.flush()
+        answer = self._read()
+        if "error" in answer:
+            raise QemuError(f"QMP {name}: {answer['error'].get('desc', answer['error'])}")
+        return answer.get("return")
+
+    def close(self) -> None:
+        self.stream.close()
+        self.sock.close()
+
+    def __enter__(self) -> Qmp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

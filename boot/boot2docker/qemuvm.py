@@ -1,0 +1,179 @@
+"""The VM under QEMU: state from the pid file and QMP, start, pause/resume, ACPI power-off."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from boot2docker import image, procs, qemu, vm
+from boot2docker.profile import Profile
+
+
+class QemuMachine:
+    hypervisor = "qemu"
+
+    def __init__(self, profile: Profile, platform: str | None = None) -> None:
+        self.profile = profile
+        self.platform = platform or sys.platform
+        self.dir = profile.vm_dir()
+        self.pidfile = os.path.join(self.dir, "qemu.pid")
+        self.runfile = os.path.join(self.dir, "run.json")
+        self.notices: list[str] = []
+
+    # --- state ---------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return os.path.exists(os.path.join(self.dir, "vm.json"))
+
+    def pid(self) -> int | None:
+        return procs.read_pid(self.pidfile)
+
+    def _forget(self) -> None:
+        for path in (self.pidfile, self.runfile, os.path.join(self.dir, "qmp.sock")):
+            if os.path.exists(path):
+                os.unlink(path)
+
+    def _qmp(self) -> qemu.Qmp:
+        run = vm.read_json(self.runfile) or {}
+        return qemu.Qmp(run.get("qmp") or qemu.qmp_address(self.dir, self.platform))
+
+    def state(self) -> str:
+        """running, paused or stopped. A pid file whose process is gone is removed, with a notice."""
+        pid = self.pid()
+        if pid is None:
+            if os.path.exists(self.runfile):
+                self.notices.append("the VM is gone without a clean shutdown (it crashed or was killed)")
+                self._forget()
+            return "stopped"
+        if not procs.alive(pid):
+            self.notices.append(
+                f"removed a stale pid file: the VM's process {pid} is gone (crashed or killed)"
+            )
+            self._forget()
+            return "stopped"
+        try:
+            with self._qmp() as q:
+                status = q.execute("query-status")
+        except qemu.QemuError:
+            return "running"
+        return "paused" if isinstance(status, dict) and status.get("status") == "paused" else "running"
+
+    # --- verbs ---------------------------------------------------------------------------------
+
+    def init(self) -> None:
+        vm_dir = vm.init_common(self.profile)
+        vm.write_json(
+            os.path.join(vm_dir, "vm.json"),
+            {"hypervisor": "qemu", "image": self.profile.image_dir(), "disksize": self.profile.disksize},
+        )
+
+    def command(self, accel: str, qmp: str) -> list[str]:
+        return qemu.command(self.profile, self.dir, accel, qmp, self.platform)
+
+    def up(self, wait: bool = True, progress=None) -> float | None:
+        if not self.exists():
+            raise vm.VMError(f"VM {self.profile.vm!r} does not exist: run `boot2docker init` first")
+        state = self.state()
+        if state == "paused":
+            self.resume()
+            return (
+                vm.wait_ready(self.profile, self.dir, self._alive, self.profile.boottimeout) if wait else None
+            )
+        if state == "running":
+            return (
+                vm.wait_ready(self.profile, self.dir, self._alive, self.profile.boottimeout) if wait else None
+            )
+        vm.check_ports(self.profile)
+        try:
+            image.verify(self.profile.image_dir())
+        except image.ImageError as e:
+            raise vm.VMError(str(e)) from None
+        vm.prepare_share(self.profile, self.dir)
+        accel = qemu.choose_accel(self.profile.accel, self.platform)
+        qmp = qemu.qmp_address(self.dir, self.platform)
+        with open(os.path.join(self.dir, "console.log"), "w"):
+            pass
+        vm.write_json(self.runfile, {"accel": accel, "qmp": qmp, "started": time.time()})
+        try:
+            qemu.start(self.command(accel, qmp), self.dir, self.platform)
+        except qemu.QemuError as e:
+            self._forget()
+            raise vm.VMError(str(e)) from None
+        if not wait:
+            return None
+        return vm.wait_ready(self.profile, self.dir, self._alive, self.profile.boottimeout, progress)
+
+    def _alive(self) -> bool:
+        pid = self.pid()
+        return pid is not None and procs.alive(pid)
+
+    def pause(self) -> None:
+        self._running_or_fail()
+        with self._qmp() as q:
+            q.execute("stop")
+
+    def resume(self) -> None:
+        self._running_or_fail()
+        with self._qmp() as q:
+            q.execute("cont")
+
+    def _running_or_fail(self) -> None:
+        if self.state() == "stopped":
+            raise vm.VMError(f"VM {self.profile.vm!r} is not running")
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """ACPI power button (the VM's init stops the daemon and unmounts the data disk), then a kill
+        once TIMEOUT passes."""
+        pid = self.pid()
+        if self.state() == "stopped" or pid is None:
+            return
+        try:
+            with self._qmp() as q:
+                if q.execute("query-status").get("status") == "paused":
+                    q.execute("cont")
+                q.execute("system_powerdown")
+        except (qemu.QemuError, AttributeError, OSError) as e:
+            # No way to press the power button: QEMU quits on SIGTERM (the guest gets no say).
+            self.notices.append(f"could not reach the VM's QMP socket ({e}): stopped QEMU with SIGTERM")
+            procs.terminate(pid)
+            timeout = 10.0
+        deadline = time.monotonic() + timeout
+        while procs.alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if procs.alive(pid):
+            self.notices.append(f"the VM did not power off within {timeout:.0f} s: killed it")
+            procs.kill(pid)
+            deadline = time.monotonic() + 10
+            while procs.alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self._forget()
+
+    def kill(self) -> None:
+        pid = self.pid()
+        if pid is not None and procs.alive(pid):
+            procs.kill(pid)
+            deadline = time.monotonic() + 10
+            while procs.alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        self._forget()
+
+    def delete(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.dir)
+
+    def info(self) -> dict:
+        run = vm.read_json(self.runfile) or {}
+        return {
+            "Accel": run.get("accel") or qemu.choose_accel(self.profile.accel, self.platform),
+            "Pid": self.pid(),
+        }
+
+    def save(self) -> None:
+        # QEMU cannot write the machine's state to disk while a 9p share is mounted (virtio-9p blocks
+        # migration), so `save` keeps it in the paused QEMU process, as `pause` does.
+        self.pause()
+        self.notices.append(
+            "under QEMU the saved state stays in memory: `boot2docker resume` continues the VM"
+        )
