@@ -5,9 +5,26 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 
 from boot2docker import image, procs, qemu, vm
 from boot2docker.profile import Profile
+
+
+def start_with_fallback(start: Callable[[str], None], accel: str, chosen_for_us: bool) -> str:
+    """start(accel); when the accelerator was picked for the user (not forced) and QEMU refuses it,
+    start(tcg) instead, saying so. Returns the accelerator the VM runs with."""
+    try:
+        start(accel)
+        return accel
+    except qemu.QemuError as e:
+        if not chosen_for_us or accel == "tcg":
+            raise
+        # A host accelerator that exists but refuses this machine (nested KVM that rejects QEMU's
+        # CPU model, a disabled Hypervisor Platform) should not stop `up`: emulation still works.
+        print(f"boot2docker: the {accel} accelerator failed ({e}); falling back to tcg", file=sys.stderr)
+    start("tcg")
+    return "tcg"
 
 
 class QemuMachine:
@@ -94,15 +111,18 @@ class QemuMachine:
         qmp = qemu.qmp_address(self.dir, self.platform)
         with open(os.path.join(self.dir, "console.log"), "w"):
             pass
-        vm.write_json(self.runfile, {"accel": accel, "qmp": qmp, "started": time.time()})
         try:
-            qemu.start(self.command(accel, qmp), self.dir, self.platform)
+            start_with_fallback(lambda a: self._start(a, qmp), accel, self.profile.accel == "auto")
         except qemu.QemuError as e:
             self._forget()
             raise vm.VMError(str(e)) from None
         if not wait:
             return None
         return vm.wait_ready(self.profile, self.dir, self._alive, self.profile.boottimeout, progress)
+
+    def _start(self, accel: str, qmp: str) -> None:
+        vm.write_json(self.runfile, {"accel": accel, "qmp": qmp, "started": time.time()})
+        qemu.start(self.command(accel, qmp), self.dir, self.platform)
 
     def _alive(self) -> bool:
         pid = self.pid()

@@ -12,6 +12,7 @@ import pytest
 
 from boot2docker import image, qemu, shellinit
 from boot2docker.profile import ProfileError, load, parse
+from boot2docker.qemuvm import start_with_fallback
 from lib.boot2docker_fakes import fake_image
 
 
@@ -127,6 +128,23 @@ def test_the_accelerator_per_host(monkeypatch):
     assert qemu.choose_accel("tcg", "linux") == "tcg"
     monkeypatch.setattr(qemu, "kvm_usable", lambda: False)
     assert qemu.choose_accel("auto", "linux") == "tcg"
+
+
+def test_an_accelerator_that_refuses_the_vm_falls_back_to_tcg_unless_forced(capsys):
+    tried = []
+
+    def start(accel):
+        tried.append(accel)
+        if accel == "kvm":
+            raise qemu.QemuError("QEMU could not start the VM: kvm: failed to set MSR 0x10a")
+
+    assert start_with_fallback(start, "kvm", chosen_for_us=True) == "tcg"
+    assert tried == ["kvm", "tcg"]
+    assert "the kvm accelerator failed" in capsys.readouterr().err
+    tried.clear()
+    with pytest.raises(qemu.QemuError, match="MSR"):
+        start_with_fallback(start, "kvm", chosen_for_us=False)
+    assert tried == ["kvm"]
 
 
 def published(tmp_path) -> tuple[bytes, str]:
