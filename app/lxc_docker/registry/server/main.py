@@ -1,0 +1,106 @@
+"""`docker registry [OPTIONS]`: serve the v1 and v2 registry APIs (and the Index API with --index)
+from a directory, on every -H address, until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+from ... import hosts, mflag
+from .httpd import Listeners, Request, Response, make_handler_class
+from .store import Store
+from .v1 import V1
+from .v2 import V2, error
+
+DEFAULT_ROOT = "/var/lib/docker-registry"
+DEFAULT_PORT = 5000
+
+
+class Registry:
+    """The request router: /v1/ to V1, /v2/ to V2."""
+
+    def __init__(self, root: str, index: bool) -> None:
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        self.v1 = V1(root, index)
+        self.v2 = V2(Store(root), self._authorize_v2)
+        self.index = index
+
+    def _authorize_v2(self, req: Request, write: bool) -> Response | None:
+        # Standalone: open, like a private registry on a trusted network. With --index the index's
+        # users guard writes with HTTP Basic auth (reads stay public, as on the Docker Hub).
+        if not self.index or not write or self.v1.accounts.check(req.header("Authorization")):
+            return None
+        response = error(401, "UNAUTHORIZED", "authentication required")
+        response.headers.append(("WWW-Authenticate", 'Basic realm="lxc-docker-registry"'))
+        return response
+
+    def __call__(self, req: Request) -> Response:
+        if req.path.startswith("/v2"):
+            return self.v2(req)
+        if req.path.startswith("/v1/"):
+            return self.v1(req)
+        return error(404, "NOT_FOUND", "no such endpoint", req.path)
+
+
+def _flags() -> mflag.FlagSet:
+    fs = mflag.FlagSet(
+        "registry",
+        "docker registry [OPTIONS]",
+        "Serve a Docker registry (v1, v2 and optionally the Index API)",
+    )
+    fs.list(["H", "-host"], "tcp://host:port or unix:///path to bind to (repeatable)", dest="hosts")
+    fs.string(["g", "-graph"], DEFAULT_ROOT, "Path of the registry's storage", dest="root")
+    fs.bool(["-index"], False, "Also serve the Index API (users, tokens, search)", dest="index")
+    fs.bool(["D", "-debug"], False, "Log every request to stderr", dest="debug")
+    return fs
+
+
+def main(args: list[str]) -> int:
+    fs = _flags()
+    try:
+        opts, rest = fs.parse(args)
+    except mflag.HelpRequested:
+        sys.stdout.write(fs.usage())
+        return 0
+    except mflag.FlagError as e:
+        sys.stderr.write(f"{e}\n")
+        return 2
+    if rest:
+        sys.stderr.write(f"Error: extra arguments: {' '.join(rest)}\n")
+        return 2
+    try:
+        addresses = [
+            hosts.parse_host(h, default_port=DEFAULT_PORT)
+            for h in opts.hosts or [f"tcp://127.0.0.1:{DEFAULT_PORT}"]
+        ]
+    except ValueError as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return 2
+    registry = Registry(os.path.abspath(opts.root), opts.index)
+    handler = make_handler_class(registry, opts.debug)
+    listeners = Listeners()
+    try:
+        for host in addresses:
+            if host.proto == "tcp":
+                listeners.add_tcp(host.host, host.port, handler)
+            elif host.proto == "unix":
+                listeners.add_unix(host.path, handler)
+            else:
+                raise OSError(f"unsupported address for the registry: {host.proto}://{host.address}")
+    except OSError as e:
+        sys.stderr.write(f"Error: cannot listen: {e}\n")
+        listeners.shutdown()
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    listeners.serve()
+    mode = "registry and index" if opts.index else "standalone registry"
+    sys.stderr.write(
+        f"docker registry: {mode} on {', '.join(h.address for h in addresses)}, storage {opts.root}\n"
+    )
+    stop.wait()
+    listeners.shutdown()
+    return 0
