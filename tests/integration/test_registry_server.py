@@ -1,0 +1,398 @@
+"""`docker registry`: the v1 registry (standalone and with --index) driven with plain requests in
+the documented client sequence, and the v2 API driven by skopeo and by hand (faults included)."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import http.client
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import tempfile
+
+import pytest
+import requests
+
+from lib.daemon import docker_cmd, our_env
+from lib.poll import poll
+from lib.require import require_tools
+from lib.tarballs import tar_of
+from lib.unixhttp import request as unix_request
+
+
+class Registry:
+    def __init__(self, *extra: str) -> None:
+        self.base = tempfile.mkdtemp(prefix="ldr-", dir="/tmp")
+        self.root = os.path.join(self.base, "root")
+        self.sock = os.path.join(self.base, "reg.sock")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.hostport = f"127.0.0.1:{self.port}"
+        args = [
+            "registry",
+            "-H",
+            f"tcp://{self.hostport}",
+            "-H",
+            f"unix://{self.sock}",
+            "-g",
+            self.root,
+            *extra,
+        ]
+        self.proc = subprocess.Popen(docker_cmd() + args, env=our_env(), stderr=subprocess.PIPE, text=True)
+        poll(self._up, timeout=20, what="the registry to answer")
+
+    def _up(self) -> bool:
+        assert self.proc.poll() is None, self.proc.stderr.read()
+        try:
+            return requests.get(self.url + "/v2/", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(timeout=20) == 0
+        assert not os.path.exists(self.sock)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@pytest.fixture
+def registry():
+    reg = Registry()
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def index():
+    reg = Registry("--index")
+    yield reg
+    reg.stop()
+
+
+def _image(image_id: str, parent: str | None, files: dict[str, bytes]) -> tuple[bytes, bytes]:
+    doc = {"id": image_id, "created": "2014-03-01T00:00:00Z", "container_config": {"Cmd": ["/bin/sh"]}}
+    if parent:
+        doc["parent"] = parent
+    return json.dumps(doc).encode(), tar_of(files)
+
+
+BASE, TOP = "1" * 64, "2" * 64
+
+
+def _push_v1(url: str, repo: str, headers: dict[str, str]) -> dict[str, str]:
+    """Docker 0.9's push: repository, then json/layer/checksum per image (parents first), tags, images."""
+    images = {
+        BASE: _image(BASE, None, {"etc/base": b"base\n"}),
+        TOP: _image(TOP, BASE, {"top": b"x" * 70000}),
+    }
+    r = requests.put(f"{url}/v1/repositories/{repo}/", json=[{"id": BASE}, {"id": TOP}], headers=headers)
+    assert r.status_code == 200, r.text
+    token_headers = dict(headers)
+    if "X-Docker-Token" in r.headers:
+        token_headers = {"Authorization": "Token " + r.headers["X-Docker-Token"]}
+    checksums = {}
+    for image_id, (raw, layer) in images.items():
+        r = requests.put(f"{url}/v1/images/{image_id}/json", data=raw, headers=token_headers)
+        assert r.status_code == 200, r.text
+        # The layer goes chunked, as Docker 0.9 sends it (a generator body has no length).
+        r = requests.put(
+            f"{url}/v1/images/{image_id}/layer",
+            data=iter([layer[:1000], layer[1000:]]),
+            headers=token_headers,
+        )
+        assert r.status_code == 200, r.text
+        payload = "sha256:" + hashlib.sha256(raw + b"\n" + layer).hexdigest()
+        checksums[image_id] = payload
+        hdrs = dict(
+            token_headers,
+            **{"X-Docker-Checksum": "tarsum+sha256:unused", "X-Docker-Checksum-Payload": payload},
+        )
+        r = requests.put(f"{url}/v1/images/{image_id}/checksum", headers=hdrs)
+        assert r.status_code == 200, r.text
+    r = requests.put(f"{url}/v1/repositories/{repo}/tags/latest", data=json.dumps(TOP), headers=token_headers)
+    assert r.status_code == 200, r.text
+    body = [{"id": i, "checksum": c} for i, c in checksums.items()]
+    r = requests.put(f"{url}/v1/repositories/{repo}/images", json=body, headers=headers)
+    assert r.status_code == 204, r.text
+    return checksums
+
+
+def test_v1_standalone_push_and_pull(registry) -> None:
+    url = registry.url
+    status, headers, _ = unix_request(registry.sock, "GET", "/v1/_ping")
+    assert status == 200 and headers["X-Docker-Registry-Standalone"] == "true"
+    assert headers["X-Docker-Registry-Version"]
+    checksums = _push_v1(url, "ns/app", {})
+    assert requests.get(f"{url}/v1/repositories/ns/app/tags").json() == {"latest": TOP}
+    assert requests.get(f"{url}/v1/repositories/ns/app/tags/latest").json() == TOP
+    assert requests.get(f"{url}/v1/images/{TOP}/ancestry").json() == [TOP, BASE]
+    raw, layer = _image(TOP, BASE, {"top": b"x" * 70000})
+    r = requests.get(f"{url}/v1/images/{TOP}/json")
+    assert r.content == raw and r.headers["X-Docker-Size"] == str(len(layer))
+    assert r.headers["X-Docker-Checksum-Payload"] == checksums[TOP]
+    assert requests.get(f"{url}/v1/images/{TOP}/layer").content == layer
+    images = requests.get(f"{url}/v1/repositories/ns/app/images").json()
+    assert {i["id"]: i.get("checksum") for i in images} == checksums
+    assert requests.get(f"{url}/v1/search?q=app").json()["results"][0]["name"] == "ns/app"
+    # Unknown things are 404; a second push of a finished image is refused.
+    assert requests.get(f"{url}/v1/images/{'3' * 64}/json").status_code == 404
+    assert requests.get(f"{url}/v1/repositories/ns/app/tags/nope").status_code == 404
+    assert requests.get(f"{url}/v1/repositories/ns/none/tags").status_code == 404
+    assert requests.put(f"{url}/v1/images/{TOP}/json", data=raw).status_code == 409
+    # Bad names never reach the disk.
+    assert requests.get(f"{url}/v1/images/..%2f..%2fetc/json").status_code in (400, 404)
+    assert requests.put(f"{url}/v1/repositories/NS/App/tags/x", data='"' + TOP + '"').status_code == 400
+    assert (
+        requests.put(f"{url}/v1/repositories/ns/app/tags/latest", data=json.dumps("4" * 64)).status_code
+        == 404
+    )
+    # A wrong checksum leaves the image unfinished and invisible.
+    bad_id = "5" * 64
+    raw, layer = _image(bad_id, BASE, {"f": b"y"})
+    assert requests.put(f"{url}/v1/images/{bad_id}/json", data=raw).status_code == 200
+    assert requests.get(f"{url}/v1/images/{bad_id}/json").status_code == 400
+    assert requests.put(f"{url}/v1/images/{bad_id}/layer", data=layer).status_code == 200
+    r = requests.put(
+        f"{url}/v1/images/{bad_id}/checksum", headers={"X-Docker-Checksum-Payload": "sha256:" + "0" * 64}
+    )
+    assert r.status_code == 400 and "Checksum mismatch" in r.text
+    assert requests.get(f"{url}/v1/images/{bad_id}/layer").status_code == 400
+    assert requests.delete(f"{url}/v1/repositories/ns/app/tags/latest").status_code == 200
+    assert requests.delete(f"{url}/v1/repositories/ns/app/").status_code == 200
+    assert requests.get(f"{url}/v1/repositories/ns/app/tags").status_code == 404
+
+
+def _basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_index_users_tokens_and_search(index) -> None:
+    url = index.url
+    r = requests.get(f"{url}/v1/_ping")
+    assert r.headers["X-Docker-Registry-Standalone"] == "false"
+    user = {"username": "alice", "password": "wonderland", "email": "alice@example.org"}
+    assert requests.post(f"{url}/v1/users/", json=user).status_code == 201
+    r = requests.post(f"{url}/v1/users/", json=user)
+    assert r.status_code == 400 and "already exists" in r.text
+    assert (
+        requests.post(f"{url}/v1/users/", json=dict(user, username="bob_", email="b@example.org")).status_code
+        == 201
+    )
+    assert requests.get(f"{url}/v1/users/", headers=_basic("alice", "wonderland")).status_code == 200
+    assert requests.get(f"{url}/v1/users/", headers=_basic("alice", "wrong")).status_code == 401
+    stored = open(os.path.join(index.root, "index", "users", "alice.json")).read()
+    assert "wonderland" not in stored
+    # Writes need the owner's credentials, then the token the index hands out.
+    assert requests.put(f"{url}/v1/repositories/alice/app/", json=[{"id": BASE}]).status_code == 401
+    r = requests.put(f"{url}/v1/repositories/alice/app/", json=[], headers=dict(_basic("bob_", "wonderland")))
+    assert r.status_code == 403
+    r = requests.put(f"{url}/v1/images/{BASE}/json", data=_image(BASE, None, {})[0])
+    assert r.status_code == 401
+    auth = dict(_basic("alice", "wonderland"), **{"X-Docker-Token": "true"})
+    r = requests.put(f"{url}/v1/repositories/alice/app/", json=[{"id": BASE}], headers=auth)
+    assert r.status_code == 200
+    assert r.headers["WWW-Authenticate"] == "Token " + r.headers["X-Docker-Token"]
+    assert r.headers["X-Docker-Endpoints"] == index.hostport
+    forged = r.headers["X-Docker-Token"].replace("signature=", "signature=0")[:-1]
+    assert (
+        requests.put(
+            f"{url}/v1/images/{BASE}/json", data=b"{}", headers={"Authorization": "Token " + forged}
+        ).status_code
+        == 401
+    )
+    checksums = _push_v1(url, "alice/app", auth)
+    r = requests.get(f"{url}/v1/repositories/alice/app/images", headers={"X-Docker-Token": "true"})
+    assert {i["id"]: i["checksum"] for i in r.json()} == checksums
+    assert "access=read" in r.headers["X-Docker-Token"]
+    # Search: stars and descriptions of the index's repositories.
+    desc = {"description": "an app for tests"}
+    assert (
+        requests.put(
+            f"{url}/v1/repositories/alice/app/description", json=desc, headers=_basic("alice", "wonderland")
+        ).status_code
+        == 204
+    )
+    assert (
+        requests.put(
+            f"{url}/v1/repositories/alice/app/star", headers=_basic("bob_", "wonderland")
+        ).status_code
+        == 204
+    )
+    result = requests.get(f"{url}/v1/search", params={"q": "tests"}).json()
+    assert result["num_results"] == 1
+    assert result["results"][0] == {
+        "name": "alice/app",
+        "description": "an app for tests",
+        "star_count": 1,
+        "is_official": False,
+        "is_trusted": False,
+    }
+    # v2 writes need an index user; reads are public.
+    r = requests.post(f"{url}/v2/alice/x/blobs/uploads/")
+    assert r.status_code == 401 and r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    assert (
+        requests.post(f"{url}/v2/alice/x/blobs/uploads/", headers=_basic("alice", "wonderland")).status_code
+        == 202
+    )
+
+
+def _docker_archive(path: str) -> tuple[bytes, list[bytes]]:
+    layers = [tar_of({"etc/hello": b"hello\n"}), tar_of({"data.bin": os.urandom(2 << 20)})]
+    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+    ).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = [
+        {
+            "Config": config_name,
+            "RepoTags": ["ns/img:t1"],
+            "Layers": [f"l{i}/layer.tar" for i in range(len(layers))],
+        }
+    ]
+    with tarfile.open(path, "w") as tar:
+        for name, data in [
+            (config_name, config),
+            *((f"l{i}/layer.tar", layer) for i, layer in enumerate(layers)),
+            ("manifest.json", json.dumps(manifest).encode()),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return config, layers
+
+
+def test_v2_skopeo_copies_in_and_out(registry, tmp_path) -> None:
+    require_tools("skopeo", hint="apt-get install skopeo (scripts/setup-dev.sh)")
+    archive = str(tmp_path / "img.tar")
+    config, layers = _docker_archive(archive)
+    dest = f"docker://{registry.hostport}/ns/img:t1"
+    subprocess.run(
+        ["skopeo", "copy", "-q", "--dest-tls-verify=false", f"docker-archive:{archive}", dest],
+        check=True,
+        timeout=120,
+    )
+    out = tmp_path / "out"
+    subprocess.run(
+        ["skopeo", "copy", "-q", "--src-tls-verify=false", dest, f"dir:{out}"], check=True, timeout=120
+    )
+    manifest = json.loads((out / "manifest.json").read_bytes())
+    assert (out / manifest["config"]["digest"].split(":")[1]).read_bytes() == config
+    got = []
+    for desc in manifest["layers"]:
+        blob = (out / desc["digest"].split(":")[1]).read_bytes()
+        got.append(gzip.decompress(blob) if blob[:2] == b"\x1f\x8b" else blob)
+    assert got == layers
+    url = registry.url
+    assert requests.get(f"{url}/v2/ns/img/tags/list").json() == {"name": "ns/img", "tags": ["t1"]}
+    assert requests.get(f"{url}/v2/_catalog").json() == {"repositories": ["ns/img"]}
+    r = requests.head(f"{url}/v2/ns/img/manifests/t1", headers={"Accept": manifest["mediaType"]})
+    assert r.status_code == 200 and r.headers["Docker-Content-Digest"].startswith("sha256:")
+    assert r.headers["Content-Type"] == manifest["mediaType"]
+    # A second tag by digest reference, then pull by digest with skopeo inspect.
+    digest = r.headers["Docker-Content-Digest"]
+    raw = requests.get(f"{url}/v2/ns/img/manifests/{digest}").content
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == digest
+    r = requests.put(
+        f"{url}/v2/ns/img/manifests/t2", data=raw, headers={"Content-Type": manifest["mediaType"]}
+    )
+    assert r.status_code == 201 and r.headers["Docker-Content-Digest"] == digest
+    r = requests.get(f"{url}/v2/ns/img/tags/list?n=1")
+    assert r.json()["tags"] == ["t1"] and 'rel="next"' in r.headers["Link"]
+    assert requests.get(f"{url}/v2/ns/img/tags/list?n=1&last=t1").json()["tags"] == ["t2"]
+    assert requests.delete(f"{url}/v2/ns/img/manifests/t2").status_code == 202
+    assert requests.get(f"{url}/v2/ns/img/manifests/t2").json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
+
+
+def _code(r: requests.Response) -> str:
+    return r.json()["errors"][0]["code"]
+
+
+def test_v2_uploads_ranges_and_faults(registry) -> None:
+    url, data = registry.url, os.urandom(300000)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    blob = f"{url}/v2/ns/a/blobs/{digest}"
+    # A digest mismatch is refused and leaves no blob.
+    r = requests.post(f"{url}/v2/ns/a/blobs/uploads/?digest=sha256:{'0' * 64}", data=data)
+    assert r.status_code == 400 and _code(r) == "DIGEST_INVALID"
+    assert requests.head(blob).status_code == 404
+    # An upload cut mid-way (the client closes with bytes missing) leaves no blob either.
+    uploads = os.path.join(registry.root, "uploads")
+    target = f"/v2/ns/a/blobs/uploads/?digest={digest}"
+    head = f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", registry.port)) as s:
+        s.sendall(head.encode() + data[:5000])
+        poll(lambda: os.listdir(uploads), what="the upload to start")
+    poll(lambda: os.listdir(uploads) == [], what="the cut upload to be removed")
+    assert requests.head(blob).status_code == 404
+    # Chunked: PATCH with Content-Range, a wrong offset is 416, status, then PUT with the digest.
+    r = requests.post(f"{url}/v2/ns/a/blobs/uploads/")
+    assert r.status_code == 202 and r.headers["Range"] == "0-0"
+    location, uuid = r.headers["Location"], r.headers["Docker-Upload-UUID"]
+    r = requests.patch(url + location, data=data[:100000], headers={"Content-Range": "0-99999"})
+    assert r.status_code == 202 and r.headers["Range"] == "0-99999"
+    assert (
+        requests.patch(url + location, data=data[100000:], headers={"Content-Range": "5-199999"}).status_code
+        == 416
+    )
+    assert requests.get(url + location).headers["Range"] == "0-99999"
+    assert requests.patch(url + location, data=iter([data[100000:]])).status_code == 202
+    r = requests.put(f"{url}{location}?digest={digest}")
+    assert r.status_code == 201 and r.headers["Docker-Content-Digest"] == digest
+    assert requests.get(url + location).status_code == 404 and uuid
+    # Ranges on the finished blob.
+    r = requests.get(blob, headers={"Range": "bytes=10-19"})
+    assert (
+        r.status_code == 206
+        and r.content == data[10:20]
+        and r.headers["Content-Range"] == f"bytes 10-19/{len(data)}"
+    )
+    assert requests.get(blob).content == data
+    assert requests.get(blob, headers={"Range": f"bytes={len(data)}-"}).status_code == 416
+    # Cross-repository mount, and a blob the other repository never got.
+    r = requests.post(f"{url}/v2/ns/b/blobs/uploads/?mount={digest}&from=ns/a")
+    assert r.status_code == 201 and requests.head(f"{url}/v2/ns/b/blobs/{digest}").status_code == 200
+    assert requests.head(f"{url}/v2/ns/c/blobs/{digest}").status_code == 404
+    # A manifest naming a blob the repository lacks; bad names; a cancelled upload.
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": digest,
+            "size": len(data),
+        },
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:" + "e" * 64, "size": 1}
+        ],
+    }
+    r = requests.put(
+        f"{url}/v2/ns/a/manifests/v1", json=manifest, headers={"Content-Type": manifest["mediaType"]}
+    )
+    assert r.status_code == 400 and _code(r) == "MANIFEST_BLOB_UNKNOWN"
+    assert _code(requests.get(f"{url}/v2/ns/a/manifests/v1")) == "MANIFEST_UNKNOWN"
+    conn = http.client.HTTPConnection("127.0.0.1", registry.port, timeout=30)
+    conn.request("POST", "/v2/ns/../x/blobs/uploads/")  # sent as is: requests would resolve the ".."
+    answer = conn.getresponse()
+    assert answer.status == 400 and json.loads(answer.read())["errors"][0]["code"] == "NAME_INVALID"
+    conn.close()
+    assert _code(requests.post(f"{url}/v2/ns/A_/blobs/uploads/")) == "NAME_INVALID"
+    location = requests.post(f"{url}/v2/ns/a/blobs/uploads/").headers["Location"]
+    assert requests.delete(url + location).status_code == 204
+    assert _code(requests.patch(url + location, data=b"x")) == "BLOB_UPLOAD_UNKNOWN"
+    assert _code(requests.get(f"{url}/v2/ns/zzz/tags/list")) == "NAME_UNKNOWN"
+    assert not os.listdir(os.path.join(registry.root, "uploads"))
