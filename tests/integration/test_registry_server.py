@@ -131,6 +131,15 @@ def test_v1_standalone_push_and_pull(registry) -> None:
     status, headers, _ = unix_request(registry.sock, "GET", "/v1/_ping")
     assert status == 200 and headers["X-Docker-Registry-Standalone"] == "true"
     assert headers["X-Docker-Registry-Version"]
+    # A second registry on the same root is refused (its start would empty our upload area).
+    second = subprocess.run(
+        docker_cmd() + ["registry", "-H", f"unix://{registry.base}/second.sock", "-g", registry.root],
+        env=our_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 1 and "pid file found" in second.stderr
     checksums = _push_v1(url, "ns/app", {})
     assert requests.get(f"{url}/v1/repositories/ns/app/tags").json() == {"latest": TOP}
     assert requests.get(f"{url}/v1/repositories/ns/app/tags/latest").json() == TOP

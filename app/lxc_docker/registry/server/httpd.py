@@ -261,8 +261,9 @@ class Listeners:
             self._threads.append(t)
 
     def shutdown(self) -> None:
-        for server in self._servers:
-            server.shutdown()
+        for i, server in enumerate(self._servers):
+            if i < len(self._threads):  # shutdown() waits for serve_forever, which must have started
+                server.shutdown()
             server.server_close()
         for path in self._unix_paths:
             try:

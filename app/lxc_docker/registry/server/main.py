@@ -9,6 +9,7 @@ import sys
 import threading
 
 from ... import hosts, mflag
+from ...sysutil.pidfile import Pidfile, PidfileBusy
 from .httpd import Listeners, Request, Response, make_handler_class
 from .store import Store
 from .v1 import V1
@@ -53,6 +54,7 @@ def _flags() -> mflag.FlagSet:
     fs.list(["H", "-host"], "tcp://host:port or unix:///path to bind to (repeatable)", dest="hosts")
     fs.string(["g", "-graph"], DEFAULT_ROOT, "Path of the registry's storage", dest="root")
     fs.bool(["-index"], False, "Also serve the Index API (users, tokens, search)", dest="index")
+    fs.string(["p", "-pidfile"], "", "Path to write the registry's pid to", dest="pidfile")
     fs.bool(["D", "-debug"], False, "Log every request to stderr", dest="debug")
     return fs
 
@@ -78,7 +80,25 @@ def main(args: list[str]) -> int:
     except ValueError as e:
         sys.stderr.write(f"Error: {e}\n")
         return 2
-    registry = Registry(os.path.abspath(opts.root), opts.index)
+    root = os.path.abspath(opts.root)
+    os.makedirs(root, mode=0o700, exist_ok=True)
+    # One registry per root: start-up empties the upload area, which must be nobody else's.
+    locks = [Pidfile(os.path.join(root, "registry.pid"))] + ([Pidfile(opts.pidfile)] if opts.pidfile else [])
+    try:
+        for lock in locks:
+            lock.acquire()
+    except PidfileBusy as e:
+        sys.stderr.write(f"Error: {e}\n")
+        return 1
+    try:
+        return _serve(root, opts, addresses, locks)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def _serve(root: str, opts: mflag.Options, addresses: list[hosts.Host], locks: list[Pidfile]) -> int:
+    registry = Registry(root, opts.index)
     handler = make_handler_class(registry, opts.debug)
     listeners = Listeners()
     try:
@@ -97,6 +117,8 @@ def main(args: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     listeners.serve()
+    for lock in locks:
+        lock.write_pid()
     mode = "registry and index" if opts.index else "standalone registry"
     sys.stderr.write(
         f"docker registry: {mode} on {', '.join(h.address for h in addresses)}, storage {opts.root}\n"
