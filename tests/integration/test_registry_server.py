@@ -149,6 +149,9 @@ def test_v1_standalone_push_and_pull(registry) -> None:
     assert r.content == raw and r.headers["X-Docker-Size"] == str(len(layer))
     assert r.headers["X-Docker-Checksum-Payload"] == checksums[TOP]
     assert requests.get(f"{url}/v1/images/{TOP}/layer").content == layer
+    r = requests.get(f"{url}/v1/images/{TOP}/layer", headers={"Range": "bytes=1000-"})
+    assert r.status_code == 206 and r.content == layer[1000:]
+    assert r.headers["Content-Range"] == f"bytes 1000-{len(layer) - 1}/{len(layer)}"
     images = requests.get(f"{url}/v1/repositories/ns/app/images").json()
     assert {i["id"]: i.get("checksum") for i in images} == checksums
     assert requests.get(f"{url}/v1/search?q=app").json()["results"][0]["name"] == "ns/app"

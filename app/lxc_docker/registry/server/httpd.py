@@ -210,7 +210,9 @@ def make_handler_class(app: Callable[[Request], Response], debug: bool) -> type:
 
         def log_message(self, format: str, *args: object) -> None:
             if debug:
-                sys.stderr.write(f"registry: {format % args}\n")
+                # A TLS hello sent to a plain port arrives as a "request line": keep the log readable.
+                line = (format % args).encode("ascii", "backslashreplace").decode()
+                sys.stderr.write(f"registry: {line}\n")
 
     return _Handler
 

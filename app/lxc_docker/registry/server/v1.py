@@ -80,18 +80,13 @@ class V1:
 
     def image(self, req: Request, image_id: str, what: str) -> Response:
         s = self.store
-        if req.method == "GET":
+        if req.method in ("GET", "HEAD"):
             if not s.exists(image_id):
                 return _err(404, "Image not found")
             if s.in_progress(image_id):
                 return _err(400, "Image is being uploaded, retry later")
             if what == "layer":
-                size = os.stat(s.layer_path(image_id)).st_size
-                return Response(
-                    200,
-                    headers=[("Content-Type", "application/octet-stream")],
-                    file=(s.layer_path(image_id), 0, size),
-                )
+                return _layer(req, s.layer_path(image_id))
             if what == "ancestry":
                 return Response(200, s.read(image_id, "ancestry"), [("Content-Type", "application/json")])
             if what == "json":
@@ -335,6 +330,21 @@ class V1:
             )
         results.sort(key=lambda r: (-r["star_count"], r["name"]))
         return json_response(200, {"query": query, "num_results": len(results), "results": results})
+
+
+def _layer(req: Request, path: str) -> Response:
+    """A layer, whole or one byte range of it: a client whose download was cut resumes with Range."""
+    size = os.stat(path).st_size
+    headers = [("Content-Type", "application/octet-stream"), ("Accept-Ranges", "bytes")]
+    try:
+        span = names.parse_range(req.header("Range"), size)
+    except names.RangeError as e:
+        return Response(416, str(e).encode(), headers + [("Content-Range", f"bytes */{size}")])
+    if span is None:
+        return Response(200, headers=headers, file=(path, 0, size))
+    first, last = span
+    headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+    return Response(206, headers=headers, file=(path, first, last - first + 1))
 
 
 def _owns(user: str, repository: str) -> bool:
