@@ -178,6 +178,16 @@ def test_v1_standalone_push_and_pull(registry) -> None:
     )
     assert r.status_code == 400 and "Checksum mismatch" in r.text
     assert requests.get(f"{url}/v1/images/{bad_id}/layer").status_code == 400
+    # The older flow: the payload checksum comes with the json; the layer PUT then completes it.
+    for image_id, good in (("6" * 64, True), ("7" * 64, False)):
+        raw, layer = _image(image_id, BASE, {"g": image_id.encode()})
+        payload = "sha256:" + hashlib.sha256(raw + b"\n" + (layer if good else b"other")).hexdigest()
+        r = requests.put(f"{url}/v1/images/{image_id}/json", data=raw, headers={"X-Docker-Checksum": payload})
+        assert r.status_code == 200
+        assert requests.put(f"{url}/v1/images/{image_id}/layer", data=layer).status_code == (
+            200 if good else 400
+        )
+        assert requests.get(f"{url}/v1/images/{image_id}/json").status_code == (200 if good else 400)
     assert requests.delete(f"{url}/v1/repositories/ns/app/tags/latest").status_code == 200
     assert requests.delete(f"{url}/v1/repositories/ns/app/").status_code == 200
     assert requests.get(f"{url}/v1/repositories/ns/app/tags").status_code == 404

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 _MAX_CHUNK_LINE = 1024
+IDLE_TIMEOUT = 300.0
 
 
 class BadRequest(Exception):
@@ -134,6 +135,9 @@ Handler = Callable[[Request], Response]
 def make_handler_class(app: Callable[[Request], Response], debug: bool) -> type:
     class _Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # A client silent this long (idle keep-alive, or stalled mid-body) gives its thread back; a
+        # stalled upload is then removed like a cut one.
+        timeout = IDLE_TIMEOUT
         server_version = "lxc-docker-registry"
         sys_version = ""
 

@@ -118,8 +118,10 @@ class V1:
                 return _err(409, "Image already exists")
             payload = s.put_layer(image_id, req.body)
             client = (s.read(image_id, "_client_checksum") or b"").decode()
-            if client:  # the old flow: checksum sent with the json, the image is complete now
-                if client != payload and not client.startswith("tarsum"):
+            # The old flow sent the checksum with the json. Only a payload checksum can be verified
+            # here; a tarsum alone leaves the image hidden until a checksum PUT with the payload.
+            if client.startswith("sha256:"):
+                if client != payload:
                     return _err(400, "Checksum mismatch")
                 s.complete(image_id, "")
             return json_response(200, True)
