@@ -1,2 +1,1 @@
-"""Docker's image distribution: the registry client (pull, push, login, search) and `server/`, the
-registry and index the same program serves (`docker registry`)."""
+"""Registries: the client side of pull, push and login (v2 protocol) and, under server/, our own registry."""
