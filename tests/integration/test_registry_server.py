@@ -336,6 +336,28 @@ def test_v2_skopeo_copies_in_and_out(registry, tmp_path) -> None:
     r = requests.get(f"{url}/v2/ns/img/tags/list?n=1")
     assert r.json()["tags"] == ["t1"] and 'rel="next"' in r.headers["Link"]
     assert requests.get(f"{url}/v2/ns/img/tags/list?n=1&last=t1").json()["tags"] == ["t2"]
+    # An OCI index over that manifest; one naming a manifest the repository lacks is refused.
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": manifest["mediaType"],
+                "digest": digest,
+                "size": len(raw),
+                "platform": {"architecture": "amd64", "os": "linux"},
+            }
+        ],
+    }
+    index_type = {"Content-Type": index["mediaType"]}
+    assert requests.put(f"{url}/v2/ns/img/manifests/multi", json=index, headers=index_type).status_code == 201
+    r = requests.get(f"{url}/v2/ns/img/manifests/multi", headers={"Accept": index["mediaType"]})
+    assert r.headers["Content-Type"] == index["mediaType"] and r.json() == index
+    r = requests.get(f"{url}/v2/ns/img/manifests/multi", headers={"Accept": manifest["mediaType"]})
+    assert r.status_code == 404
+    index["manifests"][0]["digest"] = "sha256:" + "f" * 64
+    r = requests.put(f"{url}/v2/ns/img/manifests/bad", json=index, headers=index_type)
+    assert r.status_code == 400 and _code(r) == "MANIFEST_BLOB_UNKNOWN"
     assert requests.delete(f"{url}/v2/ns/img/manifests/t2").status_code == 202
     assert requests.get(f"{url}/v2/ns/img/manifests/t2").json()["errors"][0]["code"] == "MANIFEST_UNKNOWN"
 

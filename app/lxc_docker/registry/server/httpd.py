@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 _MAX_CHUNK_LINE = 1024
 IDLE_TIMEOUT = 300.0
+MAX_CONNECTIONS = 256  # shared by every listener of the process
 
 
 class BadRequest(Exception):
@@ -221,8 +222,31 @@ def make_handler_class(app: Callable[[Request], Response], debug: bool) -> type:
     return _Handler
 
 
-class _TCPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+class _Bounded(socketserver.ThreadingMixIn):
+    """A thread per connection, up to MAX_CONNECTIONS: past that a new connection is closed at once
+    rather than given a thread (a flood of idle connections cannot exhaust the process)."""
+
     daemon_threads = True
+    _slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class _TCPServer(_Bounded, http.server.HTTPServer):
     allow_reuse_address = True
 
     def server_bind(self) -> None:
@@ -233,8 +257,8 @@ class _TCP6Server(_TCPServer):
     address_family = socket.AF_INET6
 
 
-class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
+class _UnixServer(_Bounded, socketserver.UnixStreamServer):
+    pass
 
 
 class Listeners:
