@@ -439,4 +439,7 @@ def test_v2_uploads_ranges_and_faults(registry) -> None:
     assert requests.delete(url + location).status_code == 204
     assert _code(requests.patch(url + location, data=b"x")) == "BLOB_UPLOAD_UNKNOWN"
     assert _code(requests.get(f"{url}/v2/ns/zzz/tags/list")) == "NAME_UNKNOWN"
+    # A repository may have a component named like a route part.
+    assert requests.post(f"{url}/v2/ns/blobs/blobs/uploads/?digest={digest}", data=data).status_code == 201
+    assert requests.get(f"{url}/v2/ns/blobs/blobs/{digest}").content == data
     assert not os.listdir(os.path.join(registry.root, "uploads"))

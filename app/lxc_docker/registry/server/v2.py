@@ -26,7 +26,9 @@ FOREIGN = (
 )
 MAX_MANIFEST = 4 << 20
 
-_ROUTE = re.compile(r"/v2/(?P<name>.+?)/(?P<kind>blobs/uploads|blobs|manifests|tags)/(?P<rest>.*)\Z")
+# The name is greedy and the last part holds no slash, so a repository may have a component called
+# "blobs", "manifests" or "tags" ("ns/blobs": /v2/ns/blobs/blobs/<digest>).
+_ROUTE = re.compile(r"/v2/(?P<name>.+)/(?P<kind>blobs/uploads|blobs|manifests|tags)/(?P<rest>[^/]*)\Z")
 
 
 def error(status: int, code: str, message: str, detail: object = None) -> Response:
@@ -75,7 +77,7 @@ class V2:
         if kind == "blobs/uploads":
             if rest == "" and method == "POST":
                 return self.start_upload(req, name)
-            upload_id = names.valid_upload_id(rest.rstrip("/"))
+            upload_id = names.valid_upload_id(rest)
             handler = {
                 "PATCH": self.patch,
                 "PUT": self.put_upload,
