@@ -12,6 +12,8 @@ from lxc_docker.registry.server import httpd
 
 
 def _echo(req: httpd.Request) -> httpd.Response:
+    if req.path == "/boom":
+        raise OSError(28, "No space left on device")
     if req.method == "POST":
         return httpd.Response(200, req.body.read_all(1 << 20))
     return httpd.Response(200, b"ok")  # leaves any body unread
@@ -43,7 +45,8 @@ def test_refused_framing(server) -> None:
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
         b"3\r\nabc\r\n0\r\n\r\n"
     )
-    assert _exchange(server, both).startswith(b"HTTP/1.1 400")
+    out = _exchange(server, both)
+    assert out.startswith(b"HTTP/1.1 400") and b"Connection: close" in out
     two = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc"
     assert _exchange(server, two).startswith(b"HTTP/1.1 400")
     sign = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +3\r\n\r\nabc"
@@ -82,3 +85,11 @@ def test_connections_past_the_cap_are_closed(server) -> None:
     # The freed slots come back once the server sees the closes.
     get = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     assert poll(lambda: _exchange(server, get), what="a slot to free").startswith(b"HTTP/1.1 200")
+
+
+def test_a_failing_handler_is_a_500_and_the_server_goes_on(server, capsys) -> None:
+    out = _exchange(server, b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 500") and b"No space left on device" in out
+    assert _exchange(server, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(
+        b"HTTP/1.1 200"
+    )

@@ -162,14 +162,22 @@ def make_handler_class(app: Callable[[Request], Response], debug: bool) -> type:
             try:
                 body = self._body()
             except BadRequest as e:
-                self._send(json_response(400, {"error": str(e)}))
                 self.close_connection = True
+                self._send(json_response(400, {"error": str(e)}))
                 return
             request = Request(self.command, split.path, parse_qs(split.query), self.headers, body)
             try:
                 response = app(request)
             except BadRequest as e:
                 response = json_response(400, {"error": str(e)})
+                self.close_connection = True
+            except (ConnectionError, TimeoutError):
+                raise  # the client is gone: nobody to answer
+            except Exception as e:  # a full disk, a bug: answer 500, keep serving, log it
+                sys.stderr.write(f"registry: {self.command} {split.path}: {type(e).__name__}: {e}\n")
+                response = json_response(
+                    500, {"errors": [{"code": "UNKNOWN", "message": str(e), "detail": None}]}
+                )
                 self.close_connection = True
             if not body.done:
                 self.close_connection = True  # unread body: never parse it as the next request
