@@ -31,13 +31,16 @@ def server(monkeypatch):
 
 
 def _exchange(port: int, raw: bytes) -> bytes:
+    out = b""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(raw)
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        while chunk := s.recv(65536):
-            out += chunk
-        return out
+        try:
+            s.sendall(raw)
+            s.shutdown(socket.SHUT_WR)
+            while chunk := s.recv(65536):
+                out += chunk
+        except OSError:  # a connection the server closed at once (the cap) reads as nothing
+            pass
+    return out
 
 
 def test_refused_framing(server) -> None:

@@ -31,7 +31,9 @@ class V1:
     def __init__(self, root: str, index: bool) -> None:
         self.store = V1Store(root)
         self.index = index
-        self.accounts = Accounts(root) if index else None
+        # Standalone too: Docker 0.9's push asks even a standalone registry for a token
+        # (`X-Docker-Token: true`) and fails without one; it is issued there but never required.
+        self.accounts = Accounts(root)
         self.meta_dir = os.path.join(root, "index", "repositories")
 
     def __call__(self, req: Request) -> Response:
@@ -63,7 +65,7 @@ class V1:
     # -- authorization ----------------------------------------------------------------------------
 
     def _user(self, req: Request) -> str | None:
-        return self.accounts.check(req.header("Authorization")) if self.accounts else None
+        return self.accounts.check(req.header("Authorization")) if self.index else None
 
     def _may_write(self, req: Request, repository: str | None) -> bool:
         """Standalone: anyone may write. Index mode: a write token (for this repository when one is
@@ -187,7 +189,7 @@ class V1:
             images = s.images_of(ns, repo)
             if images is None:
                 return _err(404, "Repository not found")
-            headers = self._token_headers(req, full, "read") if self.index else []
+            headers = self._token_headers(req, full, "read")
             return json_response(200, images, headers)
         if rest == "images" and method == "PUT":
             if not self._may_write(req, full):
@@ -221,7 +223,7 @@ class V1:
             names.valid_image_id(i["id"])
             known.setdefault(i["id"], {"id": i["id"]})
         self.store.put_images(ns, repo, list(known.values()))
-        headers = self._token_headers(req, full, "write") if self.index else []
+        headers = self._token_headers(req, full, "write")
         return json_response(200, "", headers)
 
     def _put_checksums(self, req: Request, ns: str, repo: str) -> Response:
