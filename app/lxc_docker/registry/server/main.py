@@ -15,7 +15,7 @@ from .store import Store
 from .v1 import V1
 from .v2 import V2, error
 
-DEFAULT_ROOT = "/var/lib/docker-registry"
+DEFAULT_ROOT = "/var/lib/lxc-docker-registry"
 DEFAULT_PORT = 5000
 
 
@@ -48,7 +48,7 @@ class Registry:
 def _flags() -> mflag.FlagSet:
     fs = mflag.FlagSet(
         "registry",
-        "docker registry [OPTIONS]",
+        "[OPTIONS]",
         "Serve a Docker registry (v1, v2 and optionally the Index API)",
     )
     fs.list(["H", "-host"], "tcp://host:port or unix:///path to bind to (repeatable)", dest="hosts")
@@ -80,6 +80,10 @@ def main(args: list[str]) -> int:
     except ValueError as e:
         sys.stderr.write(f"Error: {e}\n")
         return 2
+    for host in addresses:  # refused before anything touches the disk
+        if host.proto not in ("tcp", "unix"):
+            sys.stderr.write(f"Error: the registry listens on tcp:// or unix:// only, not {host.proto}://\n")
+            return 2
     root = os.path.abspath(opts.root)
     os.makedirs(root, mode=0o700, exist_ok=True)
     # One registry per root: start-up empties the upload area, which must be nobody else's.
