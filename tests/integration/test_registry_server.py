@@ -139,6 +139,16 @@ def test_v1_standalone_push_and_pull(registry) -> None:
         timeout=60,
     )
     assert second.returncode == 1 and "pid file found" in second.stderr
+    # Bad options are refused before anything is created.
+    fresh = os.path.join(registry.base, "fresh")
+    bad = subprocess.run(
+        docker_cmd() + ["registry", "-H", "fd://", "-g", fresh],
+        env=our_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "tcp:// or unix://" in bad.stderr and not os.path.exists(fresh)
     # Docker 0.9's push asks for a token even here, and fails without one.
     checksums = _push_v1(url, "ns/app", {"X-Docker-Token": "true"})
     assert requests.get(f"{url}/v1/repositories/ns/app/tags").json() == {"latest": TOP}
@@ -178,6 +188,22 @@ def test_v1_standalone_push_and_pull(registry) -> None:
     )
     assert r.status_code == 400 and "Checksum mismatch" in r.text
     assert requests.get(f"{url}/v1/images/{bad_id}/layer").status_code == 400
+    # A layer upload cut mid-way leaves no layer and no temporary file.
+    cut_id = "8" * 64
+    assert requests.put(f"{url}/v1/images/{cut_id}/json", data=_image(cut_id, None, {})[0]).status_code == 200
+    image_dir = os.path.join(registry.root, "v1", "images", cut_id)
+    head = f"PUT /v1/images/{cut_id}/layer HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", registry.port)) as s:
+        s.sendall(head.encode() + b"x" * 5000)
+        poll(
+            lambda: any(f.startswith(".tmp") for f in os.listdir(image_dir)), what="the layer upload to start"
+        )
+    poll(
+        lambda: not any(f.startswith(".tmp") for f in os.listdir(image_dir)),
+        what="the cut layer to be removed",
+    )
+    assert "layer" not in os.listdir(image_dir)
+    assert requests.get(f"{url}/v1/images/{cut_id}/layer").status_code == 400
     # The older flow: the payload checksum comes with the json; the layer PUT then completes it.
     for image_id, good in (("6" * 64, True), ("7" * 64, False)):
         raw, layer = _image(image_id, BASE, {"g": image_id.encode()})
