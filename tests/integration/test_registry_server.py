@@ -240,9 +240,30 @@ def test_index_users_tokens_and_search(index) -> None:
         "is_official": False,
         "is_trusted": False,
     }
-    # v2 writes need an index user; reads are public.
-    r = requests.post(f"{url}/v2/alice/x/blobs/uploads/")
+    # v2: Docker's token flow. The base endpoint challenges; the realm hands out tokens (anonymous
+    # without credentials, refused with wrong ones); writes need the namespace's owner.
+    r = requests.get(f"{url}/v2/")
+    assert r.status_code == 401
+    challenge = r.headers["WWW-Authenticate"]
+    assert challenge == f'Bearer realm="{url}/v2/token",service="lxc-docker-registry"'
+    assert requests.get(f"{url}/v2/token", headers=_basic("alice", "wrong")).status_code == 401
+    anonymous = requests.get(f"{url}/v2/token?scope=repository:alice/x:pull").json()["token"]
+    alice = requests.get(f"{url}/v2/token", headers=_basic("alice", "wonderland")).json()["access_token"]
+    bearer = {"Authorization": "Bearer " + anonymous}
+    assert requests.get(f"{url}/v2/", headers=bearer).status_code == 200
+    assert requests.get(f"{url}/v2/alice/x/tags/list").json()["errors"][0]["code"] == "NAME_UNKNOWN"
+    r = requests.post(f"{url}/v2/alice/x/blobs/uploads/", headers=bearer)
     assert r.status_code == 401 and r.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    forged = {"Authorization": "Bearer " + alice[:-1] + ("0" if alice[-1] != "0" else "1")}
+    assert requests.post(f"{url}/v2/alice/x/blobs/uploads/", headers=forged).status_code == 401
+    r = requests.post(f"{url}/v2/other/x/blobs/uploads/", headers={"Authorization": "Bearer " + alice})
+    assert r.status_code == 403 and r.json()["errors"][0]["code"] == "DENIED"
+    assert (
+        requests.post(
+            f"{url}/v2/alice/x/blobs/uploads/", headers={"Authorization": "Bearer " + alice}
+        ).status_code
+        == 202
+    )
     assert (
         requests.post(f"{url}/v2/alice/x/blobs/uploads/", headers=_basic("alice", "wonderland")).status_code
         == 202

@@ -41,7 +41,7 @@ class Registry:
     def _up(self) -> bool:
         assert self.proc.poll() is None, self.proc.stderr.read()
         try:
-            return requests.get(self.url + "/v2/", timeout=1).status_code == 200
+            return requests.get(self.url + "/v1/_ping", timeout=1).status_code == 200
         except requests.ConnectionError:
             return False
 

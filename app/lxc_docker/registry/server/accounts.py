@@ -57,7 +57,7 @@ class Accounts:
         if not os.path.exists(secret_path):
             atomic.write_bytes(secret_path, secrets.token_bytes(32))
         with open(secret_path, "rb") as f:
-            self._secret = f.read()
+            self.secret = f.read()
 
     def _path(self, name: str) -> str:
         if not _USER.match(name):
@@ -104,7 +104,7 @@ class Accounts:
     # -- tokens -----------------------------------------------------------------------------------
 
     def _sign(self, repository: str, access: str) -> str:
-        return hmac.new(self._secret, f"{repository}\0{access}".encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self.secret, f"{repository}\0{access}".encode(), hashlib.sha256).hexdigest()
 
     def token(self, repository: str, access: str) -> str:
         return f'signature={self._sign(repository, access)},repository="{repository}",access={access}'

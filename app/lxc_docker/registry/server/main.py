@@ -14,6 +14,7 @@ from .httpd import Listeners, Request, Response, make_handler_class
 from .store import Store
 from .v1 import V1
 from .v2 import V2, error
+from .v2auth import V2Auth
 
 DEFAULT_ROOT = "/var/lib/lxc-docker-registry"
 DEFAULT_PORT = 5000
@@ -25,19 +26,14 @@ class Registry:
     def __init__(self, root: str, index: bool) -> None:
         os.makedirs(root, mode=0o700, exist_ok=True)
         self.v1 = V1(root, index)
-        self.v2 = V2(Store(root), self._authorize_v2)
-        self.index = index
-
-    def _authorize_v2(self, req: Request, write: bool) -> Response | None:
-        # Standalone: open, like a private registry on a trusted network. With --index the index's
-        # users guard writes with HTTP Basic auth (reads stay public, as on the Docker Hub).
-        if not self.index or not write or self.v1.accounts.check(req.header("Authorization")):
-            return None
-        response = error(401, "UNAUTHORIZED", "authentication required")
-        response.headers.append(("WWW-Authenticate", 'Basic realm="lxc-docker-registry"'))
-        return response
+        # Standalone: v2 is open, like a private registry on a trusted network. With --index the
+        # index's users guard writes through Docker's token flow (v2auth.py).
+        self.auth = V2Auth(self.v1.accounts, self.v1.accounts.secret) if index else None
+        self.v2 = V2(Store(root), self.auth.authorize if self.auth else None)
 
     def __call__(self, req: Request) -> Response:
+        if self.auth and req.path == "/v2/token" and req.method == "GET":
+            return self.auth.token_endpoint(req)
         if req.path.startswith("/v2"):
             return self.v2(req)
         if req.path.startswith("/v1/"):

@@ -37,17 +37,19 @@ def error(status: int, code: str, message: str, detail: object = None) -> Respon
 
 
 class V2:
-    def __init__(self, store: Store, authorize: Callable[[Request, bool], Response | None]) -> None:
+    def __init__(
+        self, store: Store, authorize: Callable[[Request, bool, str | None], Response | None] | None = None
+    ) -> None:
         self.store = store
-        # authorize(request, write) -> None when allowed, else the 401 to send
-        self.authorize = authorize
+        # authorize(request, write, name or None for /v2/) -> None when allowed, else what to answer
+        self.authorize = authorize or (lambda req, write, name: None)
 
     def __call__(self, req: Request) -> Response:
-        denied = self.authorize(req, req.method not in ("GET", "HEAD"))
-        if denied is not None:
-            return denied
         if req.path in ("/v2/", "/v2"):
-            return Response(200, b"{}", [API_HEADER, ("Content-Type", "application/json")])
+            # Docker sends credentials only after a challenge here (its ping), and `docker login`
+            # checks them against it.
+            denied = self.authorize(req, False, None)
+            return denied or Response(200, b"{}", [API_HEADER, ("Content-Type", "application/json")])
         if req.path == "/v2/_catalog" and req.method == "GET":
             return self.catalog(req)
         m = _ROUTE.match(req.path)
@@ -58,6 +60,9 @@ class V2:
             names.valid_repository(name)
         except names.NameError_ as e:
             return error(400, "NAME_INVALID", "invalid repository name", str(e))
+        denied = self.authorize(req, req.method not in ("GET", "HEAD"), name)
+        if denied is not None:
+            return denied
         try:
             return self._dispatch(req, name, kind, rest)
         except names.NameError_ as e:
