@@ -115,3 +115,20 @@ def test_passwords_are_salted_and_tokens_signed(tmp_path) -> None:
     assert accounts.check_token("Token " + forged) is None
     # Tokens outlive a restart: the secret is on disk.
     assert Accounts(str(tmp_path)).check_token("Token " + token) == ("alice/app", "write")
+
+
+def test_v2_bearer_tokens(tmp_path, monkeypatch) -> None:
+    from lxc_docker.registry.server import v2auth
+
+    accounts = Accounts(str(tmp_path))
+    auth = v2auth.V2Auth(accounts, accounts.secret)
+    token = auth.issue("alice")
+    assert auth.bearer_user("Bearer " + token) == "alice"
+    assert auth.bearer_user("Bearer " + auth.issue("")) == ""
+    payload, _, signature = token.partition(".")
+    assert auth.bearer_user(f"Bearer {payload}x.{signature}") is None
+    assert auth.bearer_user("Token " + token) is None
+    assert v2auth.V2Auth(accounts, b"another secret").bearer_user("Bearer " + token) is None
+    now = v2auth.time.time()
+    monkeypatch.setattr(v2auth.time, "time", lambda: now + v2auth.TOKEN_TTL + 1)
+    assert auth.bearer_user("Bearer " + token) is None
