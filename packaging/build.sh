@@ -288,6 +288,11 @@ deb() {
 	install -D -m 0644 "$ROOT/distro/systemd/docker.socket" "$root/lib/systemd/system/docker.socket"
 	install -D -m 0755 "$ROOT/distro/sysvinit-debian/docker" "$root/etc/init.d/docker"
 	install -D -m 0644 "$ROOT/distro/upstart/docker.conf" "$root/etc/init/docker.conf"
+	# The registry's (`docker registry`): installed, not enabled; postinst leaves it alone.
+	install -D -m 0644 "$ROOT/distro/systemd/lxc-docker-registry.service" "$root/lib/systemd/system/lxc-docker-registry.service"
+	install -D -m 0755 "$ROOT/distro/sysvinit-debian/lxc-docker-registry" "$root/etc/init.d/lxc-docker-registry"
+	install -D -m 0644 "$ROOT/distro/upstart/lxc-docker-registry.conf" "$root/etc/init/lxc-docker-registry.conf"
+	install -D -m 0644 "$ROOT/distro/default/lxc-docker-registry" "$root/etc/default/lxc-docker-registry"
 	install -D -m 0644 "$ROOT/distro/default/docker" "$root/etc/default/docker"
 	gzip -9n <"$HERE/man/docker.1" >"$root/usr/share/man/man1/docker.1.gz"
 	gzip -9n <"$HERE/man/boot2docker.1" >"$root/usr/share/man/man1/boot2docker.1.gz"
@@ -298,7 +303,8 @@ deb() {
 	for script in postinst prerm postrm; do
 		install -m 0755 "$HERE/deb/$script" "$root/DEBIAN/$script"
 	done
-	printf '%s\n' /etc/default/docker /etc/init.d/docker /etc/init/docker.conf >"$root/DEBIAN/conffiles"
+	printf '%s\n' /etc/default/docker /etc/init.d/docker /etc/init/docker.conf /etc/default/lxc-docker-registry \
+		/etc/init.d/lxc-docker-registry /etc/init/lxc-docker-registry.conf >"$root/DEBIAN/conffiles"
 	(cd "$root" && find . -path ./DEBIAN -prune -o -type f -print | sed 's|^\./||' | LC_ALL=C sort |
 		xargs md5sum) >"$root/DEBIAN/md5sums"
 	local size
@@ -408,6 +414,8 @@ gentoo() {
 	# Plain files in files/: newinitd gives the init script its mode when it installs it.
 	install -m 0644 "$ROOT/distro/openrc/docker.initd" "$ROOT/distro/openrc/docker.confd" \
 		"$ROOT/distro/systemd/docker.service" "$ROOT/distro/systemd/docker.socket" "$pkg/files/"
+	install -m 0644 "$ROOT/distro/openrc/lxc-docker-registry.initd" "$ROOT/distro/openrc/lxc-docker-registry.confd" \
+		"$ROOT/distro/systemd/lxc-docker-registry.service" "$pkg/files/"
 	# Thin Manifest (layout.conf): distfiles only, with the hashes Portage checks by default.
 	"$BUILD/venv/bin/python" - "$OUT/$ZIPAPP" >"$pkg/Manifest" <<'EOF'
 import hashlib, os, sys

@@ -38,6 +38,8 @@ shell_() {
 		"$ROOT/distro/sysvinit-debian/docker"
 		"$ROOT/distro/sysvinit-redhat/docker"
 		"$ROOT/distro/openrc/docker.initd"
+		"$ROOT/distro/sysvinit-debian/lxc-docker-registry"
+		"$ROOT/distro/openrc/lxc-docker-registry.initd"
 		"$HERE/deb/postinst"
 		"$HERE/deb/prerm"
 		"$HERE/deb/postrm"
@@ -77,11 +79,12 @@ systemd_() {
 	local root=$SCRATCH/systemd-root units=$SCRATCH/systemd-root/usr/lib/systemd/system
 	mkdir -p "$units" "$root/usr/bin"
 	cp -a /lib/systemd/system/. "$units/"
-	cp "$ROOT/distro/systemd/docker.service" "$ROOT/distro/systemd/docker.socket" "$units/"
+	cp "$ROOT/distro/systemd/docker.service" "$ROOT/distro/systemd/docker.socket" \
+		"$ROOT/distro/systemd/lxc-docker-registry.service" "$units/"
 	printf '#!/bin/sh\n' >"$root/usr/bin/docker"
 	chmod 755 "$root/usr/bin/docker"
 	local err
-	err=$(systemd-analyze verify --root="$root" --man=no docker.service docker.socket 2>&1 >/dev/null)
+	err=$(systemd-analyze verify --root="$root" --man=no docker.service docker.socket lxc-docker-registry.service 2>&1 >/dev/null)
 	if [ -n "$err" ]; then
 		printf '%s\n' "$err"
 		fail "systemd-analyze verify wrote to stderr"
@@ -92,6 +95,7 @@ systemd_() {
 upstart_() {
 	say "upstart job"
 	"$PYTHON" "$HERE/checks/upstart_lint.py" "$ROOT/distro/upstart/docker.conf"
+	"$PYTHON" "$HERE/checks/upstart_lint.py" "$ROOT/distro/upstart/lxc-docker-registry.conf"
 }
 
 # --- packages -----------------------------------------------------------------------------------

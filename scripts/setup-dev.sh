@@ -17,6 +17,8 @@ for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-util
 	lxc runc crun qemu-system-x86 kmod cpio openssl openssh-client grub-pc-bin xorriso mtools; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
+# skopeo copies images into and out of our own registry server (`docker registry`) in its v2 tests.
+dpkg-query -W -f='${Status}' skopeo 2>/dev/null | grep -q "ok installed" || missing="$missing skopeo"
 if [ -n "$missing" ]; then
 	apt-get update -qq
 	# Without recommends: lxc's (lxcfs, lxc-templates, debootstrap, apparmor...) are not needed.

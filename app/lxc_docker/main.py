@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
         from .execution.native.keeper import main as keeper_main
 
         return keeper_main(args[1:])
+    if args[:1] == ["registry"]:  # the registry server (registry/server/), never on the client's path
+        from .registry.server.main import main as registry_main
+
+        return registry_main(args[1:])
     from .cli.main import parse_global
 
     parsed = parse_global(args)

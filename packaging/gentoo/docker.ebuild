@@ -39,6 +39,10 @@ src_install() {
 	newconfd "${FILESDIR}/docker.confd" docker
 	insinto /usr/lib/systemd/system
 	doins "${FILESDIR}/docker.service" "${FILESDIR}/docker.socket"
+	# `docker registry`'s service, installed but not enabled.
+	newinitd "${FILESDIR}/lxc-docker-registry.initd" lxc-docker-registry
+	newconfd "${FILESDIR}/lxc-docker-registry.confd" lxc-docker-registry
+	doins "${FILESDIR}/lxc-docker-registry.service"
 	keepdir /var/lib/lxc-docker/shiv
 }
 
