@@ -13,12 +13,13 @@ import random
 import signal
 import subprocess
 import tarfile
+import threading
 import urllib.request
 
 import pytest
 
 from lib.bridge import own_bridge
-from lib.daemon import Daemon
+from lib.daemon import Daemon, docker_cmd, our_env
 from lib.drivers import DRIVERS, tools_of
 from lib.poll import poll, wait_for
 from lib.require import require_tools
@@ -180,6 +181,58 @@ def test_tty(d):
     assert d.out("run", "busybox", "sh", "-c", "[ -t 1 ] || echo no-tty") == "no-tty\n"
     out = d.out("run", "-i", "-t", "busybox", "sh", "-c", "read x; echo got:$x", input=b"typed\n")
     assert "got:typed" in out
+
+
+def test_tty_is_the_controlling_terminal(d):
+    # tty_nr of /proc/self/stat: 0 when the process has no controlling terminal.
+    out = d.out("run", "-t", "busybox", "sh", "-c", "cut -d' ' -f7 /proc/self/stat; ps -o pid= -o tty=")
+    lines = out.replace("\r", "").split()
+    assert lines[0] != "0" and lines[1:3] != ["1", "?"], out
+
+
+def test_tty_job_control_and_interrupt(d):
+    """An interactive shell as PID 1 has job control, and ^C reaches its foreground job."""
+    proc = subprocess.Popen(
+        [*docker_cmd(), "-H", d.host, "run", "-i", "-t", "busybox", "sh", "-i"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=our_env(),
+    )
+    output = bytearray()
+    reader = threading.Thread(target=_drain, args=(proc, output), daemon=True)
+    reader.start()
+    try:
+        # The typed line echoes as st''art: "start" appears only once the shell ran the echo.
+        proc.stdin.write(b"echo st''art; sleep 60\n")
+        proc.stdin.flush()
+        assert wait_for(lambda: b"start\r\n" in output, timeout=20), bytes(output)
+        assert wait_for(lambda: b"sleep" in _ps(d), timeout=10)
+        proc.stdin.write(b"\x03")
+        proc.stdin.flush()
+        assert wait_for(lambda: b"sleep" not in _ps(d), timeout=20), bytes(output)
+        proc.stdin.write(b"echo status=$?\n")  # the interrupted line's status: 128 + SIGINT
+        proc.stdin.flush()
+        assert wait_for(lambda: b"status=130\r\n" in output, timeout=20), bytes(output)
+        proc.stdin.write(b"exit 3\n")
+        proc.stdin.flush()
+        assert proc.wait(30) == 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(10)
+    assert b"job control turned off" not in output and b"can't access tty" not in output
+
+
+def _drain(proc: subprocess.Popen, output: bytearray) -> None:
+    while chunk := proc.stdout.read1(4096):
+        output.extend(chunk)
+
+
+def _ps(d) -> bytes:
+    listed = d.cli("ps", "-q").stdout.split()
+    return b"".join(d.cli("top", cid.decode()).stdout for cid in listed)
 
 
 def test_tty_resize_reaches_the_container(d):

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from lxc_docker.errors import DockerError, DriverNotSupported
 from lxc_docker.execution.base import Command, ContainerStartError, ExecProcess, Stdio
 from lxc_docker.execution.lxc import config as lxcconf
+from lxc_docker.execution.lxc import ctty, tools
 from lxc_docker.execution.lxc import seccomp as lxcseccomp
-from lxc_docker.execution.lxc import tools
 from lxc_docker.execution.lxc.prepare import prepare
 from lxc_docker.execution.lxc.procevents import ProcEvents
 from lxc_docker.execution.native import cgroups as cgroups_mod
@@ -330,7 +330,7 @@ class LxcDriver:
             argv = [self.lxc_start, "-F", "-q", "-n", command.id, "-P", self.lxcpath]
             argv += ["-o", os.path.join(directory, "lxc.log"), "-l", "ERROR", "--"]
             proc = subprocess.Popen(
-                [*argv, command.entrypoint, *command.args],
+                [*argv, *ctty.argv(command)],
                 stdin=subprocess.DEVNULL if stdio.stdin is None else stdio.stdin,
                 stdout=stdio.stdout,
                 stderr=stdio.stderr,
