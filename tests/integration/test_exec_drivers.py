@@ -188,6 +188,11 @@ def test_tty_is_the_controlling_terminal(d):
     out = d.out("run", "-t", "busybox", "sh", "-c", "cut -d' ' -f7 /proc/self/stat; ps -o pid= -o tty=")
     lines = out.replace("\r", "").split()
     assert lines[0] != "0" and lines[1:3] != ["1", "?"], out
+    # ...and the container's environment is its own, with or without a terminal (TERM aside).
+    with_tty = set(d.out("run", "-t", "-e", "SHLVL=7", "busybox", "env").replace("\r", "").split("\n"))
+    without = set(d.out("run", "-e", "SHLVL=7", "busybox", "env").split("\n"))
+    differ = {line for line in with_tty ^ without if not line.startswith(("TERM=", "HOSTNAME="))}
+    assert not differ, differ
 
 
 def test_tty_job_control_and_interrupt(d):

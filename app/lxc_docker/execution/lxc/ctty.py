@@ -19,6 +19,7 @@ terminal.
 
 from __future__ import annotations
 
+import shlex
 import stat
 
 from lxc_docker.archive import safepath
@@ -27,7 +28,10 @@ from lxc_docker.execution.base import Command
 SHELL = "/bin/sh"
 # `exec` with only redirections applies them to the shell itself, PID 1: open, then close at once.
 # [ -r ] && [ -w ] first, since a failed redirection of `exec` would end the shell.
-OPEN = '[ -r /dev/console ] && [ -w /dev/console ] && exec 3<>/dev/console 3>&-; exec "$@"'
+OPEN = "[ -r /dev/console ] && [ -w /dev/console ] && exec 3<>/dev/console 3>&-"
+# What a shell adds to the environment it hands on (ash, dash and bash export these two): put back as
+# the container's environment had them, or removed.
+_SHELL_VARIABLES = ("SHLVL", "PWD")
 
 
 def _has_shell(rootfs: str) -> bool:
@@ -43,4 +47,17 @@ def argv(command: Command) -> list[str]:
     program = [command.entrypoint, *command.args]
     if not command.tty or not _has_shell(command.rootfs):
         return program
-    return [SHELL, "-c", OPEN, "sh", *program]
+    return [SHELL, "-c", script(command.env), "sh", *program]
+
+
+def script(env: list[str]) -> str:
+    """The shell's script: open the terminal, restore the environment, exec the program ("$@")."""
+    given = dict(entry.split("=", 1) for entry in env if "=" in entry)
+    steps = [OPEN]
+    for name in _SHELL_VARIABLES:
+        if name in given:
+            steps.append(f"export {name}={shlex.quote(given[name])}")
+        else:
+            steps.append(f"unset {name}")
+    steps.append('exec "$@"')
+    return "; ".join(steps)
