@@ -192,8 +192,8 @@ class OciDriver:
         from lxc_docker.execution.oci import execproc
 
         with self._lock:
-            running = command.id in self._running
-        if not running:
+            entry = self._running.get(command.id)
+        if entry is None:
             raise ContainerStartError(f"Container {command.id} is not running", 1)
         return execproc.run(
             self.runtime,
@@ -206,6 +206,7 @@ class OciDriver:
             start_error,
             _read_in_root,
             _bounding_set(),
+            entry.pid,
         )
 
     def wait(self, id: str) -> int:

@@ -29,6 +29,9 @@ from lxc_docker.execution.oci import console, spec
 from lxc_docker.execution.oci.runtime import CALL_TIMEOUT, Runtime, error_text
 from lxc_docker.sysutil import atomic
 
+# How long a runtime's process left in the container after a failed exec may take to exit.
+_ORPHAN_EXIT = 5.0
+
 
 def process_doc(base: dict, process: ExecProcess, ids: tuple[int, int, list[int]], privileged: dict) -> dict:
     """process.json for `process`, from the container's config.json process `base`; `ids` is the
@@ -58,15 +61,21 @@ def _reap(pidfd: int) -> None:
     os.close(pidfd)
 
 
-def _reap_orphans(name: str) -> None:
+def _reap_orphans(name: str, container_pid: int) -> None:
     """Reap what a failed `exec --detach` left us: crun's process inside the container, which exits
-    when the program can't be started while crun itself has exited already, is re-parented to the
-    daemon (a subreaper) and stays a zombie, and a pid namespace with a zombie in it never finishes
-    dying: the container's PID 1 would hang on its way out, and `docker stop` with it. Only zombie
-    children of ours that still carry the runtime's name and live in a child pid namespace: those are
-    never a program that ran (an exec'd one has its own name) and never a container's PID 1 (every
-    runtime process of a create has exited by the time an exec is possible)."""
+    when the program can't be started, outlives crun and is re-parented to the daemon (a subreaper);
+    and a pid namespace with a zombie in it never finishes dying: the container's PID 1 would hang
+    on its way out, and `docker stop` with it. Called once the runtime has exited, so every orphan of
+    it is ours already. Only children of ours that carry the runtime's name in a child pid namespace:
+    zombies are reaped, and one still alive in this container's pid namespace is waited for (briefly:
+    it is on its way out). Never a program that ran (an exec'd one has its own name). The one other
+    process that matches is the PID 1 of a container being created at the same moment, if it died
+    before its exec: reaped here, that start fails as it would have anyway (its pidfd_open fails)."""
     me = os.getpid()
+    try:
+        namespace = os.readlink(f"/proc/{container_pid}/ns/pid")
+    except OSError:
+        namespace = ""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -75,16 +84,26 @@ def _reap_orphans(name: str) -> None:
                 fields = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
         except OSError:
             continue
-        if (
-            fields.get("State", "").startswith("Z")
-            and fields.get("PPid") == str(me)
-            and fields.get("Name") == name[:15]
-            and len(fields.get("NSpid", "").split()) > 1
-        ):
+        if fields.get("PPid") != str(me) or fields.get("Name") != name[:15]:
+            continue
+        if len(fields.get("NSpid", "").split()) < 2:
+            continue
+        pid = int(entry)
+        if not fields.get("State", "").startswith("Z"):
             try:
-                os.waitid(os.P_PID, int(entry), os.WEXITED | os.WNOHANG)
-            except ChildProcessError:
-                pass
+                if not namespace or os.readlink(f"/proc/{pid}/ns/pid") != namespace:
+                    continue
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                continue
+            try:
+                select.select([pidfd], [], [], _ORPHAN_EXIT)
+            finally:
+                os.close(pidfd)
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG)
+        except ChildProcessError:
+            pass
 
 
 def _await_console(listener, proc: subprocess.Popen) -> int:  # noqa: ANN001
@@ -113,9 +132,11 @@ def run(
     start_error: Callable[[str], ContainerStartError],
     read_in_root: Callable[[str, str], str],
     bounding: int,
+    container_pid: int,
 ) -> int:
     """ExecDriver.exec for the oci driver; `bundle` is the running container's bundle directory,
-    `bounding` the daemon's capability bounding set (driver.py's helpers are passed in)."""
+    `bounding` the daemon's capability bounding set, `container_pid` its PID 1 (driver.py's helpers
+    are passed in)."""
     if not process.args:
         raise ContainerStartError("No exec command specified", 1)
     try:
@@ -164,7 +185,7 @@ def run(
             proc.wait()
             raise ContainerStartError(f"{runtime.name} exec did not finish in time", 1)
         if status != 0:
-            _reap_orphans(runtime.name)
+            _reap_orphans(runtime.name, container_pid)
             raise start_error(error_text("", log))
         with open(os.path.join(work, "pid")) as f:
             pid = int(f.read().strip())
