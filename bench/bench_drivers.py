@@ -2,15 +2,17 @@
 
 Usage: sudo python3 bench/bench_drivers.py [--runs N] [--parallel M]
 
-For lxc-docker with `-e native`, `-e oci --oci-runtime runc` and `-e oci --oci-runtime crun`, and for
-Debian's dockerd 20.10 (runc through containerd and a shim per container), each engine a daemon of
-its own with its own root, socket and bridge (never docker0), the same busybox image imported:
+For lxc-docker with `-e native`, `-e oci --oci-runtime runc`, `-e oci --oci-runtime crun` and
+`-e lxc`, and for Debian's dockerd 20.10 (runc through containerd and a shim per container), each
+engine a daemon of its own with its own root, socket and bridge (never docker0), the same busybox
+image imported:
 - `docker run --rm busybox true`, the whole client process, networking on, N runs each, interleaved
   across the engines so that a slow spell of the shared machine hits all alike;
 - M (20) `docker run -d busybox sleep 1000` started at once: the time until the last client returns;
 - memory per running container: the engine's processes (every process whose command line names the
-  engine's own directory: our daemon; dockerd, its containerd and the containerd-shim of each
-  container) measured before the M containers and while they run, divided by M. RSS and PSS (from
+  engine's own directory: our daemon; with `-e lxc` the `lxc-start` monitor of each container too, whose
+  `-P` names the daemon's root; dockerd, its containerd and the containerd-shim of each container)
+  measured before the M containers and while they run, divided by M. RSS and PSS (from
   /proc/PID/smaps_rollup, which shares a binary's pages among the processes mapping it). The
   containers' own processes (`sleep`) are the same on every engine and are not counted.
 
@@ -38,6 +40,7 @@ DRIVERS = (
     ("native", []),
     ("oci-runc", ["-e", "oci", "--oci-runtime", "runc"]),
     ("oci-crun", ["-e", "oci", "--oci-runtime", "crun"]),
+    ("lxc", ["-e", "lxc"]),
 )
 
 

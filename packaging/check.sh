@@ -112,6 +112,12 @@ deb_() {
 		fail "lintian reported errors"
 	fi
 	echo "lintian: no errors"
+	# The other exec drivers' tools, and what boot2docker runs on a host.
+	suggests=$(dpkg-deb -f "$deb" Suggests)
+	for pkg in lxc runc crun qemu-system-x86; do
+		printf '%s\n' "$suggests" | tr ',' '\n' | sed 's/^ *//' | grep -qx "$pkg" ||
+			fail "the deb does not suggest $pkg (Suggests: $suggests)"
+	done
 }
 
 rpm_() {
@@ -131,6 +137,8 @@ rpm_() {
 		if grep -n '%' "$SCRATCH"/scriptlets/*; then
 			fail "$(basename "$f"): a scriptlet holds an unexpanded %macro"
 		fi
+		[ "$(rpm -qp --suggests "$f" | sort | tr "\n" " ")" = "crun lxc runc " ] ||
+			fail "$(basename "$f") does not suggest lxc, runc and crun"
 		grep -q groupadd "$SCRATCH/scriptlets/preinstall" || fail "$(basename "$f") creates no docker group"
 	done
 	echo "rpms: ok"
@@ -153,7 +161,8 @@ EOF
 		--noconfirm)
 	# -dd: the dependencies (python, iptables...) are Arch packages this scratch root does not have.
 	"${pacman[@]}" -U -dd "$pkg"
-	"${pacman[@]}" -Qi lxc-docker
+	"${pacman[@]}" -Qi lxc-docker | tee "$SCRATCH/info"
+	grep -q "^Optional Deps *: lxc: " "$SCRATCH/info" || fail "the package has no optdepends on lxc"
 	"${pacman[@]}" -Ql lxc-docker | tee "$SCRATCH/files"
 	grep -q '/usr/bin/docker$' "$SCRATCH/files" || fail "the package does not install /usr/bin/docker"
 	grep -q '/usr/lib/sysusers.d/lxc-docker.conf$' "$SCRATCH/files" || fail "no sysusers.d file (docker group)"

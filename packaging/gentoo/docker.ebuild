@@ -52,5 +52,7 @@ pkg_postinst() {
 		-exec rm -rf {} + 2>/dev/null
 	elog "To start the daemon: rc-service docker start (OpenRC) or systemctl start docker (systemd)."
 	elog "To start it at boot: rc-update add docker default, or systemctl enable docker."
+	elog "Optional execution drivers: app-containers/lxc for docker -d -e lxc, app-containers/runc"
+	elog "or app-containers/crun for docker -d -e oci (--oci-runtime runc|crun)."
 	elog "Members of the group docker can use the daemon without root; the group is root-equivalent."
 }

@@ -13,12 +13,13 @@ import random
 import signal
 import subprocess
 import tarfile
+import threading
 import urllib.request
 
 import pytest
 
 from lib.bridge import own_bridge
-from lib.daemon import Daemon
+from lib.daemon import Daemon, docker_cmd, our_env
 from lib.drivers import DRIVERS, tools_of
 from lib.poll import poll, wait_for
 from lib.require import require_tools
@@ -180,6 +181,63 @@ def test_tty(d):
     assert d.out("run", "busybox", "sh", "-c", "[ -t 1 ] || echo no-tty") == "no-tty\n"
     out = d.out("run", "-i", "-t", "busybox", "sh", "-c", "read x; echo got:$x", input=b"typed\n")
     assert "got:typed" in out
+
+
+def test_tty_is_the_controlling_terminal(d):
+    # tty_nr of /proc/self/stat: 0 when the process has no controlling terminal.
+    out = d.out("run", "-t", "busybox", "sh", "-c", "cut -d' ' -f7 /proc/self/stat; ps -o pid= -o tty=")
+    lines = out.replace("\r", "").split()
+    assert lines[0] != "0" and lines[1:3] != ["1", "?"], out
+    # ...and the container's environment is its own, with or without a terminal (TERM aside).
+    with_tty = set(d.out("run", "-t", "-e", "SHLVL=7", "busybox", "env").replace("\r", "").split("\n"))
+    without = set(d.out("run", "-e", "SHLVL=7", "busybox", "env").split("\n"))
+    differ = {line for line in with_tty ^ without if not line.startswith(("TERM=", "HOSTNAME="))}
+    assert not differ, differ
+
+
+def test_tty_job_control_and_interrupt(d):
+    """An interactive shell as PID 1 has job control, and ^C reaches its foreground job."""
+    proc = subprocess.Popen(
+        [*docker_cmd(), "-H", d.host, "run", "-i", "-t", "busybox", "sh", "-i"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=our_env(),
+    )
+    output = bytearray()
+    reader = threading.Thread(target=_drain, args=(proc, output), daemon=True)
+    reader.start()
+    try:
+        # The typed line echoes as st''art: "start" appears only once the shell ran the echo.
+        proc.stdin.write(b"echo st''art; sleep 60\n")
+        proc.stdin.flush()
+        assert wait_for(lambda: b"start\r\n" in output, timeout=20), bytes(output)
+        assert wait_for(lambda: b"sleep" in _ps(d), timeout=10)
+        proc.stdin.write(b"\x03")
+        proc.stdin.flush()
+        assert wait_for(lambda: b"sleep" not in _ps(d), timeout=20), bytes(output)
+        proc.stdin.write(b"echo status=$?\n")  # the interrupted line's status: 128 + SIGINT
+        proc.stdin.flush()
+        assert wait_for(lambda: b"status=130\r\n" in output, timeout=20), bytes(output)
+        proc.stdin.write(b"exit 3\n")
+        proc.stdin.flush()
+        assert proc.wait(30) == 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(10)
+    assert b"job control turned off" not in output and b"can't access tty" not in output
+
+
+def _drain(proc: subprocess.Popen, output: bytearray) -> None:
+    while chunk := proc.stdout.read1(4096):
+        output.extend(chunk)
+
+
+def _ps(d) -> bytes:
+    listed = d.cli("ps", "-q").stdout.split()
+    return b"".join(d.cli("top", cid.decode()).stdout for cid in listed)
 
 
 def test_tty_resize_reaches_the_container(d):
@@ -415,3 +473,76 @@ def test_daemon_crash_loses_no_container(driver, daemon_factory, busybox_tar):
     daemon.out("rm", cid)
     assert cid[:12] not in daemon.out("ps", "-a", "-q")
     assert poll(lambda: _cgroup_dirs(cid) == [], what="the container's cgroups removed")
+
+
+# -- docker exec ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def box(d):
+    """A running container with an environment of its own, for the exec cases."""
+    cid = d.out("run", "-d", "-e", "FROMC=c1", "busybox", "sleep", "100000").strip()
+    yield cid
+    d.cli("kill", cid)
+
+
+def test_exec_exit_code_and_streams(d, box):
+    r = d.cli("exec", box, "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (r.returncode, r.stdout, r.stderr) == (3, b"out\n", b"err\n")
+    r = d.cli("exec", "-i", box, "sh", "-c", "tr a-z A-Z", input=b"hello\n")
+    assert (r.returncode, r.stdout) == (0, b"HELLO\n")
+    r = d.cli("exec", box, "sh", "-c", "kill -TERM $$")
+    assert r.returncode == 128 + signal.SIGTERM
+    r = d.cli("exec", box, "nosuchprogram")
+    assert r.returncode == 126 and b"nosuchprogram" in r.stdout + r.stderr
+
+
+def test_exec_tty(d, box):
+    r = d.cli("exec", "-t", box, "sh", "-c", "tty; test -t 0 && echo yes; echo $TERM")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.decode().replace("\r", "").splitlines()
+    assert lines[0].startswith("/dev/pts/") and lines[1:] == ["yes", "xterm"]
+    assert d.cli("exec", box, "sh", "-c", "test -t 0").returncode == 1
+
+
+def test_exec_env_user_and_workdir(d, box):
+    r = d.cli(
+        "exec", "-u", "nobody", "-w", "/tmp", "-e", "NEW=n1", box,
+        "sh", "-c", "id -u; id -g; pwd; echo $FROMC $NEW",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().splitlines() == ["65534", "65534", "/tmp", "c1 n1"]
+    assert d.out("exec", box, "sh", "-c", "id -u; pwd").splitlines() == ["0", "/"]
+    bad = d.cli("exec", "-u", "nosuchuser", box, "true")
+    assert bad.returncode != 0 and b"nosuchuser" in bad.stdout + bad.stderr
+
+
+def test_exec_inside_the_containers_namespaces(d, box):
+    pid = _inspect(d, box)["State"]["Pid"]
+    out = d.out(
+        "exec", box, "sh", "-c",
+        "cat /proc/1/cmdline; echo; for n in mnt uts ipc net pid; do readlink /proc/self/ns/$n; done;"
+        " grep CapBnd /proc/self/status",
+    )  # fmt: skip
+    lines = out.splitlines()
+    assert lines[0] == "sleep\x00100000\x00"  # PID 1 of its pid namespace is the container's command
+    for name, link in zip(("mnt", "uts", "ipc", "net", "pid"), lines[1:6], strict=True):
+        assert link == os.readlink(f"/proc/{pid}/ns/{name}"), name
+    with open(f"/proc/{pid}/status") as f:
+        assert lines[6] in f.read().splitlines()  # the container's own bounding set
+    assert d.cli("exec", box, "ip", "link", "set", "lo", "mtu", "65536").returncode != 0
+    r = d.cli("exec", "--privileged", box, "ip", "link", "set", "lo", "mtu", "65536")
+    assert r.returncode == 0, r.stderr
+    # The exec'd process is gone once it exits: neither a zombie nor a runtime process stays.
+    top = d.out("top", box)
+    assert "ip link" not in top and "sleep 100000" in top
+
+
+def test_failed_exec_leaves_the_container_stoppable(d):
+    # crun's process in the container outlives a failed `exec --detach` as a zombie of the daemon's:
+    # unreaped, it keeps the pid namespace, and so the container's PID 1, from ever finishing its exit.
+    cid = d.out("run", "-d", "busybox", "sleep", "100000").strip()
+    assert d.cli("exec", cid, "nosuchprogram").returncode == 126
+    assert d.cli("exec", "-w", "/nosuchdir", cid, "true").returncode == 126
+    d.out("kill", cid)
+    assert d.out("wait", cid).strip() == str(128 + signal.SIGKILL)

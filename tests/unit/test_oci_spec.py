@@ -160,3 +160,25 @@ def test_error_text_prefers_the_json_log(tmp_path):
     log.write_text('{"level":"warning","msg":"w"}\nnot json\n{"level":"error","msg":"the error"}\n')
     assert runtime.error_text("stderr text\n", str(log)) == "the error"
     assert runtime.error_text("first\nlast\n", str(tmp_path / "missing")) == "last"
+
+
+def test_exec_process_keeps_the_containers_limits_with_its_own_program():
+    from lxc_docker.execution.base import ExecProcess
+    from lxc_docker.execution.oci.execproc import process_doc
+
+    base = spec.build(
+        command(), uid=0, gid=0, groups=[], bounding=ALL, machine="x86_64", nofile=(1024, 4096),
+        swap_accounting=True,
+    )["process"]  # fmt: skip
+    every = spec.capabilities(command(privileged=True), ALL)
+    process = ExecProcess(args=["ls", "-l"], env=["A=1"], user="nobody", workdir="/tmp", tty=True)
+    doc = process_doc(base, process, (65534, 65534, [7]), every)
+    assert doc["args"] == ["ls", "-l"] and doc["env"] == ["A=1"] and doc["cwd"] == "/tmp"
+    assert doc["terminal"] is True
+    assert doc["user"] == {"uid": 65534, "gid": 65534, "additionalGids": [7]}
+    assert doc["capabilities"] == base["capabilities"] and doc["rlimits"] == base["rlimits"]
+    assert doc["noNewPrivileges"] == base["noNewPrivileges"]
+    assert base["args"] == ["sh", "-c", "echo hi"]  # the container's own is left as it was
+    privileged = process_doc(base, ExecProcess(args=["true"], env=[], privileged=True), (0, 0, []), every)
+    assert privileged["capabilities"] == every and "CAP_SYS_ADMIN" in every["bounding"]
+    assert privileged["user"] == {"uid": 0, "gid": 0} and privileged["cwd"] == "/"

@@ -26,15 +26,15 @@ import time
 from collections.abc import Callable
 
 from lxc_docker.errors import DockerError, DriverNotSupported
-from lxc_docker.execution.base import Command, ContainerStartError, Stdio
+from lxc_docker.execution.base import Command, ContainerStartError, ExecProcess, Stdio
 from lxc_docker.execution.lxc import config as lxcconf
+from lxc_docker.execution.lxc import ctty, tools
 from lxc_docker.execution.lxc import seccomp as lxcseccomp
-from lxc_docker.execution.lxc import tools
 from lxc_docker.execution.lxc.prepare import prepare
 from lxc_docker.execution.lxc.procevents import ProcEvents
 from lxc_docker.execution.native import cgroups as cgroups_mod
 from lxc_docker.execution.native.lookpath import NOT_EXECUTABLE, NOT_FOUND
-from lxc_docker.sysutil import atomic
+from lxc_docker.sysutil import atomic, syscalls
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,9 @@ class LxcDriver:
         self.cgroup_parent = cgroup_parent
         self.host = host_facts()
         self.cgroups = cgroups_mod.detect()
+        # `docker exec`'s program is the grandchild of this process (exec above): as a child
+        # subreaper the daemon gets it back when its first process exits, and reaps it by pidfd.
+        syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}
 
@@ -212,6 +215,33 @@ class LxcDriver:
             self.wait(command.id)
             raise
         return self.wait(command.id)
+
+    def exec(
+        self,
+        command: Command,
+        process: ExecProcess,
+        stdio: Stdio,
+        on_start: Callable[[int], None],
+        on_terminal: Callable[[int], None] | None = None,
+    ) -> int:
+        """`docker exec` through the native driver's `init exec` (native/execproc.py + nsexec.py),
+        not lxc-attach: it joins PID 1's namespaces through its pidfd (never a recycled pid), takes
+        the container's capabilities, seccomp filter and no_new_privs from the same Command the LXC
+        config was made from, puts the process in the container's cgroups (the same
+        <parent>/<id> layout LXC uses here), and leaves no process behind: the program is re-parented
+        to the daemon, which reaps it and so has its real exit code. lxc-attach would stay as the
+        program's parent for its whole life, and with a tty proxy a pty of its own between ours and
+        the container's. What it does not take is LXC's AppArmor profile (the container's, when
+        apparmor_parser is installed): the exec runs unconfined, as every native container does."""
+        from lxc_docker.execution.native import execproc
+
+        with self._lock:
+            entry = self._running.get(command.id)
+            if entry is None:
+                raise ContainerStartError(f"Container {command.id} is not running", 1)
+            pidfd = os.dup(entry.pidfd)  # under the lock: never a descriptor _forget closed
+            parent = entry.parent
+        return execproc.run(self.cgroups, parent, command, process, stdio, pidfd, on_start, on_terminal)
 
     def kill(self, command: Command, sig: int) -> None:
         with self._lock:
@@ -300,7 +330,7 @@ class LxcDriver:
             argv = [self.lxc_start, "-F", "-q", "-n", command.id, "-P", self.lxcpath]
             argv += ["-o", os.path.join(directory, "lxc.log"), "-l", "ERROR", "--"]
             proc = subprocess.Popen(
-                [*argv, command.entrypoint, *command.args],
+                [*argv, *ctty.argv(command)],
                 stdin=subprocess.DEVNULL if stdio.stdin is None else stdio.stdin,
                 stdout=stdio.stdout,
                 stderr=stdio.stderr,

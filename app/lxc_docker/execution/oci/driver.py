@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from lxc_docker.archive import safepath
 from lxc_docker.errors import DockerError, DriverNotSupported
-from lxc_docker.execution.base import Command, ContainerStartError, Stdio
+from lxc_docker.execution.base import Command, ContainerStartError, ExecProcess, Stdio
 from lxc_docker.execution.native import user as native_user
 from lxc_docker.execution.oci import console, spec
 from lxc_docker.execution.oci.network import configure_network
@@ -36,7 +36,13 @@ from lxc_docker.sysutil import atomic, syscalls
 log = logging.getLogger(__name__)
 
 # The runtime's wording before the part users should see (runc prefixes every create error).
-_PREFIXES = ("runc create failed: ", "unable to start container process: ", "runc run failed: ")
+_PREFIXES = (
+    "runc create failed: ",
+    "runc exec failed: ",
+    "exec failed: ",
+    "unable to start container process: ",
+    "runc run failed: ",
+)
 
 
 def start_error(message: str) -> ContainerStartError:
@@ -173,6 +179,35 @@ class OciDriver:
         if relay is not None:
             relay.join(5)
         return code
+
+    def exec(
+        self,
+        command: Command,
+        process: ExecProcess,
+        stdio: Stdio,
+        on_start: Callable[[int], None],
+        on_terminal: Callable[[int], None] | None = None,
+    ) -> int:
+        """`runc exec` / `crun exec` in the running container (execproc.py)."""
+        from lxc_docker.execution.oci import execproc
+
+        with self._lock:
+            entry = self._running.get(command.id)
+        if entry is None:
+            raise ContainerStartError(f"Container {command.id} is not running", 1)
+        return execproc.run(
+            self.runtime,
+            os.path.join(self.bundles, command.id),
+            command,
+            process,
+            stdio,
+            on_start,
+            on_terminal,
+            start_error,
+            _read_in_root,
+            _bounding_set(),
+            entry.pid,
+        )
 
     def wait(self, id: str) -> int:
         """Block until the PID 1 of a started container exits; delete it in the runtime (cgroups,
