@@ -10,6 +10,9 @@ import zlib
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
+import requests
+import urllib3
+
 from ..errors import DockerError
 from .session import RegistryError, Session
 
@@ -45,13 +48,21 @@ class DiffHasher:
         if self._kind == "none":
             self._sha.update(data)
         elif self._kind == "gzip":
-            while data:
-                self._sha.update(self._z.decompress(data))
-                if self._z.eof:  # a concatenated gzip member follows
-                    data = self._z.unused_data
-                    self._z = zlib.decompressobj(16 + zlib.MAX_WBITS) if data else self._z
-                else:
-                    data = b""
+            try:
+                self._inflate(data)
+            except zlib.error:
+                # Corrupt data: the digest check names the layer; if the digest matched, the
+                # diff_id comparison fails on this marker.
+                self._kind = "broken"
+
+    def _inflate(self, data: bytes) -> None:
+        while data:
+            self._sha.update(self._z.decompress(data))
+            if self._z.eof:  # a concatenated gzip member follows
+                data = self._z.unused_data
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS) if data else self._z
+            else:
+                data = b""
 
     def hexdigest(self) -> str | None:
         if self._head:
@@ -60,6 +71,8 @@ class DiffHasher:
             self._head = b""
         if self._kind == "other":
             return None
+        if self._kind == "broken":
+            return "(not a valid gzip stream)"
         if self._kind == "gzip":
             self._sha.update(self._z.flush())
         return "sha256:" + self._sha.hexdigest()
@@ -98,7 +111,8 @@ def download(
                     report(got)
             except VerificationError:
                 raise
-            except Exception as e:  # a dropped connection, whatever layer noticed it
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
+                # A dropped connection, whichever layer noticed it: resume once.
                 if attempts >= 1:
                     raise RegistryError(
                         f"fetch {what} {digest}: transfer interrupted after {got} bytes: {e}"
