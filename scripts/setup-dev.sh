@@ -10,8 +10,9 @@ export DEBIAN_FRONTEND=noninteractive
 missing=""
 # gcc and libc6-dev build the static syscall probe of the least-privilege tests; lxc (LXC 5's
 # lxc-start) runs the containers of `docker -d -e lxc`; runc and crun are the OCI runtimes of
-# `-e oci` (the driver contract suite runs against every driver).
-for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev lxc runc crun; do
+# `-e oci` (the driver contract suite runs against every driver). docker-registry (distribution 2.8)
+# is the v2 registry the pull/push tests run against, apache2-utils' htpasswd makes its bcrypt users.
+for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev lxc runc crun docker-registry apache2-utils; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
