@@ -100,8 +100,17 @@ def pull(
         )
     diff_ids = config["rootfs"]["diff_ids"]
     todo = [i for i, img in enumerate(chain) if not graph.exists(img.id)]
+    # A blob named twice (empty layers often are) is fetched and reported once.
+    first: dict[str, int] = {}
+    for i in todo:
+        j = first.setdefault(man.layers[i].digest, i)
+        if diff_ids[j] != diff_ids[i]:
+            raise manifest.ManifestError(f"invalid config: layer {man.layers[i].digest} has two diff_ids")
     for i, layer in enumerate(man.layers):
-        report.status("Already exists" if i not in todo else "Pulling fs layer", _short(layer.digest))
+        if i not in todo:
+            report.status("Already exists", _short(layer.digest))
+        elif first[layer.digest] == i:
+            report.status("Pulling fs layer", _short(layer.digest))
     tmp_root = os.path.join(os.path.dirname(graph.root), "tmp")
     os.makedirs(tmp_root, exist_ok=True)
     work = tempfile.mkdtemp(prefix="pull-", dir=tmp_root)
@@ -109,10 +118,11 @@ def pull(
     pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pull")
     intent = None
     try:
-        futures: dict[int, Future[str]] = {
-            i: pool.submit(_fetch_layer, session, repo, man.layers[i], diff_ids[i], work, report)
-            for i in todo
+        fetches = {
+            digest: pool.submit(_fetch_layer, session, repo, man.layers[i], diff_ids[i], work, report)
+            for digest, i in first.items()
         }
+        futures: dict[int, Future[str]] = {i: fetches[man.layers[i].digest] for i in todo}
         top = chain[-1]
         old = tags.get(local, tag)
         for i in todo:
@@ -125,7 +135,6 @@ def pull(
             report.status("Extracting", short)
             with open(path, "rb") as f:
                 created.append(graph.register(chain[i], f))
-            os.unlink(path)
             if intent is not None:
                 intent.step()
             report.status("Pull complete", short)
