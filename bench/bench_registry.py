@@ -103,7 +103,7 @@ def main() -> None:
         push_ours = timed(docker_entry() + ["-H", a.host, "push", ours_name])
         blobs = [p for p in glob.glob(f"{ours_reg.dir}/data/docker/registry/v2/blobs/sha256/*/*/data")]
         size = sum(os.path.getsize(p) for p in blobs)
-        cat = timed(["cat", *blobs], stdin_path=None)
+        cat = timed(["cat", *blobs])
         pull_ours = timed(docker_entry() + ["-H", b.host, "pull", ours_name])
 
         dockerd = Dockerd([ours_reg.host, theirs_reg.host])
@@ -127,13 +127,11 @@ def main() -> None:
             f"image: {mb} MB payload in 3 layers over busybox; {len(blobs)} blobs, {size / 1e6:.1f} MB gzip"
         )
         print(f"cat of the registry's blob files (floor)     {cat:7.2f} s")
-        print(
-            f"pull, lxc-docker (docker pull, empty store)   {pull_ours:7.2f} s  {pull_ours / pull_theirs:.2f} x Docker"
-        )
+        ratio = pull_ours / pull_theirs
+        print(f"pull, lxc-docker (docker pull, empty store)   {pull_ours:7.2f} s  {ratio:.2f} x Docker")
         print(f"pull, Docker 20.10 (empty store)              {pull_theirs:7.2f} s")
-        print(
-            f"push, lxc-docker (to an empty registry)       {push_ours:7.2f} s  {push_ours / push_theirs:.2f} x Docker"
-        )
+        ratio = push_ours / push_theirs
+        print(f"push, lxc-docker (to an empty registry)       {push_ours:7.2f} s  {ratio:.2f} x Docker")
         print(f"push, Docker 20.10 (to an empty registry)     {push_theirs:7.2f} s")
     finally:
         if dockerd is not None:

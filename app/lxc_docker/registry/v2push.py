@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 from urllib.parse import urljoin
 
@@ -26,6 +27,7 @@ from .session import RegistryError, Session
 
 # Speed over ratio: a push is usually to a registry nearby, and any level is the same format.
 GZIP_LEVEL = 1
+WORKERS = 3
 
 Mounts = Callable[[str], list[str]]
 """Repositories of this registry that we pushed a blob to (candidates for a cross-repo mount)."""
@@ -93,10 +95,9 @@ def push(
         report.status("Preparing", img.id[:12])
     tmp_dir = os.path.join(os.path.dirname(graph.root), "tmp")
     os.makedirs(tmp_dir, exist_ok=True)
-    layers: list[tuple[str, int]] = []
-    diff_ids: list[str] = []
     scopes = [f"repository:{repo}:pull,push"]
-    for img in chain:
+
+    def one(img: Image) -> tuple[str, int, str]:
         short = img.id[:12]
         path, digest, size, diff_id = compress_layer(graph, img, tmp_dir)
         try:
@@ -104,8 +105,13 @@ def push(
                 _push_blob(session, repo, scopes, digest, size, f, report, short, mounts)
         finally:
             os.unlink(path)
-        layers.append((digest, size))
-        diff_ids.append(diff_id)
+        return digest, size, diff_id
+
+    # Layers are compressed and sent a few at a time, as Docker does; the manifest keeps their order.
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="push") as pool:
+        done = list(pool.map(one, chain))
+    layers = [(digest, size) for digest, size, _ in done]
+    diff_ids = [diff_id for _, _, diff_id in done]
     config = json.dumps(v2config.config_for(chain, diff_ids), separators=(",", ":")).encode()
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
     import io
