@@ -70,7 +70,8 @@ class DistributionService:
     def pull_text(self, name: str, out: Callable[[str], None], auth_config: dict[str, Any]) -> None:
         """A pull whose progress is plain text lines (the builder's FROM)."""
         repo, tag = reference.split_tag(name)
-        self.pull(repo, tag, auth_config, lambda m: out(_text(m)) if "progressDetail" not in m else None)
+        auth = _auth_for(split_name(reference.normalize_repo(repo))[0], auth_config)
+        self.pull(repo, tag, auth, lambda m: out(_text(m)) if "progressDetail" not in m else None)
 
     # -- push ----------------------------------------------------------------------------------------
 
@@ -154,6 +155,17 @@ class DistributionService:
         except ValueError as e:
             raise InvalidParameter(str(e)) from None
         return repo, parsed or reference.DEFAULT_TAG
+
+
+def _auth_for(host: str, config: dict[str, Any]) -> dict[str, Any]:
+    """One registry's credentials: `config` is either them or, as the build endpoint's
+    X-Registry-Config, a map of server address to credentials."""
+    if any(k in config for k in ("username", "identitytoken", "auth")):
+        return config
+    for key, entry in config.items():
+        if isinstance(entry, dict) and key.split("://", 1)[-1].split("/", 1)[0] == host:
+            return entry
+    return {}
 
 
 def _text(msg: dict[str, Any]) -> str:
