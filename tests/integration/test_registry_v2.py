@@ -467,3 +467,20 @@ def test_docker_sdk_pull_and_push(pushed, registry, daemon_factory):
             client.images.pull(f"{registry.host}/sdk/none", tag="v1")
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("step", [0, 1])
+def test_pull_killed_midway_leaves_a_store_the_next_start_cleans(pushed, daemon_factory, monkeypatch, step):
+    name, _ = pushed
+    # The daemon SIGKILLs itself at that step of the pull's intent (0: intent written, 1: first image in).
+    monkeypatch.setenv("LXC_DOCKER_TEST_CRASH", f"pull:{step}")
+    b = fresh(daemon_factory)
+    result = b.cli("pull", name, timeout=120)
+    assert result.returncode != 0
+    assert b.proc.wait(30) == -9
+    monkeypatch.delenv("LXC_DOCKER_TEST_CRASH")
+    again = daemon_factory(base=b.base).start()
+    assert again.out("images", "-q", "-a") == ""
+    assert again.out("pull", name)  # and the pull works afterwards
+    assert again.out("run", "--rm", name).strip() == "pushed"
+    check_clean(again)
