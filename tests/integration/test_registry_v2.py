@@ -484,3 +484,16 @@ def test_pull_killed_midway_leaves_a_store_the_next_start_cleans(pushed, daemon_
     assert again.out("pull", name)  # and the pull works afterwards
     assert again.out("run", "--rm", name).strip() == "pushed"
     check_clean(again)
+
+
+def test_second_repository_mounts_blobs_we_pushed(pushed, daemon, registry):
+    name, _ = pushed
+    other = f"{registry.host}/other/bb:v1"
+    daemon.out("tag", name, other)
+    out = daemon.out("push", other)
+    assert "Mounted from ns/bb" in out, out
+    assert "Pushed" not in out
+    body, _ = registry_get(
+        registry, "/v2/other/bb/manifests/v1", "application/vnd.docker.distribution.manifest.v2+json"
+    )
+    assert len(json.loads(body)["layers"]) >= 2
