@@ -418,6 +418,17 @@ def test_login_with_htpasswd_registry(daemon, daemon_factory, tmp_path):
         assert json.loads((tmp_path / ".dockercfg").read_text()) == {}
         again = fresh(daemon_factory).cli("pull", name, env=home)
         assert again.returncode == 1 and b"unauthorized" in again.stderr
+        if shutil.which(DOCKER_CLI):  # the docker CLI 28's login goes through our POST /auth too
+            env = {
+                "PATH": os.environ["PATH"],
+                "DOCKER_CONFIG": str(tmp_path / "cli28"),
+                "HOME": str(tmp_path),
+            }
+            cli28 = [DOCKER_CLI, "-H", daemon.host, "login", "-u", "alice", reg.host]
+            bad = subprocess.run(cli28 + ["-p", "nope"], capture_output=True, env=env, timeout=60)
+            assert bad.returncode == 1 and b"unauthorized" in bad.stderr, bad.stderr
+            good = subprocess.run(cli28 + ["-p", "s3cret"], capture_output=True, env=env, timeout=60)
+            assert good.returncode == 0 and b"Login Succeeded" in good.stdout, good.stderr
     finally:
         daemon.cli("rmi", f"{reg.host}/private/bb:v1")
         reg.stop()
