@@ -508,3 +508,15 @@ def test_second_repository_mounts_blobs_we_pushed(pushed, daemon, registry):
         registry, "/v2/other/bb/manifests/v1", "application/vnd.docker.distribution.manifest.v2+json"
     )
     assert len(json.loads(body)["layers"]) >= 2
+
+
+def test_pull_by_digest(pushed, registry, daemon_factory):
+    name, out = pushed
+    digest = out.split("v1: digest: ")[1].split()[0]
+    repo = name.rsplit(":", 1)[0]
+    b = fresh(daemon_factory)
+    pulled = b.out("pull", f"{repo}@{digest}")
+    assert f"Status: Downloaded newer image for {repo}@{digest}" in pulled
+    assert b.out("images", "-q") != ""
+    wrong = b.cli("pull", f"{repo}@sha256:{'0' * 64}")
+    assert wrong.returncode == 1 and b"not found" in wrong.stderr

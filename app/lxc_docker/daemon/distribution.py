@@ -148,6 +148,15 @@ class DistributionService:
         return {"Status": "Login Succeeded"}
 
     def _parse(self, name: str, tag: str) -> tuple[str, str]:
+        if "@" in name and not tag:
+            name, _, tag = name.partition("@")
+        if tag.startswith("sha256:"):  # a digest reference (CLI 28 sends it as the tag)
+            if len(tag) != 71 or not reference.is_id(tag[7:]):
+                raise InvalidParameter(f"invalid digest {tag!r}")
+            try:
+                return reference.parse(name, default_tag=None)[0], tag
+            except ValueError as e:
+                raise InvalidParameter(str(e)) from None
         if not tag:
             name, tag = reference.split_tag(name)
         try:

@@ -80,9 +80,13 @@ def _read_limited(resp: Any) -> bytes:
 def pull(
     session: Session, graph: Graph, tags: TagStore, repo: str, local: str, tag: str, report: Reporter
 ) -> tuple[Image, bool]:
-    """Pull `repo:tag` from `session`'s registry as `local:tag`; returns (top image, anything new)."""
-    name = f"{local}:{tag}"
+    """Pull `repo:tag` from `session`'s registry as `local:tag`; returns (top image, anything new).
+    A `tag` of the form `sha256:...` pulls by digest: verified against the manifest, and not tagged."""
+    by_digest = tag.startswith("sha256:")
+    name = f"{local}@{tag}" if by_digest else f"{local}:{tag}"
     man, digest = fetch_manifest(session, repo, tag, name)
+    if by_digest and digest != tag:
+        raise manifest.ManifestError(f"manifest verification failed for digest {tag}")
     # After the manifest: until here a failure (unknown image, credentials) is the response's status.
     report.status(f"Pulling from {repo}", tag)
     config_bytes = blobs.fetch_small(
@@ -124,12 +128,13 @@ def pull(
         }
         futures: dict[int, Future[str]] = {i: fetches[man.layers[i].digest] for i in todo}
         top = chain[-1]
-        old = tags.get(local, tag)
+        old = top.id if by_digest else tags.get(local, tag)
         for i in todo:
             path = futures[i].result()
             if intent is None:
+                new_tags = [] if by_digest else [[local, tag, top.id]]
                 intent = Journal(os.path.dirname(graph.root)).begin(
-                    "pull", Images=[chain[j].id for j in todo], Tags=[[local, tag, top.id]]
+                    "pull", Images=[chain[j].id for j in todo], Tags=new_tags
                 )
             short = _short(man.layers[i].digest)
             report.status("Extracting", short)

@@ -16,9 +16,13 @@ def flags(cli):
 
 def run(cli, args: list[str]) -> int:
     opts, rest = cli.parse(flags(cli), args, 1, 1)
-    name = rest[0]
+    name, _, digest = rest[0].partition("@")
     try:
         repo, tag = reference.parse(name, default_tag=None)
+        if digest:  # NAME@sha256:...: sent as the tag, as today's CLI does
+            if tag:
+                raise ValueError(f"invalid reference format: {rest[0]}")
+            tag = digest
     except ValueError as e:
         raise CommandError(str(e)) from None
     if opts.all_tags:
