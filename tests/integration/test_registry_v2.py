@@ -520,3 +520,25 @@ def test_pull_by_digest(pushed, registry, daemon_factory):
     assert b.out("images", "-q") != ""
     wrong = b.cli("pull", f"{repo}@sha256:{'0' * 64}")
     assert wrong.returncode == 1 and b"not found" in wrong.stderr
+
+
+def test_concurrent_pulls_sharing_layers(pushed, daemon, registry, daemon_factory):
+    name, _ = pushed
+    # A second name for the same layers, in another repository of the registry.
+    twin = f"{registry.host}/twin/bb:v1"
+    daemon.out("tag", name, twin)
+    daemon.out("push", twin)
+    b = fresh(daemon_factory)
+    procs = [
+        subprocess.Popen(docker_cmd() + ["-H", b.host, "pull", n], env=our_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+        for n in (name, name, twin)
+    ]  # fmt: skip
+    results = [(p.wait(120), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    assert all(code == 0 for code, _ in results), results
+    ids = {json.loads(b.out("inspect", n))[0]["id"] for n in (name, twin)}
+    assert len(ids) == 1
+    check_clean(b)

@@ -42,6 +42,7 @@ class DistributionService:
         self.events = events
         self._mounts_path = os.path.join(root, "distribution", "pushed.json")
         self._lock = threading.Lock()
+        self._pulling: dict[str, threading.Lock] = {}
         try:
             self._pushed: dict[str, dict[str, list[str]]] = atomic.read_json(self._mounts_path)
         except (OSError, ValueError):
@@ -58,10 +59,14 @@ class DistributionService:
 
         repo, tag = self._parse(name, tag)
         host, path = split_name(repo)
+        with self._lock:
+            # The same name pulled twice at once: the second waits and finds the first's images.
+            busy = self._pulling.setdefault(f"{repo}:{tag}", threading.Lock())
         session = Session(host, credentials(auth_config))
         try:
-            session.ping()
-            image, _ = v2pull.pull(session, self.graph, self.tags, path, repo, tag, Reporter(sink))
+            with busy:
+                session.ping()
+                image, _ = v2pull.pull(session, self.graph, self.tags, path, repo, tag, Reporter(sink))
         finally:
             session.close()
         self.events.publish("pull", image.id, type="image", name=f"{repo}:{tag}")

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -30,6 +31,7 @@ from .session import Session
 log = logging.getLogger(__name__)
 
 WORKERS = 3
+_REGISTER = threading.Lock()
 MAX_CONFIG = 8 << 20
 
 
@@ -137,9 +139,15 @@ def pull(
                     "pull", Images=[chain[j].id for j in todo], Tags=new_tags
                 )
             short = _short(man.layers[i].digest)
-            report.status("Extracting", short)
-            with open(path, "rb") as f:
-                created.append(graph.register(chain[i], f))
+            # Graph.register is not safe against itself for one id (both would write the layer);
+            # pulls sharing layers take turns, and the later one finds the layer there.
+            with _REGISTER:
+                if graph.exists(chain[i].id):
+                    report.status("Already exists", short)
+                    continue
+                report.status("Extracting", short)
+                with open(path, "rb") as f:
+                    created.append(graph.register(chain[i], f))
             if intent is not None:
                 intent.step()
             report.status("Pull complete", short)
