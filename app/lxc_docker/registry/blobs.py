@@ -1,18 +1,18 @@
 """Blob transfer: a download verified against its digest while it streams, resumed once with a Range
-request when the connection drops, and the layer's diff_id (sha256 of the uncompressed tar)
-computed on the way so that a layer cannot lie about the id it gets.
+request when the connection drops; and the reader that gives a layer to the storage driver while
+computing its diff_id (sha256 of the uncompressed tar), so that a layer cannot lie about the id it gets.
 """
 
 from __future__ import annotations
 
 import hashlib
-import zlib
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import requests
 import urllib3
 
+from ..archive.compression import decompressed
 from ..errors import DockerError
 from .session import RegistryError, Session
 
@@ -24,65 +24,39 @@ class VerificationError(DockerError):
     status = 500
 
 
-class DiffHasher:
-    """sha256 of the uncompressed stream of a gzip or plain tar layer (None for other compressions)."""
+class LayerReader:
+    """A downloaded layer as the storage driver reads it: decompressed here (gzip, bzip2, xz or plain)
+    and hashed on the way, so the diff_id is checked without a second pass over the data."""
 
-    def __init__(self) -> None:
-        self._head = b""
-        self._kind = ""
+    def __init__(self, raw: BinaryIO) -> None:
+        self._src = decompressed(raw)
         self._sha = hashlib.sha256()
-        self._z: Any = None
 
-    def update(self, data: bytes) -> None:
-        if not self._kind:
-            self._head += data
-            if len(self._head) < 3:
-                return
-            data, self._head = self._head, b""
-            if data.startswith(b"\x1f\x8b\x08"):
-                self._kind, self._z = "gzip", zlib.decompressobj(16 + zlib.MAX_WBITS)
-            elif data.startswith((b"BZh", b"\xfd7zXZ")):
-                self._kind = "other"
-            else:
-                self._kind = "none"
-        if self._kind == "none":
-            self._sha.update(data)
-        elif self._kind == "gzip":
-            try:
-                self._inflate(data)
-            except zlib.error:
-                # Corrupt data: the digest check names the layer; if the digest matched, the
-                # diff_id comparison fails on this marker.
-                self._kind = "broken"
+    def readable(self) -> bool:
+        return True
 
-    def _inflate(self, data: bytes) -> None:
-        while data:
-            self._sha.update(self._z.decompress(data))
-            if self._z.eof:  # a concatenated gzip member follows
-                data = self._z.unused_data
-                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS) if data else self._z
-            else:
-                data = b""
+    def read(self, size: int = -1) -> bytes:
+        data = self._src.read(size)
+        self._sha.update(data)
+        return data
 
-    def hexdigest(self) -> str | None:
-        if self._head:
-            self._kind = "none"
-            self._sha.update(self._head)
-            self._head = b""
-        if self._kind == "other":
-            return None
-        if self._kind == "broken":
-            return "(not a valid gzip stream)"
-        if self._kind == "gzip":
-            self._sha.update(self._z.flush())
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def diff_id(self) -> str:
+        """sha256 of the whole uncompressed layer (what the extractor left unread is read first)."""
+        while self.read(CHUNK):
+            pass
         return "sha256:" + self._sha.hexdigest()
 
 
 def download(
     session: Session, repo: str, digest: str, size: int, out: BinaryIO, report: Report, what: str
-) -> str | None:
-    """Fetch blob `digest` of `repo` into `out`, verified; returns its diff_id (see DiffHasher)."""
-    sha, diff = hashlib.sha256(), DiffHasher()
+) -> None:
+    """Fetch blob `digest` of `repo` into `out`, verified against the digest while it streams."""
+    sha = hashlib.sha256()
     got, attempts = 0, 0
     while True:
         headers = {"Range": f"bytes={got}-"} if got else {}
@@ -99,13 +73,12 @@ def download(
             if got and resp.status_code == 200:  # the registry ignored the Range: start over
                 out.seek(0)
                 out.truncate()
-                sha, diff, got = hashlib.sha256(), DiffHasher(), 0
+                sha, got = hashlib.sha256(), 0
             try:
                 for chunk in resp.iter_content(CHUNK):
                     if got + len(chunk) > size:
                         raise VerificationError(f"{what} {digest}: the registry sent more than {size} bytes")
                     sha.update(chunk)
-                    diff.update(chunk)
                     out.write(chunk)
                     got += len(chunk)
                     report(got)
@@ -135,7 +108,6 @@ def download(
             if what == "layer"
             else f"{what} verification failed for digest {digest}"
         )
-    return diff.hexdigest()
 
 
 def fetch_small(session: Session, repo: str, digest: str, size: int, what: str, limit: int) -> bytes:

@@ -125,7 +125,7 @@ def pull(
     intent = None
     try:
         fetches = {
-            digest: pool.submit(_fetch_layer, session, repo, man.layers[i], diff_ids[i], work, report)
+            digest: pool.submit(_fetch_layer, session, repo, man.layers[i], work, report)
             for digest, i in first.items()
         }
         futures: dict[int, Future[str]] = {i: fetches[man.layers[i].digest] for i in todo}
@@ -147,7 +147,14 @@ def pull(
                     continue
                 report.status("Extracting", short)
                 with open(path, "rb") as f:
-                    created.append(graph.register(chain[i], f))
+                    layer = blobs.LayerReader(f)
+                    created.append(graph.register(chain[i], layer))
+                    got = layer.diff_id()
+                if got != diff_ids[i]:  # the image just registered goes with the rollback below
+                    raise blobs.VerificationError(
+                        f"layer {man.layers[i].digest}: its content ({got}) does not match the image "
+                        f"config's diff_id {diff_ids[i]}"
+                    )
             if intent is not None:
                 intent.step()
             report.status("Pull complete", short)
@@ -176,13 +183,11 @@ def pull(
     return graph.get(top.id), new
 
 
-def _fetch_layer(
-    session: Session, repo: str, layer: manifest.Descriptor, diff_id: str, work: str, report: Reporter
-) -> str:
+def _fetch_layer(session: Session, repo: str, layer: manifest.Descriptor, work: str, report: Reporter) -> str:
     short = _short(layer.digest)
     path = os.path.join(work, layer.digest[7:] + f"-{os.urandom(4).hex()}")
     with open(path, "wb") as out:
-        got = blobs.download(
+        blobs.download(
             session,
             repo,
             layer.digest,
@@ -193,10 +198,6 @@ def _fetch_layer(
         )
     report.transfer("Downloading", short, layer.size, layer.size, force=True)
     report.status("Verifying Checksum", short)
-    if got is not None and got != diff_id:
-        raise blobs.VerificationError(
-            f"layer {layer.digest}: its content ({got}) does not match the image config's diff_id {diff_id}"
-        )
     report.status("Download complete", short)
     return path
 
