@@ -12,9 +12,10 @@ missing=""
 # lxc-start) runs the containers of `docker -d -e lxc`; runc and crun are the OCI runtimes of
 # `-e oci` (the driver contract suite runs against every driver). qemu-system-x86, kmod (depmod),
 # cpio, openssl, openssh-client and grub-pc-bin, xorriso, mtools (its ISO) build and boot the
-# boot2docker VM (boot/).
+# boot2docker VM (boot/). docker-registry (distribution 2.8) is the v2 registry the pull/push tests
+# run against, apache2-utils' htpasswd makes its bcrypt users.
 for pkg in python3-venv python3-seccomp busybox-static iptables iproute2 xz-utils bzip2 git ca-certificates gcc libc6-dev \
-	lxc runc crun qemu-system-x86 kmod cpio openssl openssh-client grub-pc-bin xorriso mtools; do
+	lxc runc crun qemu-system-x86 kmod cpio openssl openssh-client grub-pc-bin xorriso mtools docker-registry apache2-utils; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing="$missing $pkg"
 done
 # skopeo copies images into and out of our own registry server (`docker registry`) in its v2 tests.

@@ -18,6 +18,8 @@ def our_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = APP + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("DOCKER_HOST", None)
+    # Names without a registry host would go to Docker Hub: tests never reach it (a closed loopback port).
+    env.setdefault("LXC_DOCKER_DEFAULT_REGISTRY", "127.0.0.1:1")
     env.update(extra or {})
     return env
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .handlers import attach, build, containers, exec, images, system, volumes
+from .handlers import attach, build, containers, distribution, exec, images, system, volumes
 from .router import Router
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 def build_router(daemon: Daemon) -> Router:
     router = Router()
     router.add_routes(system.ROUTES, daemon)
+    router.add_routes(distribution.ROUTES, daemon)
     router.add_routes(images.ROUTES, daemon)
     router.add_routes(containers.ROUTES, daemon)
     router.add_routes(attach.ROUTES, daemon)

@@ -34,3 +34,25 @@ class Buffered:
 def stat_header(st: dict[str, Any]) -> str:
     """The `X-Docker-Container-Path-Stat` value: the path's stat as base64 JSON."""
     return base64.b64encode(json.dumps(st).encode()).decode()
+
+
+class LazyJSONStream:
+    """A JSON progress stream (pull, push) whose headers go out with its first message: a failure
+    before any progress is the response's status (what the SDK maps to NotFound and friends), a
+    later one an `errorDetail` line, as Docker sends it."""
+
+    def __init__(self, res: Any) -> None:
+        self._res = res
+        self._writer: Any = None
+
+    @property
+    def started(self) -> bool:
+        return self._writer is not None
+
+    def write(self, msg: dict[str, Any]) -> None:
+        if self._writer is None:
+            self._writer = self._res.stream()
+        self._writer.write_json(msg)
+
+    def error(self, message: str) -> None:
+        self.write({"errorDetail": {"message": message}, "error": message})

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import reference
 from ..builder.interfaces import ContainerRef, LayerDriver, LayerFill, Output
-from ..errors import InvalidParameter, NotFound
+from ..errors import DockerError, InvalidParameter, NotFound
 from ..image.image import Image
 from ..runconfig.schema import CONFIG_DEFAULTS
 from .container import Container
@@ -42,13 +42,11 @@ class DaemonImages:
         return self._daemon.images.lookup(name)
 
     def pull(self, name: str, out: Output, auth_config: dict[str, Any]) -> None:
-        # The registry work adds `pull_image` to the daemon; until then FROM needs a local image.
-        pull = getattr(self._daemon, "pull_image", None)
-        if pull is None:
-            raise NotFound(
-                f"No such image: {name} (pulling from a registry is not available in this version)"
-            )
-        pull(name, out=out, auth_config=auth_config)
+        try:
+            self._daemon.pull_image(name, out=out, auth_config=auth_config)
+        except DockerError as e:
+            # FROM names an image: say it is missing here, and why the registry did not supply it.
+            raise NotFound(f"No such image: {name} (pulling it failed: {e})") from None
 
     def all(self) -> list[Image]:
         return self._daemon.graph.all()

@@ -18,6 +18,7 @@ from ..storage.select import new_driver
 from .config import DaemonConfig
 from .container import Container
 from .containers import ContainerService, memory_limit_supported
+from .distribution import DistributionService
 from .events import EventBus, label_source
 from .execs import ExecService
 from .images import ImageService
@@ -42,6 +43,9 @@ class Daemon:
             self.tags.prune({img.id for img in self.graph.all()})
             self.events = EventBus()
             self.images = ImageService(self.graph, self.tags, self.events)
+            # Registry pull/push/login (issue 10); the builder's FROM finds `pull_image` here.
+            self.distribution = DistributionService(config.root, self.graph, self.tags, self.events)
+            self.pull_image = self.distribution.pull_text
             self._clean_tmp()
             self.cgroup_parent = "docker"
             self.exec_driver = new_exec_driver(

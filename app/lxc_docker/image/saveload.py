@@ -7,7 +7,6 @@ only a manifest with content-addressed configs).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ from .. import reference
 from ..archive.extract import extract
 from ..errors import ArchiveError, InvalidParameter
 from ..sysutil.journal import Journal
+from . import v2config
 from .graph import Graph
 from .image import Image
 from .tags import TagStore
@@ -195,24 +195,15 @@ def _manifest_images(work: str) -> tuple[list[tuple[Image, str | None]], list[tu
         diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
         if len(diff_ids) != len(layers):
             raise ArchiveError("invalid image archive: layer count differs from rootfs.diff_ids")
-        parent = ""
-        for i, (layer, diff_id) in enumerate(zip(layers, diff_ids, strict=True)):
-            # A v1 id derived from the chain, so that loading twice yields the same images.
-            image_id = hashlib.sha256(f"{parent} {diff_id}".encode()).hexdigest()
-            top = i == len(layers) - 1
-            img = Image(
-                id=image_id,
-                parent=parent,
-                created=config.get("created", "") or "",
-                author=config.get("author", "") if top else "",
-                config=config.get("config") if top else None,
-                container_config=config.get("container_config") if top else None,
-                docker_version=config.get("docker_version", "") or "",
-                architecture=config.get("architecture", "amd64") or "amd64",
-                os=config.get("os", "linux") or "linux",
-            )
+        try:
+            images = v2config.chain_images(config)
+        except ValueError as e:
+            raise ArchiveError(f"invalid image archive: {e}")
+        # Commit messages come back from the history in _comments_from_history, as for legacy dirs.
+        for img, layer in zip(images, layers, strict=True):
+            img.comment = ""
             chain.append((img, _inside(work, layer)))
-            parent = image_id
+        parent = images[-1].id if images else ""
         tops.append((entry.get("RepoTags") or [], parent))
     return chain, tops
 

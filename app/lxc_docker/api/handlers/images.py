@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from ... import reference
 from ...daemon import filtering
-from ...errors import DockerError, InvalidParameter, NotFound
+from ...errors import DockerError, InvalidParameter
 from ...image import saveload
 from .. import filters, serializers
 from ..http import Request
 from ..router import Route
-from ..streaming import Buffered
+from ..streaming import Buffered, LazyJSONStream
 
 if TYPE_CHECKING:
     from ...image.graph import Graph
@@ -55,6 +55,10 @@ class EventPublisher(Protocol):
     def publish(self, action: str, id: str, *, type: str = "container") -> Any: ...
 
 
+class Distribution(Protocol):
+    def pull(self, name: str, tag: str, auth_config: dict[str, Any], sink: Progress) -> str: ...
+
+
 class ImagesBackend(Protocol):
     """What these endpoints need of the daemon. `graph` and `tags` go to `image.saveload` as they are."""
 
@@ -72,6 +76,9 @@ class ImagesBackend(Protocol):
 
     @property
     def events(self) -> EventPublisher: ...
+
+    @property
+    def distribution(self) -> Distribution: ...
 
 
 def list_images(backend: ImagesBackend, req: Request, res: Response) -> None:
@@ -106,14 +113,31 @@ def history(backend: ImagesBackend, req: Request, res: Response, name: str) -> N
 def create(backend: ImagesBackend, req: Request, res: Response) -> None:
     src = req.q("fromSrc")
     if not src:
-        wanted = req.q("fromImage") or "(none)"
-        raise NotFound(f"No such image: {wanted} (pulling from a registry is not available in this version)")
+        _pull(backend, req, res)
+        return
     repo, tag = req.q("repo"), req.q("tag")
     # Validate the name before reading the body: a bad name must not leave an untagged image.
     backend.images._check_new_name(repo, tag)
     writer = res.stream()
     image = backend.images.import_image(src, repo, tag, req.body, writer.write_json)
     writer.write_json({"status": serializers.image_id(image.id, req.version)})
+
+
+def _pull(backend: ImagesBackend, req: Request, res: Response) -> None:
+    """`fromImage`: a pull from the image's registry, its progress streamed (issue 10)."""
+    from ...registry.auth import decode_header
+
+    name = req.q("fromImage")
+    if not name:
+        raise InvalidParameter("fromImage or fromSrc must be given")
+    auth = decode_header(req.headers.get("X-Registry-Auth", ""))
+    out = LazyJSONStream(res)
+    try:
+        backend.distribution.pull(name, req.q("tag"), auth, out.write)
+    except DockerError as e:
+        if not out.started:
+            raise
+        out.error(str(e))
 
 
 def tag(backend: ImagesBackend, req: Request, res: Response, name: str) -> None:

@@ -82,12 +82,13 @@ def create_container(cli: Cli, config: dict, host_config: dict, name: str) -> st
 def pull_image(cli: Cli, image: str) -> None:
     """`docker pull IMAGE` with the progress on stderr, as `docker run` does for a missing image."""
     from ... import reference
+    from ..authconfig import header_for
     from ..progress import display
 
     repo, tag = reference.split_tag(image)
     query = {"fromImage": repo, "tag": tag or reference.DEFAULT_TAG}
     try:
-        display(cli.client.stream("POST", "/images/create", query), cli.err)
+        display(cli.client.stream("POST", "/images/create", query, headers=header_for(repo)), cli.err)
     except CommandError as e:
         raise CommandError(str(e), EXIT_DOCKER) from None
 
