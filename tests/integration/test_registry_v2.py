@@ -497,6 +497,42 @@ def test_pull_killed_midway_leaves_a_store_the_next_start_cleans(pushed, daemon_
     check_clean(again)
 
 
+def test_pull_killed_at_random_instants_is_all_or_nothing(pushed, daemon_factory):
+    """kill -9 of the daemon at random instants over a pull's measured duration (seed printed, or
+    LXC_DOCKER_FAULT_SEED to replay): after a restart the image is there whole and runs, or nothing
+    of it is, and the store checks clean."""
+    import random
+    import time
+
+    name, _ = pushed
+    seed = int(os.environ.get("LXC_DOCKER_FAULT_SEED") or random.randrange(1 << 30))
+    print(f"pull fault seed: {seed}")
+    rng = random.Random(seed)
+    probe = fresh(daemon_factory)
+    started = time.monotonic()
+    probe.out("pull", name)
+    duration = time.monotonic() - started
+    probe.stop()
+    for _ in range(3):
+        b = fresh(daemon_factory)
+        client = subprocess.Popen(
+            docker_cmd() + ["-H", b.host, "pull", name],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=our_env(),
+        )
+        time.sleep(rng.uniform(0, duration))
+        b.kill()
+        client.wait(60)
+        again = daemon_factory(base=b.base).start()
+        images = again.out("images", "-q", "-a").split()
+        if again.out("images").count("ns/bb"):
+            assert again.out("run", "--rm", name).strip() == "pushed"
+        else:
+            assert images == [], f"a partial pull is left (seed {seed}): {images}"
+        check_clean(again)
+
+
 def test_second_repository_mounts_blobs_we_pushed(pushed, daemon, registry):
     name, _ = pushed
     other = f"{registry.host}/other/bb:v1"
