@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # The keys each endpoint knows; any other is refused with "Invalid filter 'x'" (a 400), as Docker.
 CONTAINER_FILTERS = frozenset(
-    {"id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "network"}
+    {"id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "network", "health"}
 )
 IMAGE_FILTERS = frozenset({"dangling", "label", "before", "since", "reference"})
 EVENT_FILTERS = frozenset({"type", "event", "container", "image", "label", "volume", "network", "daemon"})
@@ -171,6 +171,8 @@ def container_matcher(args: FilterArgs, descendants: set[str] | None) -> Callabl
             if s.running or s.started_at.startswith("0001-") or s.exit_code not in codes:
                 return False
         if not args.exact_match("status", state_string(c)):
+            return False
+        if not args.exact_match("health", (getattr(c.state, "health", None) or {}).get("Status", "none")):
             return False
         if descendants is not None and c.id not in descendants:
             return False
