@@ -201,11 +201,14 @@ def test_update_writes_the_running_containers_cgroups(daemon):
 
 
 def test_update_through_the_docker_cli_and_the_sdk(daemon, real_cli, sdk):
-    cid = daemon.out("run", "-d", "busybox", "sleep", "1000").strip()
+    cid = daemon.out("run", "-d", "--restart", "unless-stopped", "busybox", "sleep", "1000").strip()
     try:
         result = real_cli("update", "--memory", "80m", "--memory-swap", "160m", cid)
         assert result.returncode == 0, result.stderr
-        assert inspect(daemon, cid)["HostConfig"]["Memory"] == 80 * 1024 * 1024
+        host = inspect(daemon, cid)["HostConfig"]
+        assert host["Memory"] == 80 * 1024 * 1024
+        # The CLI sends an empty RestartPolicy with every update: the container keeps its own.
+        assert host["RestartPolicy"]["Name"] == "unless-stopped"
         container = sdk.containers.get(cid)
         container.update(mem_limit="72m", memswap_limit="144m")
         v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")

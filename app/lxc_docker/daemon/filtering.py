@@ -100,6 +100,8 @@ def state_string(c: Container) -> str:
     s = c.state
     if s.running:
         return "paused" if getattr(s, "paused", False) else "running"
+    if getattr(s, "restarting", False):
+        return "restarting"
     if s.finished_at.startswith("0001-"):
         return "created"
     return "exited"

@@ -133,6 +133,9 @@ class ContainerVerbs:
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
                 raise InvalidParameter(f"json: cannot unmarshal into {key} of type {kind.__name__}")
             values[key] = value
+        if not (values.get("RestartPolicy") or {}).get("Name"):
+            # Today's CLI sends an empty policy with every update: Docker changes it only when named.
+            values.pop("RestartPolicy", None)
         if "RestartPolicy" in values:
             try:
                 values["RestartPolicy"] = check_restart_policy(values["RestartPolicy"])
