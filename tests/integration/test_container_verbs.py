@@ -13,7 +13,7 @@ import time
 import pytest
 
 from lib.poll import poll
-from lib.require import require, require_module
+from lib.require import require, require_module, require_tools
 from lib.unixhttp import api
 
 DOCKER_CLI = "/usr/local/bin/docker"
@@ -280,3 +280,40 @@ def test_stats_table_through_our_cli_and_the_docker_cli(daemon, real_cli):
         assert "32MiB" in result.stdout.decode()
     finally:
         daemon.cli("rm", "-f", cid)
+
+
+# -- every exec driver -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "driver, tool",
+    [(["-e", "oci", "--oci-runtime", "runc"], "runc"), (["-e", "oci", "--oci-runtime", "crun"], "crun"),
+     (["-e", "lxc"], "lxc-start")],
+    ids=["runc", "crun", "lxc"],
+)  # fmt: skip
+def test_pause_update_and_stats_under_every_exec_driver(daemon_factory, busybox_tar, driver, tool):
+    """The verbs work on the cgroup files alone, so every driver's containers get them."""
+    require_tools(tool)
+    d = daemon_factory(*driver).start()
+    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    cid = d.out("run", "-d", "-m", "40m", "busybox", "sh", "-c", COUNTER).strip()
+    try:
+        poll(lambda: log_lines(d, cid) > 0, what="the counter's first line")
+        d.out("pause", cid)
+        assert inspect(d, cid)["State"]["Paused"] is True
+        assert steady_for(lambda: log_lines(d, cid), 0.5)
+        d.out("unpause", cid)
+        before = log_lines(d, cid)
+        poll(lambda: log_lines(d, cid) > before, what="the counter to advance again")
+        status, body = api(d, "GET", f"/v1.24/containers/{cid}/stats?stream=false")
+        memory = json.loads(body)["memory_stats"]
+        assert status == 200 and memory["usage"] > 0 and memory["limit"] == 40 * 1024 * 1024
+        d.out("update", "-m", "50m", cid)
+        v2 = os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        limit = read(cgroup_file("memory", cid, "memory.max" if v2 else "memory.limit_in_bytes"))
+        assert int(limit) == 50 * 1024 * 1024
+        d.out("pause", cid)
+        d.out("stop", "-t", "1", cid)
+        assert not inspect(d, cid)["State"]["Running"]
+    finally:
+        d.cli("rm", "-f", cid)
