@@ -317,3 +317,26 @@ def test_pause_update_and_stats_under_every_exec_driver(daemon_factory, busybox_
         assert not inspect(d, cid)["State"]["Running"]
     finally:
         d.cli("rm", "-f", cid)
+
+
+def test_stats_stream_redraws_the_table(daemon):
+    from lib.daemon import docker_cmd, our_env
+
+    cid = daemon.out("run", "-d", "--name", "st-live", "busybox", "sleep", "1000").strip()
+    proc = subprocess.Popen(
+        docker_cmd() + ["-H", daemon.host, "stats", "st-live"], stdout=subprocess.PIPE, env=our_env()
+    )
+    try:
+        seen = b""
+        while seen.count(b"\033[2J") < 3:
+            chunk = proc.stdout.read1(4096)
+            assert chunk, "stats ended early"
+            seen += chunk
+        table = seen.split(b"\033[2J\033[H")[2].decode()  # a whole one, between two redraws
+        assert table.startswith("CONTAINER") and "st-live" in table
+        daemon.out("stop", "-t", "1", cid)
+        assert proc.wait(20) == 0  # the stream ends with the container
+    finally:
+        proc.kill()
+        proc.wait()
+        daemon.cli("rm", "-f", cid)
