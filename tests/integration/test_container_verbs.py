@@ -218,6 +218,22 @@ def test_update_through_the_docker_cli_and_the_sdk(daemon, real_cli, sdk):
         daemon.cli("rm", "-f", cid)
 
 
+def test_cpu_quota_from_the_docker_cli_and_from_an_update_of_a_stopped_container(daemon, real_cli):
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        pytest.skip("reads cgroup v1's cpu.cfs_quota_us")
+    run = real_cli("run", "-d", "--cpu-period", "100000", "--cpu-quota", "50000", "busybox", "sleep", "1000")
+    assert run.returncode == 0, run.stderr
+    cid = run.stdout.decode().strip()
+    stopped = daemon.out("create", "busybox", "sleep", "1000").strip()
+    try:
+        assert read(cgroup_file("cpu", cid, "cpu.cfs_quota_us")) == "50000"
+        daemon.out("update", "--cpu-quota", "30000", stopped)
+        daemon.out("start", stopped)
+        assert read(cgroup_file("cpu", stopped, "cpu.cfs_quota_us")) == "30000"
+    finally:
+        daemon.cli("rm", "-f", cid, stopped)
+
+
 # -- stats -------------------------------------------------------------------------------------------
 
 

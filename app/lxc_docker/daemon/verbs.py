@@ -33,6 +33,10 @@ UPDATE_KEYS: dict[str, type] = {
     "KernelMemory": int,
     "RestartPolicy": dict,
 }
+# Limits the exec drivers' Resources do not carry: written into the cgroups once PID 1 is in them
+# (before it may exec), from HostConfig (`docker update` of a stopped container, or today's CLI's
+# `run --cpu-quota ...`, whose keys HostConfig keeps as sent).
+EXTRA_LIMITS = ("CpuPeriod", "CpuQuota", "CpusetCpus", "CpusetMems", "MemoryReservation", "BlkioWeight")
 # The limits our Config also carries (Docker 0.9 kept them there; `_command` reads them from it).
 _CONFIG_COPIES = ("Memory", "MemorySwap", "CpuShares")
 
@@ -41,6 +45,7 @@ class ContainerVerbs:
     def __init__(self, containers: ContainerService) -> None:
         self.containers = containers
         self.events = containers.events
+        containers.on_created.append(self._apply_extra_limits)
 
     def cgroup_parent(self, c: Container) -> str:
         return getattr(c.command, "cgroup_parent", "") or self.containers.cgroup_parent
@@ -50,6 +55,16 @@ class ContainerVerbs:
 
     def _event(self, action: str, c: Container, **attrs: str) -> None:
         self.events.publish(action, c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/"), **attrs)
+
+    def _apply_extra_limits(self, c: Container, _pid: int) -> None:
+        values = {k: c.host_config[k] for k in EXTRA_LIMITS if c.host_config.get(k)}
+        if not values:
+            return
+        try:
+            for warning in cgroupupdate.apply(self.cgroup_parent(c), c.id, values):
+                log.warning("%s: %s", c.id[:12], warning)
+        except (OSError, TypeError, ValueError) as e:  # HostConfig keeps these keys as the client sent them
+            log.warning("limits of %s not applied: %s", c.id[:12], e)
 
     # -- pause ---------------------------------------------------------------------------------------
 
