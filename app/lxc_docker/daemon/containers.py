@@ -456,6 +456,8 @@ class ContainerService:
             self.events.publish("stop", c.id, from_=c.config.get("Image", ""))
             return
         if not c.state.running:
+            if not self.stopping:  # it may have exited a moment ago: its restart policy stops here too
+                c.state.manually_stopped = True
             raise NotRunning(f"Container {c.id[:12]} is not running")
         try:
             self.kill(c, signals.SIGTERM, event=False)
