@@ -182,6 +182,8 @@ def test_health_starts_as_starting_and_no_healthcheck_has_none(daemon):
         assert "(health: starting)" in daemon.out("ps")
         assert "Health" not in state(daemon, none.strip())
         assert none.strip()[:12] in daemon.out("ps", "-q", "--filter", "health=none")
+        bad = daemon.cli("ps", "--filter", "health=great")
+        assert bad.returncode != 0 and b"Unrecognised filter value for health" in bad.stderr
     finally:
         daemon.cli("rm", "-f", slow.strip(), none.strip())
 

@@ -124,6 +124,9 @@ def check_container_filters(args: FilterArgs) -> bool:
     for value in args.get("status"):
         if value not in STATES:
             raise InvalidParameter("Unrecognised filter value for status")
+    for value in args.get("health"):
+        if value not in ("starting", "healthy", "unhealthy", "none"):
+            raise InvalidParameter("Unrecognised filter value for health")
     # Docker 1.12: a status filter lists stopped containers too (`docker ps -f status=exited`).
     return args.include("status")
 
