@@ -227,8 +227,27 @@ def test_host_config_forms_older_and_newer_clients_send():
 
 
 def test_unknown_config_keys_are_dropped():
+    config, _ = normalize_create_body({"Image": "b", "StopTimeout": 3})
+    assert "StopTimeout" not in config
+
+
+def test_healthcheck_is_kept_and_checked():
     config, _ = normalize_create_body({"Image": "b", "Healthcheck": {"Test": ["NONE"]}})
-    assert "Healthcheck" not in config
+    assert config["Healthcheck"] == {"Test": ["NONE"]}
+    with pytest.raises(InvalidParameter):
+        normalize_create_body({"Image": "b", "Healthcheck": {"Test": ["BOGUS", "x"]}})
+
+
+def test_restart_policy_is_read_at_every_version_and_checked():
+    _, host = normalize_create_body(
+        {"Image": "b", "HostConfig": {"RestartPolicy": {"Name": "always"}}}, (1, 9)
+    )
+    assert host["RestartPolicy"] == {"Name": "always", "MaximumRetryCount": 0}
+    with pytest.raises(InvalidParameter):
+        normalize_create_body({"Image": "b", "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}})
+    with pytest.raises(InvalidParameter):
+        body = {"Image": "b", "HostConfig": {"RestartPolicy": {"Name": "always", "MaximumRetryCount": 2}}}
+        normalize_create_body(body)
 
 
 # -- API versions --------------------------------------------------------------------------------------

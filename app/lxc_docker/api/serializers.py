@@ -35,7 +35,19 @@ def status_text(c: Container, now: float) -> str:
     if s.running and s.ghost:
         return "Ghost"
     if s.running:
-        return "Up " + human_duration(now - timeutil.parse_rfc3339(s.started_at))
+        up = "Up " + human_duration(now - timeutil.parse_rfc3339(s.started_at))
+        if s.paused:
+            return up + " (Paused)"
+        health = (s.health or {}).get("Status")
+        if health == "starting":
+            return up + " (health: starting)"
+        return f"{up} ({health})" if health in ("healthy", "unhealthy") else up
+    if s.restarting:
+        return (
+            f"Restarting ({s.exit_code}) "
+            + human_duration(now - timeutil.parse_rfc3339(s.finished_at))
+            + " ago"
+        )
     if s.finished_at.startswith("0001-"):
         return ""
     return f"Exit {s.exit_code}"
@@ -44,7 +56,9 @@ def status_text(c: Container, now: float) -> str:
 def state_name(c: Container) -> str:
     """The one-word state later APIs report (`State` in lists, `State.Status` in inspect)."""
     if c.state.running:
-        return "running"
+        return "paused" if c.state.paused else "running"
+    if c.state.restarting:
+        return "restarting"
     return "exited" if not c.state.finished_at.startswith("0001-") else "created"
 
 
@@ -100,6 +114,13 @@ def container_summary(
 
 def container_inspect(c: Container, version: Version) -> dict[str, Any]:
     doc = c.to_json()
+    # Kept in config.json for the daemon's own use; not part of any API's State.
+    for key in (
+        "ManuallyStopped",
+        "RestartCount",
+        *(("Paused", "Restarting", "Health") if version < (1, 12) else ()),
+    ):
+        doc["State"].pop(key, None)
     doc["HostConfig"] = c.host_config
     settings = {k: v for k, v in (c.network_settings or {}).items() if not k.startswith("_")}
     base_settings = {
@@ -118,8 +139,8 @@ def container_inspect(c: Container, version: Version) -> dict[str, Any]:
     doc["State"].update(
         {
             "Status": state_name(c),
-            "Paused": False,
-            "Restarting": False,
+            "Paused": c.state.paused,
+            "Restarting": c.state.restarting,
             "OOMKilled": False,
             "Dead": False,
             "Error": c.state.error,
@@ -127,7 +148,7 @@ def container_inspect(c: Container, version: Version) -> dict[str, Any]:
     )
     doc["Name"] = c.name
     doc["LogPath"] = c.log_path
-    doc["RestartCount"] = 0
+    doc["RestartCount"] = c.state.restart_count
     doc["ExecIDs"] = list(c.exec_ids) or None
     doc["Platform"] = "linux"
     doc["Image"] = image_id(c.image, version)

@@ -148,6 +148,8 @@ class ContainerService:
         self.on_created: list[Callable[[Container, int], None]] = []
         # Create-time steps (volumes); each returns the undo to run if a later step of create() fails.
         self.on_create: list[Callable[[Container], Callable[[], None]]] = []
+        # After a signal went to PID 1 (a paused container is thawed so that it gets it).
+        self.after_signal: list[Callable[[Container], None]] = []
         os.makedirs(os.path.join(self.root, "containers"), mode=0o700, exist_ok=True)
 
     # -- lookup --------------------------------------------------------------------------------------
@@ -274,6 +276,8 @@ class ContainerService:
         with c.lock:
             if c.state.running:
                 raise AlreadyRunning(f"Cannot start container {c.id[:12]}: The container is already running.")
+            if not c.state.restarting:  # a user's start, not a restart policy's
+                c.state.restart_count, c.state.manually_stopped = 0, False
             if host_config:
                 merged = runconfig.merge_start_host_config(c.host_config, host_config, api_version)
                 check_host_config(self.exec, merged)
@@ -433,6 +437,10 @@ class ContainerService:
                     pass
             else:
                 self.exec.kill(c.command, sig)
+            if not self.stopping:  # a restart policy leaves it stopped (daemon/restartpolicy.py)
+                c.state.manually_stopped = True
+            for hook in self.after_signal:
+                hook(c)
         if sig == signals.SIGKILL:
             # As Docker 0.9 did: after `docker kill` returns the container is stopped, so a `docker rm`
             # right after it never races the exit.
@@ -441,7 +449,15 @@ class ContainerService:
             self.events.publish("kill", c.id, from_=c.config.get("Image", ""), signal=str(sig))
 
     def stop(self, c: Container, timeout: int = 10) -> None:
+        if not c.state.running and c.state.restarting:  # waiting out a restart policy's back-off
+            with c.lock:
+                c.state.manually_stopped, c.state.restarting = True, False
+                c.save()
+            self.events.publish("stop", c.id, from_=c.config.get("Image", ""))
+            return
         if not c.state.running:
+            if not self.stopping:  # it may have exited a moment ago: its restart policy stops here too
+                c.state.manually_stopped = True
             raise NotRunning(f"Container {c.id[:12]} is not running")
         try:
             # The image's STOPSIGNAL (or `--stop-signal`), else SIGTERM; a bad one is SIGTERM.

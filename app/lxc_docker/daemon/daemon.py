@@ -21,10 +21,14 @@ from .containers import ContainerService, memory_limit_supported
 from .distribution import DistributionService
 from .events import EventBus, label_source
 from .execs import ExecService
+from .health import HealthMonitor
 from .images import ImageService
 from .namedvolumes import wire as wire_named_volumes
 from .networking import ContainerNetworking
 from .recovery import Store, recover
+from .restartpolicy import RestartManager, start_at_daemon_start
+from .stats import StatsService
+from .verbs import ContainerVerbs
 from .volumes import VolumeService
 from .volumes import wire as wire_volumes
 
@@ -70,7 +74,12 @@ class Daemon:
             self.events.labels_of = label_source(self.containers, self.graph)
             self.execs = ExecService(self.containers, self.exec_driver, self.events)
             self.containers.release_run.append(self.execs.container_stopped)
+            self.verbs = ContainerVerbs(self.containers)
+            self.stats = StatsService(self.verbs.cgroup_parent)
+            self.containers.after_signal.append(self.verbs.thaw_after_signal)
             self.networking = ContainerNetworking(_network_manager(config), self.containers)
+            self.restarts = RestartManager(self.containers)
+            self.health = HealthMonitor(self.containers, self.exec_driver)
             self._restart_queue = self.containers.restore()
             # Operations a crash interrupted are finished or undone before the orphan sweep below.
             recover(Store(config.root, self.graph, self.tags, self.driver, self.containers, self.volumes))
@@ -85,7 +94,14 @@ class Daemon:
             raise
 
     def start_restored(self) -> None:
-        """Start again the containers that ran when the daemon last stopped (`-r=true`)."""
+        """Start again the containers that ran when the daemon last stopped (`-r=true`), and those
+        whose restart policy says so (whatever `-r`)."""
+        for c in self.containers.all():
+            if c.state.running:
+                self.health.watch(c)
+            elif c not in self._restart_queue and start_at_daemon_start(c):
+                self._restart_queue.append(c)
+        self.restarts.ready()
         for c in self._restart_queue:
             try:
                 self.containers.start(c)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # The keys each endpoint knows; any other is refused with "Invalid filter 'x'" (a 400), as Docker.
 CONTAINER_FILTERS = frozenset(
-    {"id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "network"}
+    {"id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "network", "health"}
 )
 IMAGE_FILTERS = frozenset({"dangling", "label", "before", "since", "reference"})
 EVENT_FILTERS = frozenset({"type", "event", "container", "image", "label", "volume", "network", "daemon"})
@@ -100,6 +100,8 @@ def state_string(c: Container) -> str:
     s = c.state
     if s.running:
         return "paused" if getattr(s, "paused", False) else "running"
+    if getattr(s, "restarting", False):
+        return "restarting"
     if s.finished_at.startswith("0001-"):
         return "created"
     return "exited"
@@ -122,6 +124,9 @@ def check_container_filters(args: FilterArgs) -> bool:
     for value in args.get("status"):
         if value not in STATES:
             raise InvalidParameter("Unrecognised filter value for status")
+    for value in args.get("health"):
+        if value not in ("starting", "healthy", "unhealthy", "none"):
+            raise InvalidParameter("Unrecognised filter value for health")
     # Docker 1.12: a status filter lists stopped containers too (`docker ps -f status=exited`).
     return args.include("status")
 
@@ -171,6 +176,8 @@ def container_matcher(args: FilterArgs, descendants: set[str] | None) -> Callabl
             if s.running or s.started_at.startswith("0001-") or s.exit_code not in codes:
                 return False
         if not args.exact_match("status", state_string(c)):
+            return False
+        if not args.exact_match("health", (getattr(c.state, "health", None) or {}).get("Status", "none")):
             return False
         if descendants is not None and c.id not in descendants:
             return False

@@ -258,3 +258,20 @@ class NameRegistry:
     def names_of(self, container_id: str) -> list[str]:
         with self._lock:
             return sorted(n for n, i in self._by_name.items() if i == container_id)
+
+    def rename(self, old: str, new: str, container_id: str) -> None:
+        """Move `container_id` from `old` to `new` (both `/name`), with the link names under it
+        (`/old/alias` becomes `/new/alias`); Conflict if `new` is taken, nothing changed then."""
+        with self._lock:
+            holder = self._by_name.get(new)
+            if holder and holder != container_id:
+                raise Conflict(
+                    f'Conflict. The container name "{new}" is already in use by container {holder}. '
+                    f"You have to remove (or rename) that container to be able to reuse that name."
+                )
+            if self._by_name.get(old) == container_id:
+                del self._by_name[old]
+            self._by_name[new] = container_id
+            prefix = old.rstrip("/") + "/"
+            for name in [n for n in self._by_name if n.startswith(prefix)]:
+                self._by_name[new + "/" + name[len(prefix) :]] = self._by_name.pop(name)

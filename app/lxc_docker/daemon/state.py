@@ -23,6 +23,14 @@ class State:
         self.ghost = False
         self.starting = False
         self.error = ""
+        # Frozen through the cgroup freezer (`docker pause`); still running.
+        self.paused = False
+        # Restart policies: how often it was started again, and whether `docker stop` ended it.
+        self.restart_count = 0
+        self.restarting = False
+        self.manually_stopped = False
+        # Healthcheck: {"Status", "FailingStreak", "Log"} once the container has a test; else None.
+        self.health: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -32,6 +40,11 @@ class State:
             "StartedAt": self.started_at,
             "FinishedAt": self.finished_at,
             "Ghost": self.ghost,
+            "Paused": self.paused,
+            "Restarting": self.restarting,
+            "RestartCount": self.restart_count,
+            "ManuallyStopped": self.manually_stopped,
+            **({"Health": self.health} if self.health is not None else {}),
         }
 
     def load(self, doc: dict[str, Any]) -> None:
@@ -41,10 +54,15 @@ class State:
         self.started_at = doc.get("StartedAt") or ZERO_TIME
         self.finished_at = doc.get("FinishedAt") or ZERO_TIME
         self.ghost = bool(doc.get("Ghost"))
+        self.paused = bool(doc.get("Paused"))
+        self.restart_count = int(doc.get("RestartCount") or 0)
+        self.manually_stopped = bool(doc.get("ManuallyStopped"))
+        self.health = doc.get("Health") if isinstance(doc.get("Health"), dict) else None
 
     def set_running(self, pid: int) -> None:
         with self._cond:
             self.running, self.pid, self.ghost, self.starting = True, pid, False, False
+            self.restarting = False
             self.exit_code, self.error = 0, ""
             self.started_at = timeutil.now_rfc3339()
             self.finished_at = ZERO_TIME
@@ -53,6 +71,7 @@ class State:
     def set_stopped(self, exit_code: int, error: str = "") -> None:
         with self._cond:
             self.running, self.pid, self.ghost, self.starting = False, 0, False, False
+            self.paused = False
             self.exit_code, self.error = exit_code, error
             self.finished_at = timeutil.now_rfc3339()
             self._cond.notify_all()

@@ -24,6 +24,7 @@ from .parse import (
     read_label_file,
     split_volumes_from,
 )
+from .restart import healthcheck_from_flags, parse_restart
 from .schema import new_config, new_host_config
 
 TYPE_CHECKING = False
@@ -85,6 +86,16 @@ def add_run_flags(fs: FlagSet, *, create: bool = False) -> FlagSet:
             True,
             "Proxify all received signal to the process (even in non-tty mode)",
         )
+    fs.string(
+        ["-restart"],
+        "no",
+        "Restart policy to apply when a container exits (no, always, on-failure[:N], unless-stopped)",
+    )
+    fs.string(["-health-cmd"], "", "Command to run to check health")
+    fs.string(["-health-interval"], "", "Time between running the check (ms|s|m|h) (default 30s)")
+    fs.string(["-health-timeout"], "", "Maximum time to allow one check to run (ms|s|m|h) (default 30s)")
+    fs.int(["-health-retries"], 0, "Consecutive failures needed to report unhealthy")
+    fs.bool(["-no-healthcheck"], False, "Disable any container-specified HEALTHCHECK")
     fs.list(["-security-opt"], "Security Options")
     fs.bool(["t", "-tty"], False, "Allocate a pseudo-tty")
     fs.string(["u", "-user"], "", "Username or UID")
@@ -161,6 +172,13 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
     lxc_conf = [parse_lxc_conf(value) for value in opts.lxc_conf]
     volumes_from = [part for value in opts.volumes_from for part in split_volumes_from(value)]
 
+    policy = parse_restart(opts.restart)
+    if policy["Name"] != "no" and auto_remove:
+        raise ValueError("Conflicting options: --restart and --rm")
+    healthcheck = healthcheck_from_flags(
+        opts.health_cmd, opts.health_interval, opts.health_timeout, opts.health_retries, opts.no_healthcheck
+    )
+
     hostname, _, domainname = opts.hostname.partition(".")
     image = rest[0] if rest else ""
     cmd = list(rest[1:]) or None
@@ -193,6 +211,7 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         Entrypoint=entrypoint,
         NetworkDisabled=not opts.networking,
         **({"Labels": labels} if labels else {}),
+        **({"Healthcheck": healthcheck} if healthcheck else {}),
     )
     security = {}
     if opts.cap_add:
@@ -211,6 +230,7 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         PublishAllPorts=bool(opts.publish_all),
         Dns=dns,
         VolumesFrom=volumes_from,
+        **({"RestartPolicy": policy} if policy["Name"] != "no" else {}),
         **security,
     )
     return config, host_config, opts

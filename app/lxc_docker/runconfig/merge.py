@@ -38,6 +38,11 @@ def merge_image_config(config: dict[str, Any], image_config: dict[str, Any] | No
     for key in _INHERITED_LISTS:
         if not config.get(key) and image_config.get(key):
             config[key] = list(image_config[key])
+    image_check = image_config.get("Healthcheck")
+    if image_check:
+        # Docker's merge: the image's HEALTHCHECK, with what `--health-*` set taking its place.
+        own = config.get("Healthcheck") or {}
+        config["Healthcheck"] = {**image_check, **{k: v for k, v in own.items() if v}}
     if image_config.get("Labels"):
         # A container carries its image's labels, its own overriding them (Docker's merge).
         config["Labels"] = {**image_config["Labels"], **(config.get("Labels") or {})}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidParameter
-from . import schema, security
+from . import restart, schema, security
 from .schema import Version
 
 DEFAULT_VERSION: Version = schema.CORE_VERSION
@@ -40,6 +40,11 @@ def normalize_create_body(
                 config[key] = host_config[key]
     for key, value in config.items():
         _refuse_nul(value, f"Config.{key}")
+    if config.get("Healthcheck") is not None:
+        try:
+            restart.check_healthcheck(config["Healthcheck"])
+        except restart.PolicyError as e:
+            raise InvalidParameter(str(e)) from None
     cmd = config["Cmd"]
     if isinstance(body.get("Cmd"), str):
         # A string Cmd is the shell form; a string Entrypoint is one program name.
@@ -69,6 +74,11 @@ def normalize_host_config(host: Any, api_version: Version = DEFAULT_VERSION) -> 
         for name in result.get(key) or ():
             security.normalize_capability(name, key)
     security.parse_security_opts(result.get("SecurityOpt"))
+    if "RestartPolicy" in result:
+        try:
+            result["RestartPolicy"] = restart.check_restart_policy(result["RestartPolicy"])
+        except restart.PolicyError as e:
+            raise InvalidParameter(str(e)) from None
     # Keys the schema does not know (Ulimits, Devices...): kept as sent, so inspect shows them back.
     for key, value in host.items():
         if key not in schema.HOST_CONFIG:

@@ -197,7 +197,9 @@ CONFIG_FIELDS: tuple[Field, ...] = (
     # Set by the Dockerfile's STOPSIGNAL, SHELL and HEALTHCHECK (and `docker run --stop-signal`).
     Field("StopSignal", _string, "", since=(1, 21)),
     Field("Shell", _strings, None, since=(1, 24)),
-    Field("Healthcheck", _object, None, since=(1, 24)),
+    # {Test, Interval, Timeout, Retries}: `--health-*` and the Dockerfile's HEALTHCHECK; read at every
+    # version because our own CLI (1.9) sends it.
+    Field("Healthcheck", _object, None, since=(1, 24), every_version=True),
 )
 
 HOST_CONFIG_FIELDS: tuple[Field, ...] = (
@@ -222,7 +224,10 @@ HOST_CONFIG_FIELDS: tuple[Field, ...] = (
     Field("CapDrop", _strings, None, since=(1, 14), every_version=True),
     Field("SecurityOpt", _strings, None, since=(1, 17), every_version=True),
     Field("NetworkMode", _string, "default", since=(1, 15)),
-    Field("RestartPolicy", _object, {"Name": "no", "MaximumRetryCount": 0}, since=(1, 15)),
+    # Every version: our CLI (1.9) sends `--restart` here, and losing it would silently not restart.
+    Field(
+        "RestartPolicy", _object, {"Name": "no", "MaximumRetryCount": 0}, since=(1, 15), every_version=True
+    ),
     Field("LogConfig", _object, {"Type": "json-file", "Config": {}}, since=(1, 18)),
     Field("AutoRemove", _boolean, False, since=(1, 25)),
 )
