@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .handlers import attach, build, containers, exec, images, system
+from .handlers import attach, build, containers, exec, images, networks, system
 from .router import Router
 
 if TYPE_CHECKING:
@@ -18,5 +18,6 @@ def build_router(daemon: Daemon) -> Router:
     router.add_routes(containers.ROUTES, daemon)
     router.add_routes(attach.ROUTES, daemon)
     router.add_routes(exec.ROUTES, daemon)
+    router.add_routes(networks.ROUTES, daemon)
     router.add_routes(build.ROUTES, build.backend_for(daemon))
     return router

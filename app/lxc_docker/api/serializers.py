@@ -111,6 +111,8 @@ def container_inspect(c: Container, version: Version) -> dict[str, Any]:
         "Ports": None,
     }
     base_settings.update(settings)
+    if version < (1, 21):
+        base_settings.pop("Networks", None)  # per-network endpoints arrived with API 1.21
     doc["NetworkSettings"] = base_settings
     if version < (1, 12):
         return doc

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "Stream the contents of a container as a tar archive"),
     "kill": ("kill", "Kill a running container"),
     "logs": ("logs", "Fetch the logs of a container"),
+    "network": ("network", "Manage networks"),
     "port": ("port", "Lookup the public-facing port which is NAT-ed to PRIVATE_PORT"),
     "ps": ("ps", "List containers"),
     "restart": ("restart", "Restart a running container"),

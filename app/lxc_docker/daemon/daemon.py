@@ -23,6 +23,7 @@ from .execs import ExecService
 from .images import ImageService
 from .networking import ContainerNetworking
 from .recovery import Store, recover
+from .usernetworks import NetworkService
 from .volumes import VolumeService
 from .volumes import wire as wire_volumes
 
@@ -64,7 +65,17 @@ class Daemon:
             self.events.labels_of = label_source(self.containers, self.graph)
             self.execs = ExecService(self.containers, self.exec_driver, self.events)
             self.containers.release_run.append(self.execs.container_stopped)
-            self.networking = ContainerNetworking(_network_manager(config), self.containers)
+            manager = _network_manager(config)
+            self.networks = NetworkService(
+                config.root,
+                self.containers,
+                self.events,
+                default_bridge=manager.bridge,
+                default_info=manager.info,
+                iptables=config.iptables,
+                mtu=config.mtu,
+            )
+            self.networking = ContainerNetworking(manager, self.containers, self.networks)
             self._restart_queue = self.containers.restore()
             # Operations a crash interrupted are finished or undone before the orphan sweep below.
             recover(Store(config.root, self.graph, self.tags, self.driver, self.containers, self.volumes))
