@@ -159,6 +159,21 @@ def test_net_none_and_host(udaemon):
     assert len(inside.splitlines()) == len(host_links.splitlines())
 
 
+def test_net_container_shares_the_namespace(udaemon, nets):
+    (subnet,) = free_subnets(1)
+    create(udaemon, nets, "shared", subnet)
+    cid = udaemon.out("run", "-d", "--net", "shared", "busybox", "sleep", "600").strip()
+    try:
+        mine = udaemon.out("exec", cid, "ip", "-4", "-o", "addr", "show", "eth0").split()[3]
+        theirs = udaemon.out(
+            "run", "--net", f"container:{cid}", "busybox", "ip", "-4", "-o", "addr", "show", "eth0"
+        )
+        assert theirs.split()[3] == mine and mine.startswith(subnet.rsplit(".", 1)[0])
+    finally:
+        udaemon.out("rm", "-f", cid)
+    udaemon.out("network", "rm", "shared")
+
+
 def test_connect_and_disconnect_a_running_container(udaemon, nets):
     sub1, sub2 = free_subnets(2)
     create(udaemon, nets, "first", sub1)
