@@ -308,3 +308,25 @@ def test_docker_sdk_for_python(udaemon, nets):
     with pytest.raises(docker.errors.NotFound):
         client.networks.get("sdknet")
     assert nets.tagged_rules() == [] and nets.links() == []
+
+
+def test_a_container_outlives_a_daemon_crash_and_keeps_its_name(
+    daemon_factory, busybox_tar, test_bridge, nets
+):
+    # The crash leaves rules tagged for the user bridge that name the default bridge too: the next
+    # start must take them as its own, not as another engine's, and serve the name again.
+    (subnet,) = free_subnets(1)
+    d = daemon_factory("-b", test_bridge).start()
+    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    create(d, nets, "crashy", subnet)
+    d.out("run", "-d", "--name", "survivor", "--net", "crashy", "busybox", "sleep", "600")
+    d.kill()
+    d.start()
+    assert "1 packets received" in d.out(
+        "run", "--net", "crashy", "busybox", "ping", "-c1", "-W3", "survivor"
+    )
+    assert "Address" in d.out("exec", "survivor", "nslookup", "survivor")
+    d.out("rm", "-f", "survivor")
+    d.out("network", "rm", "crashy")
+    d.stop()
+    assert nets.tagged_rules() == [] and nets.links() == []

@@ -8,7 +8,8 @@ flush. They sit at the top of filter FORWARD, in two groups:
     isolation (kept above every accept rule of every network, re-inserted when a network comes up):
         -o BR -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT     (not with --internal)
         -o BR ! -i BR -j DROP        nothing enters BR from another bridge or from outside
-        -i BR -o DEFAULT -j DROP     nor leaves it for the daemon's default bridge
+        -i BR -o DEFAULT -j DROP     nor leaves it for the daemon's default bridge (tagged as
+                                     the default bridge's, since it names that one)
     forwarding:
         -i BR -o BR -j ACCEPT        containers of one network reach each other (br_netfilter on)
         -i BR ! -o BR -j ACCEPT      out to the world; DROP with --internal
@@ -51,7 +52,11 @@ def isolation_rules(rec: NetworkRecord, default_bridge: str) -> list[Rule]:
         )
     rules.append(Rule("filter", "FORWARD", _tagged(b, ("-o", b, "!", "-i", b, "-j", "DROP"))))
     if default_bridge:
-        rules.append(Rule("filter", "FORWARD", _tagged(b, ("-i", b, "-o", default_bridge, "-j", "DROP"))))
+        # Tagged as the default bridge's: it names that bridge, whose start would otherwise take it
+        # for another engine's rule; it goes with either (down() deletes it by its spec).
+        rules.append(
+            Rule("filter", "FORWARD", _tagged(default_bridge, ("-i", b, "-o", default_bridge, "-j", "DROP")))
+        )
     return rules
 
 
@@ -103,7 +108,11 @@ class UserNetworks:
                 if self.use_iptables:
                     view = HostTables.read(self.ipt)
                     # No chain of ours is involved: only rules naming the bridge count as foreign.
-                    foreign = view.foreign(rec.bridge, "\0", owner_comment(rec.bridge))
+                    foreign = [
+                        r
+                        for r in view.foreign(rec.bridge, "\0", owner_comment(rec.bridge))
+                        if not self.default_bridge or r.comment != owner_comment(self.default_bridge)
+                    ]
                     if foreign:
                         raise refusal(rec.bridge, "\0", foreign)
                     delete_rules(self.ipt, view.ours(owner_comment(rec.bridge)))
@@ -156,6 +165,8 @@ class UserNetworks:
                 return
             if self.use_iptables:
                 self._delete_rules_of(live.rec.bridge)
+                for rule in isolation_rules(live.rec, self.default_bridge):
+                    self.ipt.delete_all(rule)
             if delete_bridge and br.link_exists(live.rec.bridge):
                 br.delete_link(live.rec.bridge)
             live.lock.release()
