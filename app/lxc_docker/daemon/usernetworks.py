@@ -283,6 +283,12 @@ class NetworkService:
         if mode in BUILTIN or mode.startswith("container:"):
             return
         found = self.store.find(mode)
+        if c.host_config.get("PortBindings") or c.host_config.get("PublishAllPorts"):
+            # Published ports are DNAT rules of the default bridge; a refusal beats a silent drop.
+            raise InvalidParameter(
+                f"publishing ports (-p, -P) on the user-defined network {mode} is not supported: "
+                "publish them from a container on the default bridge network"
+            )
         if isinstance(found, NetworkRecord) and found.name != mode:
             c.host_config["NetworkMode"] = found.name
 
