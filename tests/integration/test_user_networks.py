@@ -332,3 +332,62 @@ def test_a_container_outlives_a_daemon_crash_and_keeps_its_name(
     d.out("network", "rm", "crashy")
     d.stop()
     assert nets.tagged_rules() == [] and nets.links() == []
+
+
+def test_sdk_links_reconnect_spaces_and_ipam_details(udaemon, nets):
+    # What the docker SDK's own network tests ask of a 1.24 daemon, beyond the basics above.
+    docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
+    api = docker.APIClient(base_url=udaemon.host, version="1.24", timeout=60)
+    (subnet,) = free_subnets(1)
+    base = subnet.rsplit(".", 1)[0]
+    pool = docker.types.IPAMPool(
+        subnet=subnet, iprange=f"{base}.128/25", gateway=f"{base}.254", aux_addresses={"a": f"{base}.129"}
+    )
+    opts = {"com.docker.network.bridge.name": nets.bridge()}
+    net_id = api.create_network(
+        "with space", ipam=docker.types.IPAMConfig(pool_configs=[pool]), options=opts
+    )["Id"]
+    ipam = api.inspect_network("with space")["IPAM"]
+    assert ipam["Options"] is None
+    assert ipam["Config"] == [
+        {
+            "Subnet": subnet,
+            "IPRange": f"{base}.128/25",
+            "Gateway": f"{base}.254",
+            "AuxiliaryAddresses": {"a": f"{base}.129"},
+        }
+    ]
+    linking = api.create_container(
+        "busybox",
+        ["sleep", "600"],
+        host_config=api.create_host_config(network_mode="with space"),
+        networking_config=api.create_networking_config(
+            {"with space": api.create_endpoint_config(links=[("upstream1", "bar")])}
+        ),
+    )
+    api.start(linking)
+    upstream = api.create_container(
+        "busybox",
+        ["sleep", "600"],
+        name="upstream1",
+        host_config=api.create_host_config(network_mode="with space"),
+    )
+    api.start(upstream)
+    try:
+        settings = api.inspect_container(linking)["NetworkSettings"]["Networks"]["with space"]
+        assert settings["Links"] == ["upstream1:bar"]
+        assert settings["IPAddress"] != f"{base}.129"  # an auxiliary address is never handed out
+        assert udaemon.cli("exec", linking["Id"], "nslookup", "bar").returncode == 0
+        # The link is the linking container's own name for upstream1.
+        assert udaemon.cli("exec", upstream["Id"], "nslookup", "bar").returncode != 0
+        # Disconnected from the network it was created on, a container may be connected again.
+        api.disconnect_container_from_network(linking, "with space")
+        api.connect_container_to_network(linking, "with space", ipv4_address=f"{base}.140")
+        again = api.inspect_container(linking)["NetworkSettings"]["Networks"]["with space"]
+        assert again["IPAMConfig"]["IPv4Address"] == f"{base}.140" and again["IPAddress"] == f"{base}.140"
+        assert f"{base}.140" in udaemon.out("exec", linking["Id"], "ip", "-4", "addr")
+    finally:
+        api.remove_container(linking, force=True)
+        api.remove_container(upstream, force=True)
+    api.remove_network(net_id)
+    assert nets.tagged_rules() == [] and nets.links() == []

@@ -86,11 +86,14 @@ def test_endpoints_config_of_a_create_body():
             "EndpointsConfig": {"app": {"Aliases": ["db"], "IPAMConfig": {"IPv4Address": "10.1.0.9"}}}
         }
     }
-    assert endpoints_config(body) == {"app": {"Aliases": ["db"], "IPAMConfig": {"IPv4Address": "10.1.0.9"}}}
+    assert endpoints_config(body) == {
+        "app": {"Aliases": ["db"], "Links": [], "IPAMConfig": {"IPv4Address": "10.1.0.9"}}
+    }
     assert endpoints_config({"Image": "x"}) == {}
     for bad in (
         {"NetworkingConfig": []},
         {"NetworkingConfig": {"EndpointsConfig": {"app": {"Aliases": "db"}}}},
+        {"NetworkingConfig": {"EndpointsConfig": {"app": {"Links": [1]}}}},
         {"NetworkingConfig": {"EndpointsConfig": {"app": {"IPAMConfig": {"IPv4Address": "nope"}}}}},
     ):
         with pytest.raises(InvalidParameter):

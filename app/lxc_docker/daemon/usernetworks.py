@@ -12,12 +12,14 @@ network id: address, host veth, interface name).
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import threading
 import time
 from typing import Any
 
+from .. import runconfig
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ..network import bridge as br
 from ..network.dns import Resolver
@@ -44,7 +46,7 @@ def endpoint_json(network_id: str, endpoint: dict[str, Any], prefixlen: int, gat
     wanted = endpoint.get("IPAMConfig") or None
     return {
         "IPAMConfig": wanted,
-        "Links": None,
+        "Links": endpoint.get("Links") or None,
         "Aliases": endpoint.get("Aliases") or None,
         "NetworkID": network_id,
         "EndpointID": endpoint.get("EndpointID", ""),
@@ -132,6 +134,8 @@ class NetworkService:
         if not isinstance(configs, list) or len(configs) > 1 or not all(isinstance(x, dict) for x in configs):
             raise InvalidParameter("IPAM.Config: at most one IPv4 pool is supported")
         pool = configs[0] if configs else {}
+        aux = _string_map(pool.get("AuxiliaryAddresses"), "IPAM.Config.AuxiliaryAddresses")
+        ipam_options = _string_map(ipam.get("Options"), "IPAM.Options") if ipam.get("Options") else None
         with self._lock:
             existing = [r for r in self.store.all() if r.name == name]
             if existing or name in BUILTIN:
@@ -154,6 +158,8 @@ class NetworkService:
                 internal=bool(body.get("Internal")),
                 options=options,
                 labels=labels,
+                ipam_options=ipam_options,
+                aux_addresses=_check_aux(aux, subnet),
             )
             if br.link_exists(rec.bridge):
                 raise Conflict(f"bridge {rec.bridge} already exists on the host")
@@ -222,6 +228,8 @@ class NetworkService:
         config = {"Subnet": item.subnet, "Gateway": item.gateway}
         if item.ip_range:
             config["IPRange"] = item.ip_range
+        if item.aux_addresses:
+            config["AuxiliaryAddresses"] = dict(item.aux_addresses)
         return {
             "Name": item.name,
             "Id": item.id,
@@ -229,7 +237,7 @@ class NetworkService:
             "Scope": "local",
             "Driver": item.driver,
             "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": {}, "Config": [config]},
+            "IPAM": {"Driver": "default", "Options": item.ipam_options, "Config": [config]},
             "Internal": item.internal,
             "Containers": members,
             "Options": dict(item.options),
@@ -298,7 +306,8 @@ class NetworkService:
         wanted: dict[str, dict[str, Any]] = {}
         mode = network_mode(c)
         configs = settings.get("_endpoints_config") or {}
-        if mode not in BUILTIN and not mode.startswith("container:"):
+        detached = settings.get("_disconnected") or []
+        if mode not in BUILTIN and not mode.startswith("container:") and mode not in detached:
             wanted[mode] = configs.get(mode) or {}
         for name, cfg in configs.items():
             if name not in BUILTIN and name not in wanted:
@@ -319,6 +328,7 @@ class NetworkService:
                     "Name": rec.name,
                     "IPAddress": ip,
                     "Aliases": list(cfg.get("Aliases") or []),
+                    "Links": list(cfg.get("Links") or []),
                     "IPAMConfig": cfg.get("IPAMConfig") or None,
                     "EndpointID": secrets.token_hex(32),
                     "Veth": "",
@@ -357,6 +367,8 @@ class NetworkService:
         cfg = body.get("EndpointConfig") or {}
         if not isinstance(cfg, dict):
             raise InvalidParameter("EndpointConfig must be a JSON object")
+        networking = {"NetworkingConfig": {"EndpointsConfig": {rec.name: cfg}}}
+        cfg = runconfig.endpoints_config(networking)[rec.name]
         with self._lock:
             settings = c.network_settings if c.network_settings is not None else {}
             c.network_settings = settings
@@ -368,15 +380,15 @@ class NetworkService:
                     "connected to any other network"
                 )
             configs = settings.setdefault("_endpoints_config", {})
-            configs[rec.name] = {
-                "Aliases": [a for a in cfg.get("Aliases") or [] if isinstance(a, str)],
-                "IPAMConfig": cfg.get("IPAMConfig") or None,
-            }
+            configs[rec.name] = cfg
+            detached = settings.get("_disconnected") or []
+            settings["_disconnected"] = [n for n in detached if n != rec.name]
             if c.state.running:
                 try:
                     self._attach_running(c, rec, configs[rec.name])
                 except BaseException:
                     configs.pop(rec.name, None)
+                    settings["_disconnected"] = detached
                     raise
             self._publish_settings(c)
             c.save()
@@ -395,6 +407,7 @@ class NetworkService:
             "Name": rec.name,
             "IPAddress": ip,
             "Aliases": list(cfg.get("Aliases") or []),
+            "Links": list(cfg.get("Links") or []),
             "IPAMConfig": cfg.get("IPAMConfig"),
             "EndpointID": secrets.token_hex(32),
             "IfName": f"eth{index}",
@@ -422,8 +435,9 @@ class NetworkService:
             if rec.id not in eps and rec.name not in self._wanted(c):
                 raise Forbidden(f"container {c.id[:12]} is not connected to the network {rec.name}")
             if network_mode(c) == rec.name:
-                # Docker 1.12 lets it go; the container then keeps running without that interface.
-                c.host_config["NetworkMode"] = "none"
+                # Docker 1.12 lets it go: the container keeps running without that interface, and
+                # its NetworkMode still names the network, which a later connect joins again.
+                settings["_disconnected"] = [*(settings.get("_disconnected") or []), rec.name]
             ep = eps.pop(rec.id, None)
             if ep is not None:
                 self.nets.release(rec.id, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
@@ -439,9 +453,10 @@ class NetworkService:
         mode = network_mode(c)
         if mode in BUILTIN:
             ip = settings.get("IPAddress", "") if mode == "bridge" else ""
+            asked = (settings.get("_endpoints_config") or {}).get(mode) or {}
             networks[mode] = endpoint_json(
                 self.store.builtin_ids[mode],
-                {"IPAddress": ip},
+                {"IPAddress": ip, "Aliases": asked.get("Aliases"), "IPAMConfig": asked.get("IPAMConfig")},
                 int(settings.get("IPPrefixLen") or 0),
                 settings.get("Gateway", ""),
             )
@@ -468,9 +483,16 @@ class NetworkService:
             asker = self.containers.get(container_id)
         except NotFound:
             return None
-        mine = set((asker.network_settings or {}).get("_endpoints") or {})
+        my_eps = (asker.network_settings or {}).get("_endpoints") or {}
+        mine = set(my_eps)
         found: list[str] = []
         name = name.lower()
+        for ep in my_eps.values():
+            # A link on a user-defined network is a name only the linking container resolves.
+            for link in ep.get("Links") or []:
+                target, _, alias = link.partition(":")
+                if (alias or target).lower() == name:
+                    name = target.lstrip("/").lower()
         for c in self.containers.all():
             if not c.state.running:
                 continue
@@ -491,3 +513,14 @@ def _string_map(value: Any, what: str) -> dict[str, str]:
     ):
         raise InvalidParameter(f"{what} must be a JSON object of strings")
     return dict(value)
+
+
+def _check_aux(aux: dict[str, str], subnet: str) -> dict[str, str]:
+    net = ipaddress.IPv4Network(subnet)
+    for name, address in aux.items():
+        try:
+            if ipaddress.IPv4Address(address) not in net:
+                raise ValueError
+        except ValueError:
+            raise InvalidParameter(f"auxiliary address {name}={address} is not in subnet {subnet}")
+    return aux

@@ -45,6 +45,8 @@ class NetworkRecord:
     options: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    ipam_options: dict[str, str] | None = None
+    aux_addresses: dict[str, str] = field(default_factory=dict)  # name -> address kept out of allocation
 
     @property
     def network(self) -> ipaddress.IPv4Network:

@@ -128,6 +128,9 @@ class UserNetworks:
                     )
                 pool = rec.ip_range or rec.subnet
                 live = _Live(rec, IPAllocator(pool, rec.gateway), lock, {})
+                for aux in rec.aux_addresses.values():
+                    if ipaddress.IPv4Address(aux) in live.ips.network:
+                        live.ips.reserve(aux, "aux")
                 self._live[rec.id] = live
                 if self.use_iptables:
                     for rule in forwarding_rules(rec):

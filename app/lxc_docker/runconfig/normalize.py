@@ -138,8 +138,14 @@ def endpoints_config(body: Any) -> dict[str, dict[str, Any]]:
                 ipaddress.IPv4Address(wanted)
             except ValueError:
                 raise InvalidParameter(f"invalid IPv4 address {wanted!r} for network {name}")
-        result[name] = {
-            "Aliases": list(aliases),
-            "IPAMConfig": {"IPv4Address": wanted} if wanted else None,
-        }
+        links = cfg.get("Links") or []
+        if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
+            raise InvalidParameter(f"NetworkingConfig.EndpointsConfig.{name}.Links: a list of strings")
+        result[name] = {"Aliases": list(aliases), "Links": list(links), "IPAMConfig": _ipam_config(ipam)}
     return result
+
+
+def _ipam_config(ipam: dict[str, Any]) -> dict[str, Any] | None:
+    """An endpoint's IPAMConfig as given (IPv4Address, LinkLocalIPs), None when empty."""
+    kept = {k: ipam[k] for k in ("IPv4Address", "IPv6Address", "LinkLocalIPs") if ipam.get(k)}
+    return kept or None

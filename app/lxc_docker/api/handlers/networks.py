@@ -1,8 +1,11 @@
-"""`/networks`: list, inspect, create, remove, connect and disconnect (Remote API 1.24, bridge driver)."""
+"""`/networks`: list, inspect, create, remove, connect and disconnect (Remote API 1.24, bridge driver).
+
+Network names may hold spaces: the path parameter arrives %-encoded and is decoded here."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote
 
 from .. import filters
 from ..http import Request
@@ -38,7 +41,7 @@ def list_networks(backend: NetworksBackend, req: Request, res: Response) -> None
 
 
 def inspect(backend: NetworksBackend, req: Request, res: Response, network_id: str) -> None:
-    res.json(backend.networks.inspect(network_id))
+    res.json(backend.networks.inspect(unquote(network_id)))
 
 
 def create(backend: NetworksBackend, req: Request, res: Response) -> None:
@@ -47,17 +50,17 @@ def create(backend: NetworksBackend, req: Request, res: Response) -> None:
 
 
 def remove(backend: NetworksBackend, req: Request, res: Response, network_id: str) -> None:
-    backend.networks.remove(network_id)
+    backend.networks.remove(unquote(network_id))
     res.empty(204)
 
 
 def connect(backend: NetworksBackend, req: Request, res: Response, network_id: str) -> None:
-    backend.networks.connect(network_id, req.json(required=True))
+    backend.networks.connect(unquote(network_id), req.json(required=True))
     res.send(200, b"", "text/plain; charset=utf-8")
 
 
 def disconnect(backend: NetworksBackend, req: Request, res: Response, network_id: str) -> None:
-    backend.networks.disconnect(network_id, req.json(required=True))
+    backend.networks.disconnect(unquote(network_id), req.json(required=True))
     res.send(200, b"", "text/plain; charset=utf-8")
 
 
