@@ -269,6 +269,9 @@ def test_docker_cli_28(udaemon, nets):
     assert "1 packets received" in ping.stdout
     settings = json.loads(docker("inspect", "svc28").stdout)[0]["NetworkSettings"]["Networks"]
     assert settings["cli28"]["NetworkID"] == nid and "svc" in settings["cli28"]["Aliases"]
+    svc_id = docker("inspect", "-f", "{{.Id}}", "svc28").stdout.strip()
+    assert docker("ps", "-q", "--no-trunc", "--filter", "network=cli28").stdout.split() == [svc_id]
+    assert docker("ps", "--filter", "name=svc28", "--format", "{{.Networks}}").stdout.strip() == "cli28"
     busy = docker("network", "rm", "cli28", check=False)
     assert busy.returncode != 0 and "active endpoints" in busy.stderr
     docker("rm", "-f", "svc28")

@@ -91,7 +91,8 @@ def container_summary(
         "Labels": dict(c.config.get("Labels") or {}),
         "State": state_name(c),
         "ImageID": image_id(c.image, version),
-        "HostConfig": {"NetworkMode": "default"},
+        "HostConfig": {"NetworkMode": (c.host_config or {}).get("NetworkMode") or "default"},
+        "NetworkSettings": {"Networks": dict((c.network_settings or {}).get("Networks") or {})},
     }
     if sizes is not None:
         doc["SizeRw"], doc["SizeRootFs"] = sizes
