@@ -252,6 +252,9 @@ def test_docker_cli_28(udaemon, nets):
     assert docker("network", "ls", "-q", "--filter", "name=cli28").stdout.split() == [nid[:12]]
     doc = json.loads(docker("network", "inspect", "cli28").stdout)[0]
     assert doc["IPAM"]["Config"][0]["Subnet"] == subnet
+    # Without --network the CLI 28 names the default network "default" in its create body.
+    default = docker("run", "--rm", "busybox", "ping", "-c1", "-W1", "svc", check=False)
+    assert default.returncode != 0 and "bad address" in default.stderr
     docker(
         "run",
         "-d",

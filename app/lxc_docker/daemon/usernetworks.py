@@ -310,7 +310,9 @@ class NetworkService:
         if mode not in BUILTIN and not mode.startswith("container:") and mode not in detached:
             wanted[mode] = configs.get(mode) or {}
         for name, cfg in configs.items():
-            if name not in BUILTIN and name not in wanted:
+            # Today's CLI names the default network "default" in EndpointsConfig when --network is
+            # not given, as NetworkMode does: it is the bridge network.
+            if name not in BUILTIN and name != "default" and name not in wanted:
                 wanted[name] = cfg or {}
         return wanted
 
@@ -453,7 +455,8 @@ class NetworkService:
         mode = network_mode(c)
         if mode in BUILTIN:
             ip = settings.get("IPAddress", "") if mode == "bridge" else ""
-            asked = (settings.get("_endpoints_config") or {}).get(mode) or {}
+            configs = settings.get("_endpoints_config") or {}
+            asked = configs.get(mode) or (configs.get("default") if mode == "bridge" else None) or {}
             networks[mode] = endpoint_json(
                 self.store.builtin_ids[mode],
                 {"IPAddress": ip, "Aliases": asked.get("Aliases"), "IPAMConfig": asked.get("IPAMConfig")},
