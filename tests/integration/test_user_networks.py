@@ -190,6 +190,17 @@ def test_connect_and_disconnect_a_running_container(udaemon, nets):
     udaemon.out("network", "disconnect", "second", cid)
     poll(lambda: "eth1" not in udaemon.out("exec", cid, "ip", "-o", "link"), 10, "eth1 to go")
     assert udaemon.cli("run", "--net", "second", "busybox", "ping", "-c1", "-W2", "late").returncode != 0
+    _, _, body = request(udaemon.sock, "GET", f"/v1.24/containers/{cid}/json")
+    assert list(json.loads(body)["NetworkSettings"]["Networks"]) == ["first"]
+    udaemon.out("kill", cid)
+
+    def first_network() -> dict:
+        return json.loads(request(udaemon.sock, "GET", f"/v1.24/containers/{cid}/json")[2])[
+            "NetworkSettings"
+        ]["Networks"]["first"]
+
+    stopped = poll(lambda: (lambda n: n if n["IPAddress"] == "" else None)(first_network()), 10, "the stop")
+    assert stopped["NetworkID"]
     udaemon.out("rm", "-f", cid)
 
 

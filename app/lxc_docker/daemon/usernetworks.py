@@ -357,7 +357,9 @@ class NetworkService:
         settings = c.network_settings or {}
         for nid, ep in (settings.get("_endpoints") or {}).items():
             self.nets.release(nid, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
-        settings["_endpoints"] = {}
+        if settings.get("_endpoints"):
+            settings["_endpoints"] = {}
+            self.refresh(c)  # a stopped container shows its networks without addresses, as Docker
 
     def connect(self, ref: str, body: Any) -> None:
         if not isinstance(body, dict) or not isinstance(body.get("Container"), str):
