@@ -112,6 +112,9 @@ def test_create_ls_inspect_rm_with_our_cli(udaemon, nets):
     assert doc["Id"] == nid and doc["Driver"] == "bridge" and doc["Scope"] == "local"
     assert doc["IPAM"]["Config"] == [{"Subnet": subnet, "Gateway": subnet.replace(".0/24", ".1")}]
     assert doc["Labels"] == {"tier": "web"} and doc["Internal"] is False
+    helped = udaemon.cli("network", "create", "--help")
+    assert helped.returncode == 0 and b"Usage: docker network create [OPTIONS] NETWORK" in helped.stdout
+    assert b"--subnet" in helped.stdout
     dup = udaemon.cli("network", "create", "front")
     assert dup.returncode != 0 and b"already exists" in dup.stderr
     assert udaemon.out("network", "rm", "front").strip() == "front"

@@ -5,8 +5,17 @@ from __future__ import annotations
 import json
 
 from ...client.api import ApiError
+from ...mflag import HelpRequested
 from ..filterflag import add_filter_flag, filters_query
 from ..main import CommandError, UsageError
+
+
+def _parse(cli, fs, args: list[str], min_args: int = 0, max_args: int = -1):
+    try:
+        return cli.parse(fs, args, min_args, max_args)
+    except HelpRequested:
+        raise HelpRequested(fs.usage())
+
 
 USAGE = "COMMAND"
 SUBCOMMANDS = {
@@ -29,7 +38,12 @@ def run(cli, args: list[str]) -> int:
         cli.parse(flags(cli), args)  # --help and unknown options are answered here
         raise UsageError(flags(cli))
     sub, rest = args[0], args[1:]
-    return globals()[f"_{sub}"](cli, rest)
+    try:
+        return globals()[f"_{sub}"](cli, rest)
+    except HelpRequested as e:
+        # The subcommand's own options, not the `network` summary main would print.
+        cli.out.write(e.args[0] if e.args else "")
+        return 0
 
 
 def _kv(values: list[str], what: str) -> dict[str, str]:
@@ -51,7 +65,7 @@ def _create(cli, args: list[str]) -> int:
     fs.bool(["-internal"], False, "Restrict external access to the network")
     fs.list(["-label"], "Set metadata on a network")
     fs.list(["o", "-opt"], "Set driver specific options")
-    opts, rest = cli.parse(fs, args, 1, 1)
+    opts, rest = _parse(cli, fs, args, 1, 1)
     if len(opts.subnet) > 1 or len(opts.gateway) > 1 or len(opts.ip_range) > 1:
         raise CommandError("only one --subnet, --gateway and --ip-range are supported")
     pool = {}
@@ -82,7 +96,7 @@ def _ls(cli, args: list[str]) -> int:
     fs.bool(["q", "-quiet"], False, "Only display network IDs")
     fs.bool(["-no-trunc"], False, "Do not truncate the output")
     add_filter_flag(fs, "Provide filter values (e.g. 'driver=bridge')")
-    opts, _ = cli.parse(fs, args, 0, 0)
+    opts, _ = _parse(cli, fs, args, 0, 0)
     query = {}
     filters = filters_query(opts.filter)
     if filters:
@@ -105,7 +119,7 @@ def _ls(cli, args: list[str]) -> int:
 
 def _inspect(cli, args: list[str]) -> int:
     fs = cli.flags("network inspect", "NETWORK [NETWORK...]", SUBCOMMANDS["inspect"])
-    opts, rest = cli.parse(fs, args, 1)
+    opts, rest = _parse(cli, fs, args, 1)
     docs, status = [], 0
     for name in rest:
         try:
@@ -119,7 +133,7 @@ def _inspect(cli, args: list[str]) -> int:
 
 def _rm(cli, args: list[str]) -> int:
     fs = cli.flags("network rm", "NETWORK [NETWORK...]", SUBCOMMANDS["rm"])
-    _, rest = cli.parse(fs, args, 1)
+    _, rest = _parse(cli, fs, args, 1)
     status = 0
     for name in rest:
         try:
@@ -136,7 +150,7 @@ def _connect(cli, args: list[str]) -> int:
     fs = cli.flags("network connect", "[OPTIONS] NETWORK CONTAINER", SUBCOMMANDS["connect"])
     fs.list(["-alias"], "Add network-scoped alias for the container")
     fs.string(["-ip"], "", "IPv4 address")
-    opts, rest = cli.parse(fs, args, 2, 2)
+    opts, rest = _parse(cli, fs, args, 2, 2)
     endpoint: dict = {"Aliases": list(opts.alias)}
     if opts.ip:
         endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
@@ -151,7 +165,7 @@ def _connect(cli, args: list[str]) -> int:
 def _disconnect(cli, args: list[str]) -> int:
     fs = cli.flags("network disconnect", "[OPTIONS] NETWORK CONTAINER", SUBCOMMANDS["disconnect"])
     fs.bool(["f", "-force"], False, "Force the container to disconnect from a network")
-    opts, rest = cli.parse(fs, args, 2, 2)
+    opts, rest = _parse(cli, fs, args, 2, 2)
     try:
         cli.client.call(
             "POST", f"/networks/{rest[0]}/disconnect", json_body={"Container": rest[1], "Force": opts.force}
