@@ -131,7 +131,7 @@ def test_names_aliases_isolation_and_in_use_removal(udaemon, nets):
         "run", "-d", "--name", "db1", "--net", "app", "--network-alias", "database", "busybox", "sleep", "600"
     )
     out = udaemon.out(
-        "run", "--net", "app", "busybox", "sh", "-c", "ping -c1 -W3 db1 && ping -c1 -W3 database"
+        "run", "--net", "app", "busybox", "sh", "-c", "ping -c1 -W5 db1 && ping -c1 -W5 database"
     )
     assert out.count("1 packets received") == 2
     looked = udaemon.out("run", "--net", "app", "busybox", "nslookup", "database")
@@ -188,7 +188,7 @@ def test_connect_and_disconnect_a_running_container(udaemon, nets):
     udaemon.out("network", "connect", "--alias", "late", "second", cid)
     assert "eth1" in udaemon.out("exec", cid, "ip", "-o", "link")
     assert "1 packets received" in udaemon.out(
-        "run", "--net", "second", "busybox", "ping", "-c1", "-W3", "late"
+        "run", "--net", "second", "busybox", "ping", "-c1", "-W5", "late"
     )
     udaemon.out("network", "disconnect", "second", cid)
     poll(lambda: "eth1" not in udaemon.out("exec", cid, "ip", "-o", "link"), 10, "eth1 to go")
@@ -282,7 +282,7 @@ def test_docker_cli_28(udaemon, nets):
         "sleep",
         "600",
     )
-    ping = docker("run", "--rm", "--network", "cli28", "busybox", "ping", "-c1", "-W3", "svc")
+    ping = docker("run", "--rm", "--network", "cli28", "busybox", "ping", "-c1", "-W5", "svc")
     assert "1 packets received" in ping.stdout
     settings = json.loads(docker("inspect", "svc28").stdout)[0]["NetworkSettings"]["Networks"]
     assert settings["cli28"]["NetworkID"] == nid and "svc" in settings["cli28"]["Aliases"]
@@ -318,7 +318,7 @@ def test_docker_sdk_for_python(udaemon, nets):
         net.reload()
         assert c.id in net.attrs["Containers"]
         out = client.containers.run(
-            "busybox", ["ping", "-c1", "-W3", "sdkalias"], network="sdknet", remove=True
+            "busybox", ["ping", "-c1", "-W5", "sdkalias"], network="sdknet", remove=True
         )
         assert b"1 packets received" in out
         net.disconnect(c)
@@ -345,7 +345,7 @@ def test_a_container_outlives_a_daemon_crash_and_keeps_its_name(
     d.kill()
     d.start()
     assert "1 packets received" in d.out(
-        "run", "--net", "crashy", "busybox", "ping", "-c1", "-W3", "survivor"
+        "run", "--net", "crashy", "busybox", "ping", "-c1", "-W5", "survivor"
     )
     assert "Address" in d.out("exec", "survivor", "nslookup", "survivor")
     d.out("rm", "-f", "survivor")
