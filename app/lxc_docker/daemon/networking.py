@@ -19,7 +19,8 @@ from ..network.netns import run_in_netns
 from ..network.resolvconf import hosts_file
 from .container import Container
 from .containers import ContainerService
-from .usernetworks import NetworkService, network_mode
+from .netendpoints import network_mode
+from .usernetworks import NetworkService
 
 log = logging.getLogger(__name__)
 
