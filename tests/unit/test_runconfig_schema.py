@@ -262,11 +262,18 @@ def test_auto_remove_is_read_from_1_25_only():
 
 
 def test_later_keys_appear_only_at_versions_that_have_them():
-    body = {"Image": "b", "HostConfig": {"NetworkMode": "host"}}
+    body = {"Image": "b", "HostConfig": {"LogConfig": {"Type": "none", "Config": {}}}}
     config, host = normalize_create_body(body, V1_9)
-    assert "Labels" not in config and "NetworkMode" not in host
+    assert "Labels" not in config and "LogConfig" not in host
     config, host = normalize_create_body(body, V1_24)
-    assert "Labels" not in config and host["NetworkMode"] == "host"
+    assert "Labels" not in config and host["LogConfig"]["Type"] == "none"
+
+
+def test_network_mode_is_read_at_every_version():
+    # Our own CLI speaks 1.9 and sends `--net` in HostConfig.NetworkMode, as today's CLI does.
+    for version in (V1_9, V1_24):
+        _, host = normalize_create_body({"Image": "b", "HostConfig": {"NetworkMode": "host"}}, version)
+        assert host["NetworkMode"] == "host"
 
 
 def test_labels_are_read_at_every_version():

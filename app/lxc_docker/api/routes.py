@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .handlers import attach, build, containers, distribution, exec, images, system, verbs, volumes
+from .handlers import attach, build, containers, distribution, exec, images, networks, system, verbs, volumes
 from .router import Router
 
 if TYPE_CHECKING:
@@ -21,5 +21,6 @@ def build_router(daemon: Daemon) -> Router:
     router.add_routes(exec.ROUTES, daemon)
     router.add_routes(volumes.ROUTES, daemon)
     router.add_routes(verbs.ROUTES, daemon)
+    router.add_routes(networks.ROUTES, daemon)
     router.add_routes(build.ROUTES, build.backend_for(daemon))
     return router

@@ -105,7 +105,8 @@ def container_summary(
         "Labels": dict(c.config.get("Labels") or {}),
         "State": state_name(c),
         "ImageID": image_id(c.image, version),
-        "HostConfig": {"NetworkMode": "default"},
+        "HostConfig": {"NetworkMode": (c.host_config or {}).get("NetworkMode") or "default"},
+        "NetworkSettings": {"Networks": dict((c.network_settings or {}).get("Networks") or {})},
     }
     if sizes is not None:
         doc["SizeRw"], doc["SizeRootFs"] = sizes
@@ -132,6 +133,8 @@ def container_inspect(c: Container, version: Version) -> dict[str, Any]:
         "Ports": None,
     }
     base_settings.update(settings)
+    if version < (1, 21):
+        base_settings.pop("Networks", None)  # per-network endpoints arrived with API 1.21
     doc["NetworkSettings"] = base_settings
     if version < (1, 12):
         return doc

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unpause": ("unpause", "Unpause all processes within a container"),
     "update": ("update", "Update configuration of one or more containers"),
     "logs": ("logs", "Fetch the logs of a container"),
+    "network": ("network", "Manage networks"),
     "port": ("port", "Lookup the public-facing port which is NAT-ed to PRIVATE_PORT"),
     "ps": ("ps", "List containers"),
     "restart": ("restart", "Restart a running container"),

@@ -213,6 +213,7 @@ class ContainerService:
         c = Container(self.root, container_id)
         c.config, c.path, c.args, c.image = config, path, args, image.id
         c.host_config = host_config or fresh(HOST_CONFIG_DEFAULTS)
+        c.network_settings = {"_endpoints_config": runconfig.endpoints_config(body)}
         c.driver, c.exec_driver = self.driver.name, version_string(self.exec)
         if not config.get("Hostname"):
             config["Hostname"] = container_id[:12]

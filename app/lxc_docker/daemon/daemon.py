@@ -29,6 +29,7 @@ from .recovery import Store, recover
 from .restartpolicy import RestartManager, start_at_daemon_start
 from .stats import StatsService
 from .verbs import ContainerVerbs
+from .usernetworks import NetworkService
 from .volumes import VolumeService
 from .volumes import wire as wire_volumes
 
@@ -77,7 +78,17 @@ class Daemon:
             self.verbs = ContainerVerbs(self.containers)
             self.stats = StatsService(self.verbs.cgroup_parent)
             self.containers.after_signal.append(self.verbs.thaw_after_signal)
-            self.networking = ContainerNetworking(_network_manager(config), self.containers)
+            manager = _network_manager(config)
+            self.networks = NetworkService(
+                config.root,
+                self.containers,
+                self.events,
+                default_bridge=manager.bridge,
+                default_info=manager.info,
+                iptables=config.iptables,
+                mtu=config.mtu,
+            )
+            self.networking = ContainerNetworking(manager, self.containers, self.networks)
             self.restarts = RestartManager(self.containers)
             self.health = HealthMonitor(self.containers, self.exec_driver)
             self._restart_queue = self.containers.restore()

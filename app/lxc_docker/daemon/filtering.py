@@ -183,7 +183,8 @@ def container_matcher(args: FilterArgs, descendants: set[str] | None) -> Callabl
             return False
         if args.include("volume") and not (mount_names(c) & args.fields["volume"]):
             return False
-        return args.exact_match("network", network_name(c))
+        networks = {network_name(c), *((c.network_settings or {}).get("Networks") or {})}
+        return not args.include("network") or any(args.exact_match("network", n) for n in networks)
 
     return accept
 

@@ -12,10 +12,15 @@ from typing import Any
 from ..errors import Conflict, InvalidParameter, NotFound
 from ..execution.base import Command
 from ..network import NetworkManager
+from ..network import bridge as br
+from ..network.dns import ADDRESS as DNS_ADDRESS
 from ..network.linkenv import link_env
+from ..network.netns import run_in_netns
 from ..network.resolvconf import hosts_file
 from .container import Container
 from .containers import ContainerService
+from .netendpoints import network_mode
+from .usernetworks import NetworkService
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +47,26 @@ def parse_link(spec: str) -> tuple[str, str]:
 class ContainerNetworking:
     """Joins the container lifecycle (its hooks) to the network manager; owns link names."""
 
-    def __init__(self, manager: NetworkManager, containers: ContainerService) -> None:
+    def __init__(
+        self, manager: NetworkManager, containers: ContainerService, networks: NetworkService | None = None
+    ) -> None:
         self.manager = manager
         self.containers = containers
         self.names = containers.names
+        self.networks = networks
         containers.prepare_run.append(self.prepare)
         containers.on_created.append(self.configure)
         containers.release_run.append(self.release)
         containers.on_remove.append(self.forget_links)
+        containers.on_create.append(self.check_create)
         containers.name_files = self
 
     # -- daemon start and stop -----------------------------------------------------------------------
 
     def setup(self) -> None:
         self.manager.setup()
+        if self.networks is not None:
+            self.networks.setup()
         running = {
             c.id: c.network_settings for c in self.containers.all() if c.state.running and c.network_settings
         }
@@ -74,11 +85,54 @@ class ContainerNetworking:
                     )
 
     def shutdown(self) -> None:
+        if self.networks is not None:
+            self.networks.shutdown()
         self.manager.shutdown()
+
+    def check_create(self, c: Container):
+        mode = network_mode(c)
+        if mode.startswith("container:"):
+            self._shared_netns_container(c)
+        elif self.networks is not None:
+            self.networks.check_create(c)
+        elif mode not in ("bridge", "host", "none"):
+            raise NotFound(f"network {mode} not found")
+        return lambda: None
+
+    def _shared_netns_container(self, c: Container) -> Container:
+        name = network_mode(c).partition(":")[2]
+        try:
+            other = self.containers.get(name)
+        except NotFound:
+            raise NotFound(f"No such container: {name}")
+        if other.id == c.id:
+            raise InvalidParameter("cannot join own network")
+        return other
 
     # -- per run -------------------------------------------------------------------------------------
 
     def prepare(self, c: Container, command: Command) -> None:
+        # What create and connect asked for outlives each run's settings.
+        asked = (c.network_settings or {}).get("_endpoints_config") or {}
+        mode = network_mode(c)
+        if mode.startswith("container:"):
+            other = self._shared_netns_container(c)
+            if not other.state.running:
+                raise Conflict(f"cannot join network of a non running container: {other.id}")
+            command.net_from_pid = other.state.pid
+            c.network_settings = {"_endpoints_config": asked}
+            self._publish(c)
+            return
+        if mode in ("host", "none"):
+            command.host_network = mode == "host"
+            c.network_settings = {"_endpoints_config": asked}
+            self._publish(c)
+            return
+        if mode != "bridge":
+            c.network_settings = {"_endpoints_config": asked}
+            self.networks.plan(c)
+            command.hostname = command.hostname or c.id[:12]
+            return
         links = self._resolve_links(c)
         disabled = bool(c.config.get("NetworkDisabled")) or not self.manager.enabled
         if disabled:
@@ -109,6 +163,9 @@ class ContainerNetworking:
                 )
             c.link_hosts = hosts_links
             c.link_children = [(child.id, alias) for child, alias in links]
+            c.network_settings["_endpoints_config"] = asked
+            if self.networks is not None:
+                self.networks.plan(c)
         except BaseException:
             self.release(c)
             raise
@@ -117,12 +174,29 @@ class ContainerNetworking:
     def hosts_file(self, c: Container, hostname: str) -> str:
         domain = c.config.get("Domainname") or ""
         fqdn = f"{hostname}.{domain}" if domain else hostname
-        ip = (c.network_settings or {}).get("IPAddress", "")
+        settings = c.network_settings or {}
+        ip = settings.get("IPAddress", "")
+        for ep in (settings.get("_endpoints") or {}).values():
+            ip = ip or ep.get("IPAddress", "")
+        if network_mode(c) == "host":
+            return _read_text("/etc/hosts")
         return hosts_file(fqdn, ip, list(getattr(c, "link_hosts", [])))
 
     def configure(self, c: Container, pid: int) -> None:
-        if c.network_settings and c.network_settings.get("IPAddress"):
+        mode = network_mode(c)
+        if mode in ("host",) or mode.startswith("container:"):
+            return
+        has_ip = bool(c.network_settings and c.network_settings.get("IPAddress"))
+        if has_ip:
             self.manager.configure(c.network_settings, pid)
+        else:
+            run_in_netns(pid, lambda: br.configure_container_side("", "", 0, ""))
+        if self.networks is not None and (c.network_settings or {}).get("_endpoints"):
+            self.networks.attach_all(c, pid, 1 if has_ip else 0)
+
+    def _publish(self, c: Container) -> None:
+        if self.networks is not None:
+            self.networks.refresh(c)
 
     def release(self, c: Container) -> None:
         for child_id, _alias in getattr(c, "link_children", []):
@@ -132,10 +206,18 @@ class ContainerNetworking:
                 continue
             self.manager.link(c.network_settings, child.network_settings, list(exposed_ports(child)), False)
         c.link_children = []
-        if c.network_settings:
+        if self.networks is not None and c.network_settings:
+            self.networks.release(c)
+        if c.network_settings and network_mode(c) == "bridge":
             self.manager.release(c.id, c.network_settings)
 
     def resolv_conf(self, c: Container) -> str:
+        mode = network_mode(c)
+        if mode == "host":
+            return _read_text("/etc/resolv.conf")
+        if mode not in ("bridge", "none") and not mode.startswith("container:"):
+            # Docker's embedded DNS: names of the containers on the same networks, nothing forwarded.
+            return f"nameserver {DNS_ADDRESS}\noptions ndots:0\n"
         dns = list(c.config.get("Dns") or []) + list(c.host_config.get("Dns") or [])
         return self.manager.container_resolv_conf(dns)
 
@@ -188,3 +270,11 @@ class ContainerNetworking:
         # Names like /parent/alias pointing at the removed container, or under the removed parent.
         for name in self.names.names_under(c.name):
             self.names.release(name)
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""

@@ -56,6 +56,8 @@ class Command:
     tty: bool = False
     privileged: bool = False
     network: Network | None = None
+    host_network: bool = False  # --net host: PID 1 stays in the host's network namespace
+    net_from_pid: int = 0  # --net container:NAME: join the network namespace of this host pid
     resources: Resources = field(default_factory=Resources)
     mounts: list[Mount] = field(default_factory=list)
     cgroup_parent: str = "docker"  # cgroups live at <hierarchy>/<cgroup_parent>/<id>

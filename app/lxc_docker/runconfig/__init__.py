@@ -11,7 +11,12 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .merge import merge_commit_config, merge_image_config, path_and_args
-    from .normalize import merge_start_host_config, normalize_create_body, normalize_host_config
+    from .normalize import (
+        endpoints_config,
+        merge_start_host_config,
+        normalize_create_body,
+        normalize_host_config,
+    )
 
 # The server-side functions, loaded on first use: the client imports `runconfig.flags` for `docker
 # run` and must not pay for them.
@@ -20,11 +25,13 @@ _LAZY = {
     "merge_image_config": "merge",
     "path_and_args": "merge",
     "merge_start_host_config": "normalize",
+    "endpoints_config": "normalize",
     "normalize_create_body": "normalize",
     "normalize_host_config": "normalize",
 }
 
 __all__ = [
+    "endpoints_config",
     "merge_commit_config",
     "merge_image_config",
     "merge_start_host_config",

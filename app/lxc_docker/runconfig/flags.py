@@ -69,6 +69,13 @@ def add_run_flags(fs: FlagSet, *, create: bool = False) -> FlagSet:
         ["m", "-memory"], "", "Memory limit (format: <number><optional unit>, where unit = b, k, m or g)"
     )
     fs.bool(["n", "-networking"], True, "Enable networking for this container")
+    fs.string(
+        ["-net", "-network"],
+        "bridge",
+        "Connect a container to a network (bridge, host, none, container:NAME, or a network's name)",
+        dest="net",
+    )
+    fs.list(["-network-alias"], "Add network-scoped alias for the container")
     fs.string(["#name", "-name"], "", "Assign a name to the container")
     fs.bool(["P", "-publish-all"], False, "Publish all exposed ports to the host interfaces")
     fs.list(
@@ -213,6 +220,13 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         **({"Labels": labels} if labels else {}),
         **({"Healthcheck": healthcheck} if healthcheck else {}),
     )
+    network = {}
+    if opts.net and opts.net != "bridge":
+        network["NetworkMode"] = opts.net
+    if opts.network_alias:
+        if opts.net in ("bridge", "default", "host", "none") or opts.net.startswith("container:"):
+            raise ValueError("network-scoped alias is supported only for containers in user defined networks")
+        config["NetworkingConfig"] = {"EndpointsConfig": {opts.net: {"Aliases": list(opts.network_alias)}}}
     security = {}
     if opts.cap_add:
         security["CapAdd"] = list(opts.cap_add)
@@ -232,5 +246,6 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         VolumesFrom=volumes_from,
         **({"RestartPolicy": policy} if policy["Name"] != "no" else {}),
         **security,
+        **network,
     )
     return config, host_config, opts

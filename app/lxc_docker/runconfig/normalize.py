@@ -7,6 +7,7 @@ naming the key, never an exception from deeper down.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from ..errors import InvalidParameter
@@ -115,3 +116,46 @@ def _refuse_nul(value: Any, where: str) -> None:
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
+
+
+def endpoints_config(body: Any) -> dict[str, dict[str, Any]]:
+    """`NetworkingConfig.EndpointsConfig` of a create body (API 1.22+, read at every version as
+    HostConfig is): per network name, its Aliases and IPAMConfig.IPv4Address."""
+    if not isinstance(body, dict):
+        return {}
+    networking = body.get("NetworkingConfig")
+    if networking is None:
+        return {}
+    if not isinstance(networking, dict):
+        raise InvalidParameter("NetworkingConfig must be a JSON object")
+    endpoints = networking.get("EndpointsConfig") or {}
+    if not isinstance(endpoints, dict):
+        raise InvalidParameter("NetworkingConfig.EndpointsConfig must be a JSON object")
+    result: dict[str, dict[str, Any]] = {}
+    for name, cfg in endpoints.items():
+        cfg = cfg or {}
+        if not isinstance(cfg, dict):
+            raise InvalidParameter(f"NetworkingConfig.EndpointsConfig.{name} must be a JSON object")
+        aliases = cfg.get("Aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise InvalidParameter(f"NetworkingConfig.EndpointsConfig.{name}.Aliases: a list of strings")
+        ipam = cfg.get("IPAMConfig") or {}
+        if not isinstance(ipam, dict):
+            raise InvalidParameter(f"NetworkingConfig.EndpointsConfig.{name}.IPAMConfig: a JSON object")
+        wanted = ipam.get("IPv4Address") or ""
+        if wanted:
+            try:
+                ipaddress.IPv4Address(wanted)
+            except ValueError:
+                raise InvalidParameter(f"invalid IPv4 address {wanted!r} for network {name}")
+        links = cfg.get("Links") or []
+        if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
+            raise InvalidParameter(f"NetworkingConfig.EndpointsConfig.{name}.Links: a list of strings")
+        result[name] = {"Aliases": list(aliases), "Links": list(links), "IPAMConfig": _ipam_config(ipam)}
+    return result
+
+
+def _ipam_config(ipam: dict[str, Any]) -> dict[str, Any] | None:
+    """An endpoint's IPAMConfig as given (IPv4Address, LinkLocalIPs), None when empty."""
+    kept = {k: ipam[k] for k in ("IPv4Address", "IPv6Address", "LinkLocalIPs") if ipam.get(k)}
+    return kept or None

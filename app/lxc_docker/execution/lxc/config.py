@@ -178,6 +178,10 @@ def _cgroups(command: Command, host: HostFacts) -> list[tuple[str, str]]:
 
 def _network(command: Command) -> list[tuple[str, str]]:
     net = command.network
+    if command.host_network:  # --net host: LXC's `none` type keeps the host's network namespace
+        return [("lxc.net.0.type", "none")]
+    if command.net_from_pid:  # --net container:NAME
+        return [("lxc.namespace.share.net", f"/proc/{command.net_from_pid}/ns/net")]
     if net is None or not net.interface:
         # Only lo (up, as Docker has it): the daemon adds eth0 from the host side (see above).
         return [("lxc.net.0.type", "empty"), ("lxc.net.0.flags", "up")]

@@ -68,7 +68,14 @@ def main(args: list[str]) -> int:
     except (seccomp.SeccompError, OSError, RuntimeError, ValueError) as e:
         _fail(sync, 1, f"seccomp: {_describe(e)}")
     try:
-        syscalls.unshare(_NAMESPACES)
+        namespaces = _NAMESPACES
+        if spec.get("host_network") or spec.get("net_from_pid"):
+            namespaces &= ~syscalls.CLONE_NEWNET
+        if spec.get("net_from_pid"):  # --net container:NAME
+            fd = os.open(f"/proc/{int(spec['net_from_pid'])}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            syscalls.setns(fd, syscalls.CLONE_NEWNET)
+            os.close(fd)
+        syscalls.unshare(namespaces)
         pid = os.fork()  # the child is the first process of the new pid namespace: PID 1
     except OSError as e:
         _fail(sync, 1, f"creating the container's namespaces: {_describe(e)}")

@@ -1,0 +1,287 @@
+"""A container's endpoints on user-defined networks: planned before the run, attached once PID 1
+exists (eth0, eth1...), connected and disconnected while it runs, released when it stops; and the
+names the embedded DNS server answers for it.
+
+They live in the container's NetworkSettings: `Networks` (what inspect shows) and private keys the
+API never shows: `_endpoints_config` (what create and connect asked for, by network name: Aliases,
+Links, IPAMConfig; it outlives stops), `_disconnected` (the create-time network, once disconnected)
+and `_endpoints` (what a run holds, by network id: address, host veth, interface name).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from typing import Any
+
+from .. import runconfig
+from ..errors import Forbidden, InvalidParameter, NotFound
+from ..network import bridge as br
+from ..network.dns import Resolver
+from ..network.netstore import BUILTIN, NetworkRecord, NetworkStore
+from ..network.usernet import UserNetworks
+from .container import Container
+from .containers import ContainerService
+from .events import EventBus
+
+
+def network_mode(c: Container) -> str:
+    mode = (c.host_config or {}).get("NetworkMode") or "default"
+    return "bridge" if mode == "default" else mode
+
+
+def endpoint_json(network_id: str, endpoint: dict[str, Any], prefixlen: int, gateway: str) -> dict[str, Any]:
+    """One entry of NetworkSettings.Networks (API 1.21+)."""
+    ip = endpoint.get("IPAddress", "")
+    wanted = endpoint.get("IPAMConfig") or None
+    return {
+        "IPAMConfig": wanted,
+        "Links": endpoint.get("Links") or None,
+        "Aliases": endpoint.get("Aliases") or None,
+        "NetworkID": network_id,
+        "EndpointID": endpoint.get("EndpointID", ""),
+        "Gateway": gateway if ip else "",
+        "IPAddress": ip,
+        "IPPrefixLen": prefixlen if ip else 0,
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "MacAddress": br.mac_for_ip(ip) if ip else "",
+    }
+
+
+class ContainerEndpoints:
+    """The endpoint half of NetworkService (daemon/usernetworks.py), which provides these."""
+
+    store: NetworkStore
+    nets: UserNetworks
+    resolver: Resolver | None
+    containers: ContainerService
+    events: EventBus
+    _lock: threading.RLock
+
+    # -- container endpoints -------------------------------------------------------------------------
+
+    def check_create(self, c: Container) -> None:
+        """At create: a network the container names must exist (Docker's 404)."""
+        mode = network_mode(c)
+        if mode in BUILTIN or mode.startswith("container:"):
+            return
+        found = self.store.find(mode)
+        if c.host_config.get("PortBindings") or c.host_config.get("PublishAllPorts"):
+            # Published ports are DNAT rules of the default bridge; a refusal beats a silent drop.
+            raise InvalidParameter(
+                f"publishing ports (-p, -P) on the user-defined network {mode} is not supported: "
+                "publish them from a container on the default bridge network"
+            )
+        if isinstance(found, NetworkRecord) and found.name != mode:
+            c.host_config["NetworkMode"] = found.name
+
+    def _wanted(self, c: Container) -> dict[str, dict[str, Any]]:
+        """The user-defined networks the container is to be on, by name, in the order of its interfaces."""
+        settings = c.network_settings or {}
+        wanted: dict[str, dict[str, Any]] = {}
+        mode = network_mode(c)
+        configs = settings.get("_endpoints_config") or {}
+        detached = settings.get("_disconnected") or []
+        if mode not in BUILTIN and not mode.startswith("container:") and mode not in detached:
+            wanted[mode] = configs.get(mode) or {}
+        for name, cfg in configs.items():
+            # Today's CLI names the default network "default" in EndpointsConfig when --network is
+            # not given, as NetworkMode does: it is the bridge network.
+            if name not in BUILTIN and name != "default" and name not in wanted:
+                wanted[name] = cfg or {}
+        return wanted
+
+    def plan(self, c: Container) -> None:
+        """Before the run: an address on each user-defined network (all or none)."""
+        planned: dict[str, dict[str, Any]] = {}
+        try:
+            for name, cfg in self._wanted(c).items():
+                rec = self.store.find(name)
+                if isinstance(rec, str):
+                    continue
+                wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address")) or ""
+                ip = self.nets.allocate(rec.id, c.id, wanted)
+                planned[rec.id] = {
+                    "Name": rec.name,
+                    "IPAddress": ip,
+                    "Aliases": list(cfg.get("Aliases") or []),
+                    "Links": list(cfg.get("Links") or []),
+                    "IPAMConfig": cfg.get("IPAMConfig") or None,
+                    "EndpointID": secrets.token_hex(32),
+                    "Veth": "",
+                }
+        except BaseException:
+            for nid, ep in planned.items():
+                self.nets.release(nid, c.id, ep["IPAddress"], "")
+            raise
+        c.network_settings["_endpoints"] = planned
+        self._publish_settings(c)
+
+    def attach_all(self, c: Container, pid: int, first_index: int) -> None:
+        eps = (c.network_settings or {}).get("_endpoints") or {}
+        for i, (nid, ep) in enumerate(eps.items()):
+            index = first_index + i
+            ep["IfName"] = f"eth{index}"
+            ep["Veth"] = self.nets.attach(nid, c.id, pid, ep["IfName"], ep["IPAddress"], route=index == 0)
+        if eps and self.resolver is not None:
+            self.resolver.serve(c.id, pid)
+
+    def release(self, c: Container) -> None:
+        if self.resolver is not None:
+            self.resolver.stop(c.id)
+        settings = c.network_settings or {}
+        for nid, ep in (settings.get("_endpoints") or {}).items():
+            self.nets.release(nid, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
+        if settings.get("_endpoints"):
+            settings["_endpoints"] = {}
+            self.refresh(c)  # a stopped container shows its networks without addresses, as Docker
+
+    def connect(self, ref: str, body: Any) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("Container"), str):
+            raise InvalidParameter("Container is required")
+        rec = self.store.find(ref)
+        if isinstance(rec, str):
+            raise Forbidden(f"container cannot be connected to network {rec}: only user-defined networks")
+        c = self.containers.get(body["Container"])
+        cfg = body.get("EndpointConfig") or {}
+        if not isinstance(cfg, dict):
+            raise InvalidParameter("EndpointConfig must be a JSON object")
+        networking = {"NetworkingConfig": {"EndpointsConfig": {rec.name: cfg}}}
+        cfg = runconfig.endpoints_config(networking)[rec.name]
+        with self._lock:
+            settings = c.network_settings if c.network_settings is not None else {}
+            c.network_settings = settings
+            if rec.name in self._wanted(c) or rec.id in (settings.get("_endpoints") or {}):
+                raise Forbidden(f"container {c.id[:12]} is already attached to network {rec.name}")
+            if network_mode(c) in ("host", "none") or network_mode(c).startswith("container:"):
+                raise Forbidden(
+                    "container sharing network namespace with another container or host cannot be "
+                    "connected to any other network"
+                )
+            configs = settings.setdefault("_endpoints_config", {})
+            configs[rec.name] = cfg
+            detached = settings.get("_disconnected") or []
+            settings["_disconnected"] = [n for n in detached if n != rec.name]
+            if c.state.running:
+                try:
+                    self._attach_running(c, rec, configs[rec.name])
+                except BaseException:
+                    configs.pop(rec.name, None)
+                    settings["_disconnected"] = detached
+                    raise
+            self._publish_settings(c)
+            c.save()
+        self.events.publish("connect", rec.id, type="network", name=rec.name, container=c.id)
+
+    def _attach_running(self, c: Container, rec: NetworkRecord, cfg: dict[str, Any]) -> None:
+        settings = c.network_settings
+        eps = settings.setdefault("_endpoints", {})
+        wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address")) or ""
+        ip = self.nets.allocate(rec.id, c.id, wanted)
+        used = {ep.get("IfName") for ep in eps.values()}
+        if settings.get("IPAddress"):
+            used.add("eth0")
+        index = next(i for i in range(len(used) + 1) if f"eth{i}" not in used)
+        ep = {
+            "Name": rec.name,
+            "IPAddress": ip,
+            "Aliases": list(cfg.get("Aliases") or []),
+            "Links": list(cfg.get("Links") or []),
+            "IPAMConfig": cfg.get("IPAMConfig"),
+            "EndpointID": secrets.token_hex(32),
+            "IfName": f"eth{index}",
+        }
+        try:
+            ep["Veth"] = self.nets.attach(rec.id, c.id, c.state.pid, ep["IfName"], ip, route=index == 0)
+        except BaseException:
+            self.nets.release(rec.id, c.id, ip, "")
+            raise
+        eps[rec.id] = ep
+        if self.resolver is not None and not self.resolver.serving(c.id):
+            self.resolver.serve(c.id, c.state.pid)
+
+    def disconnect(self, ref: str, body: Any) -> None:
+        if not isinstance(body, dict) or not isinstance(body.get("Container"), str):
+            raise InvalidParameter("Container is required")
+        rec = self.store.find(ref)
+        if isinstance(rec, str):
+            raise Forbidden(f"container cannot be disconnected from network {rec}")
+        c = self.containers.get(body["Container"])
+        with self._lock:
+            settings = c.network_settings or {}
+            eps = settings.get("_endpoints") or {}
+            configs = settings.get("_endpoints_config") or {}
+            if rec.id not in eps and rec.name not in self._wanted(c):
+                raise Forbidden(f"container {c.id[:12]} is not connected to the network {rec.name}")
+            if network_mode(c) == rec.name:
+                # Docker 1.12 lets it go: the container keeps running without that interface, and
+                # its NetworkMode still names the network, which a later connect joins again.
+                settings["_disconnected"] = [*(settings.get("_disconnected") or []), rec.name]
+            ep = eps.pop(rec.id, None)
+            if ep is not None:
+                self.nets.release(rec.id, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
+            configs.pop(rec.name, None)
+            self._publish_settings(c)
+            c.save()
+        self.events.publish("disconnect", rec.id, type="network", name=rec.name, container=c.id)
+
+    def _publish_settings(self, c: Container) -> None:
+        """NetworkSettings.Networks from the endpoints held and the configs asked for."""
+        settings = c.network_settings
+        networks: dict[str, Any] = {}
+        mode = network_mode(c)
+        if mode in BUILTIN:
+            ip = settings.get("IPAddress", "") if mode == "bridge" else ""
+            configs = settings.get("_endpoints_config") or {}
+            asked = configs.get(mode) or (configs.get("default") if mode == "bridge" else None) or {}
+            networks[mode] = endpoint_json(
+                self.store.builtin_ids[mode],
+                {"IPAddress": ip, "Aliases": asked.get("Aliases"), "IPAMConfig": asked.get("IPAMConfig")},
+                int(settings.get("IPPrefixLen") or 0),
+                settings.get("Gateway", ""),
+            )
+        held = {ep["Name"]: (nid, ep) for nid, ep in (settings.get("_endpoints") or {}).items()}
+        for name, cfg in self._wanted(c).items():
+            rec = self.store.find(name)
+            if isinstance(rec, str):
+                continue
+            nid, ep = held.get(name, (rec.id, {**cfg}))
+            networks[name] = endpoint_json(nid, ep, rec.network.prefixlen, rec.gateway)
+        settings["Networks"] = networks
+
+    def refresh(self, c: Container) -> None:
+        try:
+            self._publish_settings(c)
+        except NotFound:
+            pass
+
+    # -- the embedded DNS server -------------------------------------------------------------------
+
+    def lookup(self, container_id: str, name: str) -> list[str] | None:
+        """Addresses of `name` (a container name, alias or short id) on the networks `container_id` is on."""
+        try:
+            asker = self.containers.get(container_id)
+        except NotFound:
+            return None
+        my_eps = (asker.network_settings or {}).get("_endpoints") or {}
+        mine = set(my_eps)
+        found: list[str] = []
+        name = name.lower()
+        for ep in my_eps.values():
+            # A link on a user-defined network is a name only the linking container resolves.
+            for link in ep.get("Links") or []:
+                target, _, alias = link.partition(":")
+                if (alias or target).lower() == name:
+                    name = target.lstrip("/").lower()
+        for c in self.containers.all():
+            if not c.state.running:
+                continue
+            for nid, ep in ((c.network_settings or {}).get("_endpoints") or {}).items():
+                if nid not in mine or not ep.get("IPAddress"):
+                    continue
+                names = {c.name.lstrip("/").lower(), c.id[:12]} | {a.lower() for a in ep.get("Aliases") or []}
+                if name in names and ep["IPAddress"] not in found:
+                    found.append(ep["IPAddress"])
+        return found or None
