@@ -28,8 +28,8 @@ from .networking import ContainerNetworking
 from .recovery import Store, recover
 from .restartpolicy import RestartManager, start_at_daemon_start
 from .stats import StatsService
-from .verbs import ContainerVerbs
 from .usernetworks import NetworkService
+from .verbs import ContainerVerbs
 from .volumes import VolumeService
 from .volumes import wire as wire_volumes
 
