@@ -36,6 +36,10 @@ class Forbidden(DockerError):
     status = 403
 
 
+class Unavailable(DockerError):
+    status = 503
+
+
 class ArchiveError(InvalidParameter):
     """A corrupt, truncated or malicious archive (layer, import, load, build context)."""
 

@@ -202,3 +202,13 @@ def test_image_events_name_the_image_by_version(daemon):
         {"status": "tag", "id": bare, "time": events[0]["time"]},
         {"status": "untag", "id": bare, "time": events[1]["time"]},
     ]
+
+
+def test_swarm_endpoints_answer_as_a_node_outside_any_swarm(daemon, sdk):
+    """Swarm mode is out of scope; the answers are those of a Docker node not in a swarm, so clients
+    that leave a swarm "just in case" (the docker SDK's own test teardown does) go on."""
+    for method, path in (("GET", "/v1.24/swarm"), ("POST", "/v1.24/swarm/leave?force=1")):
+        status, _, body = request(daemon.sock, method, path)
+        assert status == 503, (path, status, body)
+        assert json.loads(body)["message"] == "This node is not part of a swarm"
+    assert sdk.swarm.leave(force=True) is True

@@ -1,4 +1,4 @@
-"""`/_ping`, `/version`, `/info` and `/events`."""
+"""`/_ping`, `/version`, `/info`, `/events`, and `/swarm` answered as by an engine outside any swarm."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ...daemon import filtering
-from ...errors import InvalidParameter
+from ...errors import InvalidParameter, Unavailable
 from .. import filters, serializers
 from ..http import Request
 from ..router import Route
@@ -37,6 +37,12 @@ def version(backend: SystemBackend, req: Request, res: Response) -> None:
 
 def info(backend: SystemBackend, req: Request, res: Response) -> None:
     res.json(backend.info())
+
+
+def not_in_a_swarm(backend: SystemBackend, req: Request, res: Response) -> None:
+    # Swarm mode is out of scope: answer as Docker does on a node that is not part of a swarm (503),
+    # which clients such as the docker SDK's `leave_swarm(force=True)` take as "nothing to leave".
+    raise Unavailable("This node is not part of a swarm")
 
 
 def events(backend: SystemBackend, req: Request, res: Response) -> None:
@@ -73,6 +79,8 @@ ROUTES = [
     Route("GET", "/version", version),
     Route("GET", "/info", info),
     Route("GET", "/events", events),
+    Route("GET", "/swarm", not_in_a_swarm),
+    Route("POST", "/swarm/leave", not_in_a_swarm),
 ]
 
 
