@@ -101,7 +101,7 @@ def version() -> str:
 
 def _newest_source_mtime() -> float:
     newest = 0.0
-    for top in (REPO / "app", REPO / "distro", PACKAGING, REPO / "pyproject.toml"):
+    for top in (REPO / "app", REPO / "boot", REPO / "distro", PACKAGING, REPO / "pyproject.toml"):
         paths = [top] if top.is_file() else top.rglob("*")
         for p in paths:
             if any(part in ("build", "dist", "__pycache__") for part in p.relative_to(REPO).parts):

@@ -215,7 +215,7 @@ def test_from_checkout_builds_and_installs(fresh_root):
     root = fresh_root()
     src = root.file("/src")
     src.mkdir()
-    for name in ("app", "distro", "packaging"):
+    for name in ("app", "boot", "distro", "packaging"):
         shutil.copytree(
             e2e.REPO / name, src / name, ignore=shutil.ignore_patterns("build", "dist", "__pycache__")
         )

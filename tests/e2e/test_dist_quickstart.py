@@ -40,7 +40,7 @@ def package_index_hosts() -> set[str]:
 # reachable from the quick start's namespace.
 ALLOWED = {urlsplit(e2e.MIRROR).hostname or ""} | package_index_hosts()
 CLI28 = "/usr/local/bin/docker"
-CHECKOUT = ["app", "distro", "packaging", "scripts", "pyproject.toml", "README.md", "get.sh"]
+CHECKOUT = ["app", "boot", "distro", "packaging", "scripts", "pyproject.toml", "README.md", "get.sh"]
 HOST_CA = "/etc/lxc-docker-e2e-host-ca.pem"
 
 
