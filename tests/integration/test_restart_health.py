@@ -97,6 +97,20 @@ def test_always_restarts_after_exit_and_stop_ends_it(daemon):
         daemon.cli("rm", "-f", cid)
 
 
+def test_a_restarting_container_is_removed_only_with_force(daemon):
+    """As Docker: between two runs of its `always` policy a container is not removable without -f
+    (the docker SDK's own test_create_with_restart_policy checks this), and -f ends it for good."""
+    cid = daemon.out("run", "-d", "--restart", "always", "busybox", "true").strip()
+    try:
+        poll(lambda: state(daemon, cid)["RestartCount"] >= 1, timeout=20, what="a restart")
+        refused = daemon.cli("rm", cid)
+        assert refused.returncode == 1 and b"You cannot remove " in refused.stderr, refused.stderr
+        assert cid in daemon.out("ps", "-a", "-q", "--no-trunc")
+    finally:
+        daemon.out("rm", "-f", cid)
+    assert cid not in daemon.out("ps", "-a", "-q", "--no-trunc")
+
+
 def test_bad_restart_policies_are_refused(daemon):
     for flag in ("sometimes", "always:3"):
         result = daemon.cli("run", "-d", "--restart", flag, "busybox", "true")

@@ -324,6 +324,10 @@ def test_docker_sdk_for_python(udaemon, nets):
         net.disconnect(c)
         net.reload()
         assert c.id not in (net.attrs["Containers"] or {})
+        # Created but not started yet: inspect already names the network it will join.
+        created = client.containers.run("busybox", ["true"], network="sdknet", detach=True)
+        assert list(created.attrs["NetworkSettings"]["Networks"]) == ["sdknet"]
+        created.remove(force=True)
     finally:
         c.remove(force=True)
     net.remove()

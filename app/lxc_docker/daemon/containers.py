@@ -490,6 +490,14 @@ class ContainerService:
     # -- remove --------------------------------------------------------------------------------------
 
     def remove(self, c: Container, force: bool = False, volumes: bool = False) -> None:
+        if c.state.restarting and not c.state.running:  # between two runs of its restart policy
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a restarting container {c.id}. Stop the container before "
+                    "attempting removal or use -f"
+                )
+            with c.lock:
+                c.state.manually_stopped, c.state.restarting = True, False
         if c.state.running:
             if not force:
                 raise Conflict(

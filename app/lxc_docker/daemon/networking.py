@@ -95,6 +95,9 @@ class ContainerNetworking:
             self._shared_netns_container(c)
         elif self.networks is not None:
             self.networks.check_create(c)
+            # A created container already lists the networks it will join, without addresses, as
+            # Docker's inspect does (the docker SDK's `containers.run(network=...)` reads them).
+            self.networks.refresh(c)
         elif mode not in ("bridge", "host", "none"):
             raise NotFound(f"network {mode} not found")
         return lambda: None
