@@ -439,3 +439,18 @@ def test_complete_documentation_example():
     assert host["Links"] == ["riak:riak", "app:app"]
     assert config["Volumes"] == {"/var/log/httpd": {}}
     assert config["ExposedPorts"] == {"443/tcp": {}}
+
+
+def test_log_config_has_one_driver_and_refuses_what_it_would_not_apply():
+    from lxc_docker.errors import InvalidParameter
+    from lxc_docker.runconfig.normalize import normalize_host_config
+
+    def log_config(value):
+        return normalize_host_config({"LogConfig": value}, (1, 24))["LogConfig"]
+
+    assert log_config({"Type": "", "Config": {}}) == {"Type": "json-file", "Config": {}}
+    assert log_config({"Type": "json-file", "Config": {"labels": "a,b"}})["Config"] == {"labels": "a,b"}
+    with pytest.raises(InvalidParameter, match="no log driver named 'asdf' is registered"):
+        log_config({"Type": "asdf", "Config": {}})
+    with pytest.raises(InvalidParameter, match="unknown log opt 'max-size' for json-file"):
+        log_config({"Type": "json-file", "Config": {"max-size": "1m"}})

@@ -262,11 +262,11 @@ def test_auto_remove_is_read_from_1_25_only():
 
 
 def test_later_keys_appear_only_at_versions_that_have_them():
-    body = {"Image": "b", "HostConfig": {"LogConfig": {"Type": "none", "Config": {}}}}
+    body = {"Image": "b", "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {}}}}
     config, host = normalize_create_body(body, V1_9)
     assert "Labels" not in config and "LogConfig" not in host
     config, host = normalize_create_body(body, V1_24)
-    assert "Labels" not in config and host["LogConfig"]["Type"] == "none"
+    assert "Labels" not in config and host["LogConfig"]["Type"] == "json-file"
 
 
 def test_network_mode_is_read_at_every_version():

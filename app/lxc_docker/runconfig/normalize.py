@@ -80,6 +80,8 @@ def normalize_host_config(host: Any, api_version: Version = DEFAULT_VERSION) -> 
             result["RestartPolicy"] = restart.check_restart_policy(result["RestartPolicy"])
         except restart.PolicyError as e:
             raise InvalidParameter(str(e)) from None
+    if "LogConfig" in result:
+        result["LogConfig"] = _check_log_config(result["LogConfig"])
     # Keys the schema does not know (Ulimits, Devices...): kept as sent, so inspect shows them back.
     for key, value in host.items():
         if key not in schema.HOST_CONFIG:
@@ -87,6 +89,26 @@ def normalize_host_config(host: Any, api_version: Version = DEFAULT_VERSION) -> 
     for key, value in result.items():
         _refuse_nul(value, f"HostConfig.{key}")
     return result
+
+
+# The one log driver: the daemon writes each container's output as JSON lines (daemon/logs.py).
+# Options it does not apply (max-size, max-file rotation) are refused rather than ignored.
+_LOG_OPTIONS = {"json-file": {"labels", "env"}}
+
+
+def _check_log_config(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"Type": "json-file", "Config": {}}
+    kind = value.get("Type") or "json-file"  # "" means the daemon's default, as in Docker
+    if not isinstance(kind, str) or kind not in _LOG_OPTIONS:
+        raise InvalidParameter(f"logger: no log driver named '{kind}' is registered")
+    config = value.get("Config") or {}
+    if not isinstance(config, dict) or not all(isinstance(v, str) for v in config.values()):
+        raise InvalidParameter("HostConfig.LogConfig.Config must map names to strings")
+    for key in config:
+        if key not in _LOG_OPTIONS[kind]:
+            raise InvalidParameter(f"unknown log opt '{key}' for {kind} log driver")
+    return {"Type": kind, "Config": dict(config)}
 
 
 def merge_start_host_config(current: dict[str, Any], given: Any, api_version: Version) -> dict[str, Any]:
