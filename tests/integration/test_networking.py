@@ -106,3 +106,26 @@ def test_container_to_container_over_the_bridge(net_daemon):
         assert "hello from" in out
     finally:
         net_daemon.out("rm", "-f", server)
+
+
+def test_mac_address_of_eth0(net_daemon):
+    """Config.MacAddress (`--mac-address`, API 1.15+) is eth0's address; a malformed one is a 400."""
+    from lib.unixhttp import api
+
+    body = {
+        "Image": "busybox",
+        "Cmd": ["cat", "/sys/class/net/eth0/address"],
+        "MacAddress": "02:42:AC:11:00:0A",
+    }
+    status, created = api(net_daemon, "POST", "/v1.24/containers/create", body)
+    assert status == 201, created
+    cid = json.loads(created)["Id"]
+    try:
+        net_daemon.out("start", cid)
+        assert net_daemon.out("wait", cid).strip() == "0"
+        assert net_daemon.out("logs", cid) == "02:42:ac:11:00:0a\n"
+        body["MacAddress"] = "02:42:ac:11:00"
+        status, refused = api(net_daemon, "POST", "/v1.24/containers/create", body)
+        assert status == 400 and b"is not a valid mac address" in refused, refused
+    finally:
+        net_daemon.out("rm", cid)

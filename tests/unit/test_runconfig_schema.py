@@ -305,6 +305,7 @@ def test_later_defaults_follow_the_version():
     assert later_defaults(CONFIG_FIELDS, V1_24) == {
         "Labels": {},
         "StopSignal": "",
+        "MacAddress": "",
         "Shell": None,
         "Healthcheck": None,
     }

@@ -146,6 +146,7 @@ class ContainerNetworking:
                 exposed=exposed_ports(c),
                 port_bindings=c.host_config.get("PortBindings") or {},
                 publish_all=bool(c.host_config.get("PublishAllPorts")),
+                mac=c.config.get("MacAddress") or "",
             )
         try:
             hosts_links = []

@@ -240,8 +240,11 @@ class NetworkManager:
         if not self._ready:
             raise SystemError_("the network is not set up (NetworkManager.setup was not called)")
 
-    def allocate(self, container_id: str, *, exposed: dict, port_bindings: dict, publish_all: bool) -> dict:
-        """Reserve an address and publish ports; returns NetworkSettings. All or nothing."""
+    def allocate(
+        self, container_id: str, *, exposed: dict, port_bindings: dict, publish_all: bool, mac: str = ""
+    ) -> dict:
+        """Reserve an address and publish ports; returns NetworkSettings (eth0 gets `mac`, else one
+        derived from the address). All or nothing."""
         if not self.enabled:
             return disabled_settings()
         self._require_ready()
@@ -269,7 +272,7 @@ class NetworkManager:
             "IPPrefixLen": self.address.network.prefixlen,
             "Gateway": str(self.address.ip),
             "Bridge": self.bridge,
-            "MacAddress": br.mac_for_ip(ip),
+            "MacAddress": mac or br.mac_for_ip(ip),
             "PortMapping": None,
             "Ports": ports,
             "_veth_host": record.veth,

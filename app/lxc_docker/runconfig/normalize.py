@@ -21,6 +21,9 @@ _HOST_RESOURCE_KEYS = ("Memory", "MemorySwap", "CpuShares")
 MIN_MEMORY = 524288
 
 
+_HEX = set("0123456789abcdefABCDEF")
+
+
 def normalize_create_body(
     body: Any, api_version: Version = DEFAULT_VERSION
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -62,6 +65,12 @@ def normalize_create_body(
     for path in config["Volumes"] or {}:
         if not path.startswith("/"):
             raise InvalidParameter(f"Invalid volume path {path!r}: it must be absolute")
+    mac = config.get("MacAddress") or ""
+    if mac:
+        octets = mac.split(":")
+        if len(octets) != 6 or not all(len(o) == 2 and all(ch in _HEX for ch in o) for o in octets):
+            raise InvalidParameter(f"{mac} is not a valid mac address")
+        config["MacAddress"] = mac.lower()
     return config, host_config
 
 

@@ -196,6 +196,8 @@ CONFIG_FIELDS: tuple[Field, ...] = (
     Field("Labels", _string_map, {}, since=(1, 18), every_version=True),
     # Set by the Dockerfile's STOPSIGNAL, SHELL and HEALTHCHECK (and `docker run --stop-signal`).
     Field("StopSignal", _string, "", since=(1, 21)),
+    # eth0's address on the daemon's bridge (`--mac-address`); checked by normalize.py.
+    Field("MacAddress", _string, "", since=(1, 15)),
     Field("Shell", _strings, None, since=(1, 24)),
     # {Test, Interval, Timeout, Retries}: `--health-*` and the Dockerfile's HEALTHCHECK; read at every
     # version because our own CLI (1.9) sends it.
