@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shlex
 import subprocess
 from collections.abc import Iterator
 
@@ -22,7 +23,19 @@ def own_bridge(prefix: str) -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["ip", "link", "del", name], check=False)
-        chain = f"DOCKER-{name}"[:28]
-        for table in ("nat", "filter"):
-            subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
-            subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
+        remove_rules_of(name)
+
+
+def remove_rules_of(bridge: str) -> None:
+    """Every iptables rule a daemon tagged for `bridge` (comment `lxc-docker:<bridge>`), then its
+    chains: a daemon killed in a test leaves them, and a chain still jumped to cannot be deleted."""
+    tag = f"lxc-docker:{bridge}"
+    for table in ("nat", "filter"):
+        dump = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True).stdout
+        for line in dump.splitlines():
+            if line.startswith("-A ") and tag in line:
+                rule = shlex.split(line)[1:]
+                subprocess.run(["iptables", "-w", "-t", table, "-D", *rule], capture_output=True)
+        chain = f"DOCKER-{bridge}"[:28]
+        subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
+        subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
