@@ -118,6 +118,8 @@ def run(
                 on_terminal(fds.pop(0))
             for fd in fds:
                 os.close(fd)
+            if message == b"pty":
+                ours.sendall(b"ok")  # the terminal is ours and sized: the process may go on
             if message.startswith(b"err "):
                 raise _start_error(message.rstrip(b"\n"))
     except BaseException as e:

@@ -161,6 +161,10 @@ def _terminal(sync: int) -> None:
             sock.sendmsg([b"pty"], rights)
         finally:
             sock.detach()
+        # Wait until the daemon holds the master and has sized it (a resize sent before the start):
+        # a program that reads its window size at once must not see 0x0.
+        if os.read(sync, 16) != b"ok":
+            os._exit(1)
     finally:
         os.close(master)
     for fd in (0, 1, 2):
