@@ -148,6 +148,8 @@ class ContainerService:
         self.on_created: list[Callable[[Container, int], None]] = []
         # Create-time steps (volumes); each returns the undo to run if a later step of create() fails.
         self.on_create: list[Callable[[Container], Callable[[], None]]] = []
+        self.restored = threading.Event()  # see restore()
+        self.restored.set()
         # After a signal went to PID 1 (a paused container is thawed so that it gets it).
         self.after_signal: list[Callable[[Container], None]] = []
         os.makedirs(os.path.join(self.root, "containers"), mode=0o700, exist_ok=True)
@@ -541,7 +543,12 @@ class ContainerService:
     # -- daemon start and stop -----------------------------------------------------------------------
 
     def restore(self) -> list[Container]:
-        """Load every container; return those to start again (they ran when the daemon stopped)."""
+        """Load every container; return those to start again (they ran when the daemon stopped).
+
+        Containers taken back (`_resume`, `_adopt`) may turn out dead at once; their release waits
+        for `restored` (set by the daemon once networking holds their ports again), or it would
+        race the restore of their port rules and leave those behind."""
+        self.restored.clear()
         base = os.path.join(self.root, "containers")
         to_start = []
         for name in sorted(os.listdir(base)):
@@ -596,6 +603,7 @@ class ContainerService:
         def watch() -> None:  # as _monitor does after the exec driver's run()
             code = self.exec.wait(c.id)
             c.streams.finished()
+            self.restored.wait()
             self._release(c)
             with c.lock:
                 c.state.set_stopped(code)
@@ -628,6 +636,7 @@ class ContainerService:
 
         def watch() -> None:
             code = self.exec.adopt(c.command, c.state.pid)
+            self.restored.wait()
             self._release(c)
             c.state.set_stopped(-1 if code is None else code)
             c.save()

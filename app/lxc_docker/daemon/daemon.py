@@ -99,6 +99,7 @@ class Daemon:
             # Containers that outlived a crashed daemon keep their root mounted; the rest goes.
             self.driver.release_unused({c.id for c in self.containers.all() if c.state.running})
             self.networking.setup()
+            self.containers.restored.set()
         except BaseException:
             # The driver may hold mounts (overlay binds its home privately): give them back.
             self.driver.cleanup()
