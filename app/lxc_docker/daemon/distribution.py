@@ -65,7 +65,7 @@ class DistributionService:
         session = Session(host, credentials(auth_config))
         try:
             with busy:
-                session.ping()
+                _v2_only(session)
                 image, _ = v2pull.pull(session, self.graph, self.tags, path, repo, tag, Reporter(sink))
         finally:
             session.close()
@@ -101,7 +101,7 @@ class DistributionService:
         session = Session(host, credentials(auth_config))
         report = Reporter(sink)
         try:
-            session.ping()
+            _v2_only(session)
             report.status(f"The push refers to a repository [{repo}]")
             for t in wanted:
                 image = self.graph.get(tagged[t])
@@ -146,7 +146,7 @@ class DistributionService:
             raise InvalidParameter("login needs a username")
         session = Session(host, creds)
         try:
-            session.ping()
+            _v2_only(session)
             session.login()
         finally:
             session.close()
@@ -169,6 +169,13 @@ class DistributionService:
         except ValueError as e:
             raise InvalidParameter(str(e)) from None
         return repo, parsed or reference.DEFAULT_TAG
+
+
+def _v2_only(session: Any) -> None:
+    from ..registry.session import RegistryError
+
+    if session.ping() != "v2":
+        raise RegistryError(f"{session.host}: v1 registry protocol not supported yet")
 
 
 def _auth_for(host: str, config: dict[str, Any]) -> dict[str, Any]:

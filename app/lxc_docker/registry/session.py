@@ -62,8 +62,9 @@ class Session:
 
     # -- discovery and login -------------------------------------------------------------------------
 
-    def ping(self) -> None:
-        """Check the registry speaks v2; a v1-only registry and an unreachable one are clear errors."""
+    def ping(self) -> str:
+        """Which protocol the registry speaks: "v2" (tried first, as Docker does) or "v1"; anything
+        else, and an unreachable host, is a clear error."""
         resp = self._send("GET", "/v2/", {})
         resp.close()
         if resp.status_code in (200, 401) and (
@@ -72,11 +73,11 @@ class Session:
         ):
             if resp.status_code == 401:
                 self._challenge = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
-            return
+            return "v2"
         v1 = self._send("GET", "/v1/_ping", {})
         v1.close()
         if v1.status_code == 200:
-            raise RegistryError(f"{self.host}: v1 registry protocol not supported yet")
+            return "v1"
         raise RegistryError(
             f"{self.host} does not look like a registry: GET /v2/ answered {resp.status_code}"
         )
