@@ -6,7 +6,8 @@ import pytest
 
 from lxc_docker.execution.base import Command, Network, Resources
 from lxc_docker.execution.lxc import config as lxcconf
-from lxc_docker.execution.lxc.driver import _start_failure, lxc_error
+from lxc_docker.execution.lxc.containerdir import lxc_error
+from lxc_docker.execution.lxc.containerdir import start_failure as _start_failure
 from lxc_docker.execution.lxc.procevents import exit_code
 from lxc_docker.execution.lxc.seccomp import ProfileError, profile_text
 

@@ -2,11 +2,12 @@
 with the container's stdio as its own, and follow PID 1 from the host.
 
 `lxc-start -F` stays in the foreground as LXC's monitor: it creates the namespaces and cgroups,
-mounts the rootfs, then runs the `start-host` hook we give it (a tiny shell script, see `_HOOK`)
-right before PID 1 execs. The hook tells the daemon PID 1's host pid through a fifo and waits for
-its go, so the daemon's on_created hook (eth0 from the host side) runs at the same point as with the
-native driver. lxc-start always exits 0 once a container ran, so the exit status comes from the
-kernel's process events (`procevents`), which also say when PID 1 has exec'd.
+mounts the rootfs, then runs the `start-host` hook we give it (a tiny shell script written with
+the config, see containerdir.py) right before PID 1 execs. The hook tells the daemon PID 1's host pid
+through a fifo and waits for its go, so the daemon's on_created hook (eth0 from the host side) runs
+at the same point as with the native driver. lxc-start always exits 0 once a container ran, so the
+exit status comes from the kernel's process events (`procevents`), which also say when PID 1 has
+exec'd.
 
 Per container, the daemon keeps one process (lxc-start, LXC's monitor) and one directory
 `<graph root>/execdriver/lxc/<id>` (config, hook, fifos, LXC's log), removed when the container stops.
@@ -17,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import select
-import shlex
 import shutil
 import signal
 import subprocess
@@ -26,15 +26,14 @@ import time
 from collections.abc import Callable
 
 from lxc_docker.errors import DockerError, DriverNotSupported
-from lxc_docker.execution.base import Command, ContainerStartError, ExecProcess, Stdio
+from lxc_docker.execution.base import Command, ContainerStartError, Stdio
 from lxc_docker.execution.lxc import config as lxcconf
-from lxc_docker.execution.lxc import ctty, tools
+from lxc_docker.execution.lxc import containerdir, ctty, tools
 from lxc_docker.execution.lxc import seccomp as lxcseccomp
-from lxc_docker.execution.lxc.prepare import prepare
 from lxc_docker.execution.lxc.procevents import ProcEvents
 from lxc_docker.execution.native import cgroups as cgroups_mod
-from lxc_docker.execution.native.lookpath import NOT_EXECUTABLE, NOT_FOUND
-from lxc_docker.sysutil import atomic, syscalls
+from lxc_docker.execution.native.pid1driver import Pid1Driver, kill_pidfd, setup_error, wait_pidfd
+from lxc_docker.sysutil import syscalls
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +41,6 @@ START_TIMEOUT = 60.0  # bounds a start stuck on a hung mount, as the native driv
 _STATUS_TIMEOUT = 10.0  # how long the exit event may lag behind lxc-start's exit (it never should)
 _MONITOR_TIMEOUT = 10.0  # for LXC's own cleanup after an adopted container's PID 1 exits
 _HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-# Runs on the host (LXC gives it LXC_PID, PID 1's host pid). If the daemon dies before the hook opens
-# a fifo, the open would wait for it forever: `timeout` ends the hook, and LXC then stops the start.
-# If it dies later, its ends of the fifos close: the read gets EOF and the start fails likewise.
-_HOOK = """#!/bin/sh
-timeout {limit} sh -c 'printf "%s\\n" "$LXC_PID" > "$1"' hook {pid} || exit 1
-answer=$(timeout {limit} head -n 1 {go}) || exit 1
-[ "$answer" = go ]
-"""
-
-
-# A privileged container's /dev gets every device node of the host's (the native driver copies them
-# too). Runs in the container's mount namespace before pivot_root, where the host's /dev is still
-# visible; -xdev leaves out devpts, shm and mqueue, tar -k the nodes LXC made already.
-_DEVICES_HOOK = """#!/bin/sh
-cd /dev || exit 0
-find . -xdev \\( -type c -o -type b \\) ! -name console ! -name tty ! -name ptmx |
-    tar -cf - --no-recursion -T - 2>/dev/null | tar -xkf - -C "$LXC_ROOTFS_MOUNT/dev" 2>/dev/null
-exit 0
-"""
 
 
 class _Running:
@@ -97,29 +76,6 @@ def host_facts() -> lxcconf.HostFacts:
         apparmor=apparmor,
         last_cap=last_cap,
     )
-
-
-def lxc_error(log_path: str) -> str:
-    """LXC's own message from its log: the first ERROR line, without its source location."""
-    try:
-        with open(log_path, errors="replace") as f:
-            lines = [line.rstrip("\n") for line in f if " ERROR " in line]
-    except OSError:
-        lines = []
-    if not lines:
-        return ""
-    # "lxc-start <name> <time> ERROR    confile - ../src/lxc/confile.c:func:164 - <message>"
-    parts = lines[0].split(" - ", 2)
-    return parts[2] if len(parts) == 3 else lines[0]
-
-
-def _start_failure(message: str, entrypoint: str) -> ContainerStartError:
-    if "Failed to exec" in message:
-        # "<strerror> - Failed to exec "<program>"": the native driver's wording and exit codes.
-        reason = message.split(" - ", 1)[0]
-        code = NOT_FOUND if reason.startswith("No such file") else NOT_EXECUTABLE
-        return ContainerStartError(f'exec: "{entrypoint}": {reason[:1].lower()}{reason[1:]}', code)
-    return ContainerStartError(f"lxc-start: {message or 'the container failed to start'}", 1)
 
 
 def _monitor_pidfd(pid: int) -> int:
@@ -160,20 +116,15 @@ def _remove_leftovers(relative: list[str]) -> None:
                     log.warning("removing cgroup %s: %s", dirpath, e)
 
 
-def _console(command: Command, stdio: Stdio) -> str:
-    # The pty slave's path in the daemon's namespace; LXC binds it before the container's devpts
-    # hides the host's. `tty` in the container then names /dev/console, as with the native driver.
-    if not command.tty:
-        return ""
-    try:
-        path = os.readlink(f"/proc/self/fd/{stdio.stdout}")
-    except OSError:
-        return ""
-    return path if path.startswith("/dev/pts/") else ""
+class LxcDriver(Pid1Driver):
+    """ExecDriver with LXC's tools (see execution/base.py for the contract of each method).
 
-
-class LxcDriver:
-    """ExecDriver with LXC's tools (see execution/base.py for the contract of each method)."""
+    `docker exec` is Pid1Driver's, the native init's `init exec`, not lxc-attach: it takes the
+    container's capabilities, seccomp filter and no_new_privs from the same Command the LXC config was
+    made from, and the cgroups are the same <parent>/<id> layout LXC uses here. lxc-attach would stay
+    as the program's parent for its whole life, and with a tty proxy a pty of its own between ours
+    and the container's. What it does not take is LXC's AppArmor profile (the container's, when
+    apparmor_parser is installed): the exec runs unconfined, as every native container does."""
 
     name = "lxc"
 
@@ -192,89 +143,24 @@ class LxcDriver:
         self.cgroup_parent = cgroup_parent
         self.host = host_facts()
         self.cgroups = cgroups_mod.detect()
-        # `docker exec`'s program is the grandchild of this process (exec above): as a child
+        # `docker exec`'s program is the grandchild of this process (Pid1Driver.exec): as a child
         # subreaper the daemon gets it back when its first process exits, and reaps it by pidfd.
         syscalls.prctl(syscalls.PR_SET_CHILD_SUBREAPER, 1)
         self._lock = threading.Lock()
         self._running: dict[str, _Running] = {}
 
-    # -- the ExecDriver interface ---------------------------------------------------------------
-
-    def run(
-        self,
-        command: Command,
-        stdio: Stdio,
-        on_start: Callable[[int], None],
-        on_created: Callable[[int], None] | None = None,
-    ) -> int:
-        pid = self.start(command, stdio, on_created)
-        try:
-            on_start(pid)
-        except BaseException:
-            self.kill(command, signal.SIGKILL)
-            self.wait(command.id)
-            raise
-        return self.wait(command.id)
-
-    def exec(
-        self,
-        command: Command,
-        process: ExecProcess,
-        stdio: Stdio,
-        on_start: Callable[[int], None],
-        on_terminal: Callable[[int], None] | None = None,
-    ) -> int:
-        """`docker exec` through the native driver's `init exec` (native/execproc.py + nsexec.py),
-        not lxc-attach: it joins PID 1's namespaces through its pidfd (never a recycled pid), takes
-        the container's capabilities, seccomp filter and no_new_privs from the same Command the LXC
-        config was made from, puts the process in the container's cgroups (the same
-        <parent>/<id> layout LXC uses here), and leaves no process behind: the program is re-parented
-        to the daemon, which reaps it and so has its real exit code. lxc-attach would stay as the
-        program's parent for its whole life, and with a tty proxy a pty of its own between ours and
-        the container's. What it does not take is LXC's AppArmor profile (the container's, when
-        apparmor_parser is installed): the exec runs unconfined, as every native container does."""
-        from lxc_docker.execution.native import execproc
-
-        with self._lock:
-            entry = self._running.get(command.id)
-            if entry is None:
-                raise ContainerStartError(f"Container {command.id} is not running", 1)
-            pidfd = os.dup(entry.pidfd)  # under the lock: never a descriptor _forget closed
-            parent = entry.parent
-        return execproc.run(self.cgroups, parent, command, process, stdio, pidfd, on_start, on_terminal)
-
-    def kill(self, command: Command, sig: int) -> None:
-        with self._lock:
-            entry = self._running.get(command.id)
-            if entry is None:
-                return
-            try:
-                signal.pidfd_send_signal(entry.pidfd, sig)
-            except ProcessLookupError:
-                pass
-
-    def pids(self, id: str) -> list[int]:
-        return self.cgroups.procs(self._parent(id), id)
+    # -- the ExecDriver interface (run, exec, kill, pids and is_alive are Pid1Driver's) ----------
 
     def adopt(self, command: Command, pid: int) -> int | None:
         parent = command.cgroup_parent or self.cgroup_parent
-        try:
-            pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            self.cleanup(command.id, parent)
-            return None
-        if not cgroups_mod.pid_in_container(pid, command.id):
-            os.close(pidfd)
-            self.cleanup(command.id, parent)
+        pidfd = self._open_adopted(command, pid, parent)
+        if pidfd < 0:
             return None
         self.events.watch(pid)
         monitor = _monitor_pidfd(pid)
         with self._lock:
             self._running[command.id] = _Running(pid, pidfd, None, parent)
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        while not poller.poll():
-            pass
+        wait_pidfd(pidfd)
         # Not our child, yet the kernel told us its status: better than a ghost's -1.
         code = self.events.exit_code(pid, _STATUS_TIMEOUT)
         if monitor >= 0:
@@ -296,9 +182,6 @@ class LxcDriver:
 
     def close(self) -> None:
         pass  # LXC's monitors are the containers' own; the daemon stops the containers first
-
-    def is_alive(self, id: str, pid: int) -> bool:
-        return cgroups_mod.pid_in_container(pid, id)
 
     def cleanup(self, id: str, parent: str | None = None) -> None:
         """Kill what is left of container `id` (and its LXC monitor), remove its cgroups and files."""
@@ -322,13 +205,17 @@ class LxcDriver:
         proc: subprocess.Popen | None = None
         pid, pidfd = 0, -1
         try:
-            self._write_files(command, directory, _console(command, stdio))
-            pid_r = os.open(os.path.join(directory, "pid.fifo"), os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+            containerdir.write_files(
+                command, directory, self.host, containerdir.console(command, stdio), int(START_TIMEOUT) + 30
+            )
+            pid_r = os.open(
+                os.path.join(directory, containerdir.PID_FIFO), os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC
+            )
             fds.append(pid_r)
-            go_w = os.open(os.path.join(directory, "go.fifo"), os.O_RDWR | os.O_CLOEXEC)
+            go_w = os.open(os.path.join(directory, containerdir.GO_FIFO), os.O_RDWR | os.O_CLOEXEC)
             fds.append(go_w)
             argv = [self.lxc_start, "-F", "-q", "-n", command.id, "-P", self.lxcpath]
-            argv += ["-o", os.path.join(directory, "lxc.log"), "-l", "ERROR", "--"]
+            argv += ["-o", os.path.join(directory, containerdir.LOG), "-l", "ERROR", "--"]
             proc = subprocess.Popen(
                 [*argv, *ctty.argv(command)],
                 stdin=subprocess.DEVNULL if stdio.stdin is None else stdio.stdin,
@@ -346,19 +233,12 @@ class LxcDriver:
                     on_created(pid)
             except (OSError, ContainerStartError, DockerError) as e:
                 os.write(go_w, b"stop\n")
-                if isinstance(e, ContainerStartError):
-                    raise
-                if isinstance(e, DockerError):
-                    raise ContainerStartError(str(e), 1)
-                raise ContainerStartError(f"setting up the container's network: {e}", 1)
+                raise setup_error(e, "network")
             os.write(go_w, b"go\n")
             self._wait_exec(proc, pid, directory, command.entrypoint)
         except BaseException as e:
             if pidfd >= 0:
-                try:
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                kill_pidfd(pidfd, signal.SIGKILL)
                 os.close(pidfd)
             if pid:
                 self.events.forget(pid)
@@ -396,33 +276,6 @@ class LxcDriver:
     def _dir(self, id: str) -> str:
         return os.path.join(self.lxcpath, id)
 
-    def _write_files(self, command: Command, directory: str, console: str) -> None:
-        init = prepare(command)
-        init.console = console
-        shutil.rmtree(directory, ignore_errors=True)  # left by a crash: everything is made anew
-        os.makedirs(directory, mode=0o700)
-        for name in ("pid.fifo", "go.fifo"):
-            os.mkfifo(os.path.join(directory, name), 0o600)
-        hook = os.path.join(directory, "start-host")
-        text = _HOOK.format(
-            limit=int(START_TIMEOUT) + 30,
-            pid=shlex.quote(os.path.join(directory, "pid.fifo")),
-            go=shlex.quote(os.path.join(directory, "go.fifo")),
-        )
-        atomic.write_bytes(hook, text.encode(), 0o700)
-        profile = lxcseccomp.profile_text(command)
-        seccomp_path = ""
-        if profile is not None:
-            seccomp_path = os.path.join(directory, "seccomp")
-            atomic.write_bytes(seccomp_path, profile.encode(), 0o600)
-        devices_hook = ""
-        if command.privileged:
-            devices_hook = os.path.join(directory, "autodev")
-            atomic.write_bytes(devices_hook, _DEVICES_HOOK.encode(), 0o700)
-        entries = lxcconf.generate(command, self.host, init, hook, seccomp_path, devices_hook)
-        entries = lxcconf.apply_overrides(entries, command.lxc_conf)
-        atomic.write_bytes(os.path.join(directory, "config"), lxcconf.render(entries).encode(), 0o600)
-
     def _read_pid(self, proc: subprocess.Popen, pid_r: int, directory: str, entrypoint: str) -> int:
         """PID 1's host pid from the hook, or LXC's error if lxc-start exits first."""
         procfd = os.pidfd_open(proc.pid)
@@ -445,7 +298,7 @@ class LxcDriver:
                     continue
                 if procfd in ready:
                     proc.wait()
-                    raise _start_failure(lxc_error(os.path.join(directory, "lxc.log")), entrypoint)
+                    raise containerdir.failure_from_log(directory, entrypoint)
         finally:
             os.close(procfd)
         line = buffer.split(b"\n", 1)[0].strip()
@@ -461,7 +314,7 @@ class LxcDriver:
         if self.events.execed(pid):
             return
         proc.wait()
-        raise _start_failure(lxc_error(os.path.join(directory, "lxc.log")), entrypoint)
+        raise containerdir.failure_from_log(directory, entrypoint)
 
     def _forget(self, id: str) -> None:
         with self._lock:
@@ -470,8 +323,3 @@ class LxcDriver:
                 os.close(entry.pidfd)  # under the lock: kill() never signals a reused descriptor
         if entry is not None:
             self.events.forget(entry.pid)
-
-    def _parent(self, id: str) -> str:
-        with self._lock:
-            entry = self._running.get(id)
-        return entry.parent if entry else self.cgroup_parent

@@ -30,12 +30,13 @@ import threading
 from collections.abc import Callable
 
 from lxc_docker.errors import DockerError, DriverNotSupported
-from lxc_docker.execution.base import Command, ContainerStartError, ExecProcess, Stdio
+from lxc_docker.execution.base import Command, ContainerStartError, Stdio
 from lxc_docker.execution.keptio import KeptIO
 from lxc_docker.execution.native import cgroups as cgroups_mod
 from lxc_docker.execution.native.initchannel import Lines as _Lines
 from lxc_docker.execution.native.initchannel import start_error as _start_error
 from lxc_docker.execution.native.keeperclient import KeeperClient, KeeperError
+from lxc_docker.execution.native.pid1driver import Pid1Driver, kill_pidfd, setup_error, wait_pidfd
 from lxc_docker.sysutil import syscalls
 from lxc_docker.sysutil.selfexec import init_argv
 
@@ -70,7 +71,7 @@ def _wait_exit(pidfd: int, timeout: float | None = None) -> bool:
     return bool(poller.poll(None if timeout is None else int(timeout * 1000)))
 
 
-class NativeDriver:
+class NativeDriver(Pid1Driver):
     """ExecDriver with kernel primitives (see execution/base.py for the contract of each method)."""
 
     name = "native"
@@ -106,74 +107,16 @@ class NativeDriver:
             except OSError as e:
                 log.warning("starting the keeper: %s", e)
 
-    # -- the ExecDriver interface ---------------------------------------------------------------
-
-    def run(
-        self,
-        command: Command,
-        stdio: Stdio,
-        on_start: Callable[[int], None],
-        on_created: Callable[[int], None] | None = None,
-    ) -> int:
-        pid = self.start(command, stdio, on_created)
-        try:
-            on_start(pid)
-        except BaseException:
-            self.kill(command, signal.SIGKILL)
-            self.wait(command.id)
-            raise
-        return self.wait(command.id)
-
-    def exec(
-        self,
-        command: Command,
-        process: ExecProcess,
-        stdio: Stdio,
-        on_start: Callable[[int], None],
-        on_terminal: Callable[[int], None] | None = None,
-    ) -> int:
-        from lxc_docker.execution.native import execproc
-
-        with self._lock:
-            entry = self._running.get(command.id)
-            # A duplicate, taken under the lock that wait() closes the original under.
-            pidfd = os.dup(entry.pidfd) if entry is not None else -1
-        if entry is None:
-            raise ContainerStartError(f"Container {command.id} is not running", 1)
-        return execproc.run(self.cgroups, entry.parent, command, process, stdio, pidfd, on_start, on_terminal)
-
-    def kill(self, command: Command, sig: int) -> None:
-        with self._lock:
-            entry = self._running.get(command.id)
-            if entry is None or entry.pidfd < 0:
-                return
-            try:
-                # Under the lock: wait() closes the pidfd under it too, so it is never a stale number.
-                signal.pidfd_send_signal(entry.pidfd, sig)
-            except ProcessLookupError:
-                pass
-
-    def pids(self, id: str) -> list[int]:
-        return self.cgroups.procs(self._parent(id), id)
+    # -- the ExecDriver interface (run, exec, kill, pids and is_alive are Pid1Driver's) ----------
 
     def adopt(self, command: Command, pid: int) -> int | None:
         parent = command.cgroup_parent or self.cgroup_parent
-        try:
-            pidfd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            self.cleanup(command.id, parent)
-            return None
-        # Checked after opening the pidfd: from here on `pid` cannot be recycled under us.
-        if not cgroups_mod.pid_in_container(pid, command.id):
-            os.close(pidfd)
-            self.cleanup(command.id, parent)
+        pidfd = self._open_adopted(command, pid, parent)
+        if pidfd < 0:
             return None
         with self._lock:
             self._running[command.id] = _Running(pid, pidfd, parent)
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        while not poller.poll():
-            pass
+        wait_pidfd(pidfd)
         code = None
         try:
             # Our own child only if this process started it (or inherited it as subreaper).
@@ -183,9 +126,6 @@ class NativeDriver:
         self._forget(command.id)
         self.cleanup(command.id, parent)
         return code
-
-    def is_alive(self, id: str, pid: int) -> bool:
-        return cgroups_mod.pid_in_container(pid, id)
 
     def cleanup(self, id: str, parent: str | None = None) -> None:
         """Remove the cgroups of container `id`, killing anything still in them."""
@@ -267,11 +207,7 @@ class NativeDriver:
                 failure = lines.ready()
                 if failure:
                     raise _start_error(failure)
-                if isinstance(e, ContainerStartError):
-                    raise
-                if isinstance(e, DockerError):
-                    raise ContainerStartError(str(e), 1)
-                raise ContainerStartError(f"setting up the container's cgroups or network: {e}", 1)
+                raise setup_error(e, "cgroups or network")
             try:
                 ours.sendall(b"go\n")
             except OSError:
@@ -281,10 +217,7 @@ class NativeDriver:
                 raise _start_error(line)
         except BaseException as e:
             if pidfd >= 0:
-                try:
-                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                kill_pidfd(pidfd, signal.SIGKILL)
                 _wait_exit(pidfd, START_TIMEOUT)
                 if held:
                     self._release(command.id)
@@ -411,11 +344,6 @@ class NativeDriver:
             entry = self._running.pop(id, None)
             if entry is not None and entry.pidfd >= 0:
                 os.close(entry.pidfd)
-
-    def _parent(self, id: str) -> str:
-        with self._lock:
-            entry = self._running.get(id)
-        return entry.parent if entry else self.cgroup_parent
 
     @staticmethod
     def _move_interface(interface: str, pid: int) -> None:
