@@ -401,7 +401,15 @@ class ContainerService:
             outcome["error"] = DockerError(f"Cannot start container {c.id[:12]}: {e}")
             ready.set()
             return
+        self._exited(c, code)
+
+    def _exited(self, c: Container, code: int, after_restore: bool = False) -> None:
+        """What follows the exit of a container's PID 1 (its run, or a resumed one's wait): its
+        output ends, the run's holds are released, the exit is recorded, `die` is published.
+        `after_restore`: the release waits until the daemon's restore is over (see restore())."""
         c.streams.finished()
+        if after_restore:
+            self.restored.wait()
         self._release(c)
         with c.lock:
             c.state.set_stopped(code)
@@ -601,22 +609,7 @@ class ContainerService:
             log.warning("taking back the output of %s: %s", c.id[:12], e)
 
         def watch() -> None:  # as _monitor does after the exec driver's run()
-            code = self.exec.wait(c.id)
-            c.streams.finished()
-            self.restored.wait()
-            self._release(c)
-            with c.lock:
-                c.state.set_stopped(code)
-                if self.stopping and self.restart_policy:
-                    # Stopped by the daemon's own shutdown: the next daemon starts it again.
-                    doc = c.to_json()
-                    doc["State"]["Running"] = True
-                    atomic.write_json(c.file("config.json"), doc)
-                else:
-                    c.save()
-            self.events.publish(
-                "die", c.id, from_=c.config.get("Image", ""), exitCode=str(code), name=c.name.lstrip("/")
-            )
+            self._exited(c, self.exec.wait(c.id), after_restore=True)
 
         threading.Thread(target=watch, name=f"monitor-{c.id[:12]}", daemon=True).start()
         return True
