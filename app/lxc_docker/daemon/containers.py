@@ -26,6 +26,7 @@ from ..storage.base import StorageDriver
 from ..sysutil import atomic
 from ..sysutil.journal import Journal
 from .container import DEFAULT_PATH, Container
+from .containerrestore import ContainerRestore
 from .events import EventBus
 from .names import NameRegistry, validate
 from .streams import Streams
@@ -112,7 +113,10 @@ def parse_signal(value: str | int | None) -> int:
     raise InvalidParameter(f"Invalid signal: {value}")
 
 
-class ContainerService:
+class ContainerService(ContainerRestore):
+    """The containers of one daemon: create, start (one monitor thread per run), stop, kill,
+    restart, wait, remove; restore at start-up is ContainerRestore's (containerrestore.py)."""
+
     def __init__(
         self,
         root: str,
@@ -549,93 +553,6 @@ class ContainerService:
         self.events.publish("destroy", c.id, from_=c.config.get("Image", ""), name=c.name.lstrip("/"))
 
     # -- daemon start and stop -----------------------------------------------------------------------
-
-    def restore(self) -> list[Container]:
-        """Load every container; return those to start again (they ran when the daemon stopped).
-
-        Containers taken back (`_resume`, `_adopt`) may turn out dead at once; their release waits
-        for `restored` (set by the daemon once networking holds their ports again), or it would
-        race the restore of their port rules and leave those behind."""
-        self.restored.clear()
-        base = os.path.join(self.root, "containers")
-        to_start = []
-        for name in sorted(os.listdir(base)):
-            path = os.path.join(base, name)
-            if atomic.is_temp_name(name):
-                shutil.rmtree(path, ignore_errors=True)
-                continue
-            try:
-                c = Container.load(self.root, name)
-            except (OSError, ValueError) as e:
-                log.warning("skipping unreadable container %s: %s", name, e)
-                continue
-            if not self.driver.exists(c.id):
-                log.warning("container %s lost its layer; it cannot run again", c.id)
-            c.streams = Streams(c.log_path, c.tty)
-            try:
-                self.names.reserve(c.name, c.id)
-            except Conflict:
-                c.name = self.names.generate(c.id)
-            with self._lock:
-                self._containers[c.id] = c
-            if c.state.running:
-                if c.state.pid and self._resume(c):
-                    pass  # kept whole by the exec driver while the daemon was down: live restore
-                elif c.state.pid and self.exec.is_alive(c.id, c.state.pid):
-                    self._adopt(c)
-                else:
-                    self.exec.cleanup(c.id)
-                    code = c.state.exit_code
-                    c.state.set_stopped(code)
-                    c.save()
-                    if self.restart_policy:
-                        to_start.append(c)
-        self.exec.resumed()
-        return to_start
-
-    def _resume(self, c: Container) -> bool:
-        """Take back a container the exec driver kept (its stdio too); False if it was not kept."""
-        command = Command(
-            id=c.id, rootfs="", entrypoint=c.path, args=c.args, env=[], cgroup_parent=self.cgroup_parent
-        )
-        kept = self.exec.resume(command, c.state.pid)
-        if kept is None:
-            return False
-        self.driver.get(c.id)
-        c.command = command
-        try:
-            c.streams.resume(kept, bool(c.config.get("OpenStdin")))
-        except (OSError, ValueError) as e:  # it runs on, without its output
-            log.warning("taking back the output of %s: %s", c.id[:12], e)
-
-        def watch() -> None:  # as _monitor does after the exec driver's run()
-            self._exited(c, self.exec.wait(c.id), after_restore=True)
-
-        threading.Thread(target=watch, name=f"monitor-{c.id[:12]}", daemon=True).start()
-        return True
-
-    def _adopt(self, c: Container) -> None:
-        # Its stdio went with the old daemon: Docker 0.9 calls such a container a ghost.
-        c.state.ghost = True
-        self.driver.get(c.id)
-        c.command = Command(
-            id=c.id,
-            rootfs="",
-            entrypoint=c.path,
-            args=c.args,
-            env=[],
-            cgroup_parent=self.cgroup_parent,
-        )
-
-        def watch() -> None:
-            code = self.exec.adopt(c.command, c.state.pid)
-            self.restored.wait()
-            self._release(c)
-            c.state.set_stopped(-1 if code is None else code)
-            c.save()
-            self.events.publish("die", c.id, from_=c.config.get("Image", ""))
-
-        threading.Thread(target=watch, name=f"adopt-{c.id[:12]}", daemon=True).start()
 
     def shutdown(self, timeout: int = 10) -> None:
         self.stopping = True
