@@ -16,7 +16,7 @@ image imported:
   /proc/PID/smaps_rollup, which shares a binary's pages among the processes mapping it). The
   containers' own processes (`sleep`) are the same on every engine and are not counted.
 
-dockerd runs as bench_startup.py starts it (--iptables=false, its own --data-root and --exec-root).
+dockerd runs as common.dockerd_argv starts it (--iptables=false, its own --data-root and --exec-root).
 """
 
 from __future__ import annotations
@@ -24,17 +24,13 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_startup import DEBIAN_CLI, DOCKERD, Bridge, Engine, clean_env, interleaved, report, sh  # noqa: E402, I001
-from common import REPO, docker_entry  # noqa: E402, I001
-from lib.busybox import write_rootfs_tar  # noqa: E402, I001
+from common import REPO, Engine, Rig, clean_env, docker_entry, interleaved, is_root, print_header, report, sh  # noqa: E402
 
 DRIVERS = (
     ("native", []),
@@ -85,66 +81,33 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=10, help="runs of each `run --rm` (default 10)")
     ap.add_argument("--parallel", type=int, default=20, help="containers started at once (default 20)")
     opts = ap.parse_args()
-    if os.geteuid() != 0:
-        print("bench_drivers.py starts daemons: run it as root", file=sys.stderr)
+    if not is_root("bench_drivers.py"):
         return 1
-    print(f"command: sudo python3 bench/bench_drivers.py --runs {opts.runs} --parallel {opts.parallel}")
-    print(f"machine: {os.cpu_count()} cores, Linux {os.uname().release}, load {os.getloadavg()[0]:.2f}")
-    work = tempfile.mkdtemp(prefix="bench-drivers-", dir="/var/tmp")
-    bridges: list[Bridge] = []
-    engines: list[Engine] = []
+    print_header(f"sudo python3 bench/bench_drivers.py --runs {opts.runs} --parallel {opts.parallel}")
+    rig = Rig("bench-drivers-")
     try:
         env = clean_env(PYTHONPATH=os.path.join(REPO, "app"))
         entry = docker_entry()
         for index, (name, args) in enumerate(DRIVERS):
-            bridge = Bridge(f"lbd{os.getpid() % 10000}{index}")
-            bridges.append(bridge)
-            base = os.path.join(work, name)
-            os.makedirs(base)
-            sock = "unix://" + os.path.join(base, "docker.sock")
-            root, pidfile = os.path.join(base, "root"), os.path.join(base, "pid")
-            argv = [*entry, "-d", "-H", sock, "-g", root, "-p", pidfile, "-b", bridge.name, *args]
-            engine = Engine(f"lxc-docker -e {name}", base, argv, env, [*entry, "-H", sock])
-            engines.append(engine)
+            bridge = f"lbd{os.getpid() % 10000}{index}"
+            engine = rig.ours(name, f"lxc-docker -e {name}", entry, bridge, env, *args)
             info = sh(*engine.client, "info", env=env, text=True).stdout
             driver = next((line for line in info.splitlines() if "Execution Driver" in line), "").strip()
-            print(f"{engine.name} ({driver}): {shlex.join(argv)}")
-        if os.access(DOCKERD, os.X_OK):
-            bridge = Bridge(f"lbd{os.getpid() % 10000}d")
-            bridges.append(bridge)
-            base = os.path.join(work, "docker20")
-            os.makedirs(base)
-            sock = "unix://" + os.path.join(base, "docker.sock")
-            argv = [DOCKERD, "--data-root", os.path.join(base, "root"),
-                    "--exec-root", os.path.join(base, "exec"), "-H", sock,
-                    "--pidfile", os.path.join(base, "docker.pid"), f"--bridge={bridge.name}",
-                    "--iptables=false", "--ip-forward=false", "--ip-masq=false"]  # fmt: skip
-            engines.append(
-                Engine(
-                    "Docker 20.10 (runc via containerd)", base, argv, clean_env(), [DEBIAN_CLI, "-H", sock]
-                )
-            )
-            print(f"Docker 20.10: {shlex.join(argv)}")
-        else:
-            print(f"no {DOCKERD} (apt-get install docker.io): Docker 20.10's figures are left out")
+            print(f"{engine.name} ({driver}): {shlex.join(engine.cmd)}")
+        rig.docker20("Docker 20.10 (runc via containerd)", f"lbd{os.getpid() % 10000}d")
 
-        tar = write_rootfs_tar(os.path.join(work, "busybox.tar"))
-        runs: dict[str, tuple[list[str], dict[str, str]]] = {}
-        for engine in engines:
-            with open(tar, "rb") as f:
-                sh(*engine.client, "import", "-", "busybox", stdin=f, env=engine.env)
-            out = sh(*engine.client, "run", "--rm", "busybox", "ip", "-4", "addr", "show", "eth0",
-                     env=engine.env, text=True).stdout  # fmt: skip
-            if "inet " not in out:
-                raise RuntimeError(f"{engine.name}: the container has no network:\n{out}")
-            runs[engine.name] = ([*engine.client, "run", "--rm", "busybox", "true"], engine.env)
+        rig.import_busybox(check_network=True)
+        runs = {
+            engine.name: ([*engine.client, "run", "--rm", "busybox", "true"], engine.env)
+            for engine in rig.engines
+        }
         report(
             f"`run --rm busybox true` with networking, {opts.runs} runs each, median (min-max):",
             interleaved(runs, opts.runs),
         )
 
         print(f"{opts.parallel} parallel `run -d busybox sleep 1000`, and the engine's memory per container:")
-        for engine in engines:
+        for engine in rig.engines:
             before = engine_memory(engine.base)
             elapsed, ids = parallel_run(engine, opts.parallel)
             during = engine_memory(engine.base)
@@ -160,11 +123,7 @@ def main() -> int:
             )
         return 0
     finally:
-        for engine in reversed(engines):
-            engine.stop()
-        for bridge in bridges:
-            bridge.remove()
-        shutil.rmtree(work, ignore_errors=True)
+        rig.close()
 
 
 if __name__ == "__main__":

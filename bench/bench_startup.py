@@ -25,101 +25,29 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import shutil
-import signal
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests"))
-
-from lib.busybox import write_rootfs_tar  # noqa: E402
+from common import (
+    DEBIAN_CLI,
+    GO_CLI_28,
+    REPO,
+    Rig,
+    clean_env,
+    interleaved,
+    is_root,
+    print_header,
+    report,
+    sh,
+    timed,
+)
 
 PYTHON = "/usr/bin/python3"
-GO_CLI_28 = "/usr/local/bin/docker"
-DEBIAN_CLI = "/usr/bin/docker"
-DOCKERD = "/usr/sbin/dockerd"
 
 
 def version() -> str:
     with open(os.path.join(REPO, "app", "lxc_docker", "__init__.py")) as f:
         return f.read().split('__version__ = "', 1)[1].split('"', 1)[0]
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "DOCKER_"))}
-    env.update(extra)
-    return env
-
-
-def sh(*argv: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, check=True, capture_output=True, **kw)
-
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
-
-
-def wait_for(argv: list[str], env: dict[str, str], proc: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + 60
-    while subprocess.run(argv, env=env, capture_output=True).returncode != 0:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not start")
-        time.sleep(0.05)
-
-
-class Bridge:
-    """A bridge of the benchmark's own on a free private /24."""
-
-    def __init__(self, name: str) -> None:
-        routes = sh("ip", "-4", "route", text=True).stdout
-        net = next(
-            f"10.{a}.{b}" for a in range(230, 250) for b in range(1, 250) if f"10.{a}.{b}." not in routes
-        )
-        self.name = name
-        sh("ip", "link", "add", name, "type", "bridge")
-        sh("ip", "addr", "add", f"{net}.1/24", "dev", name)
-        sh("ip", "link", "set", name, "up")
-
-    def remove(self) -> None:
-        subprocess.run(["ip", "link", "del", self.name], capture_output=True)
-        chain = f"DOCKER-{self.name}"[:28]
-        for table in ("nat", "filter"):
-            subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
-            subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)
-
-
-class Engine:
-    """A daemon started here with its own root, socket and pidfile; stopped and removed by stop()."""
-
-    def __init__(self, name: str, base: str, argv: list[str], env: dict[str, str], client: list[str]) -> None:
-        self.name, self.base, self.env = name, base, env
-        self.client = client
-        self.log = open(os.path.join(base, "daemon.log"), "wb")
-        self.cmd = argv
-        self.proc = subprocess.Popen(
-            argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        wait_for([*client, "version"], env, self.proc, name)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-        with open("/proc/self/mounts") as f:
-            mounts = [line.split()[1] for line in f]
-        for mnt in sorted((m for m in mounts if m.startswith(self.base + "/")), reverse=True):
-            subprocess.run(["umount", "-l", mnt], capture_output=True)
 
 
 def pip_launcher(work: str) -> str | None:
@@ -142,34 +70,13 @@ def pip_launcher(work: str) -> str | None:
     return os.path.join(venv, "bin", "docker")
 
 
-def report(title: str, samples: dict[str, list[float]], base: str | None = None) -> None:
-    print(title)
-    floor = statistics.median(samples[base]) if base else None
-    for label, values in samples.items():
-        ms = sorted(v * 1000 for v in values)
-        med = statistics.median(ms)
-        ratio = f"  {med / (floor * 1000):.2f}x" if floor else ""
-        print(f"  {med:7.1f} ms  ({ms[0]:.1f}-{ms[-1]:.1f}){ratio}  {label}")
-
-
-def interleaved(cmds: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict[str, list[float]]:
-    for argv, env in cmds.values():  # page cache, and shiv's extraction for the daemon, once
-        timed(argv, env)
-    samples: dict[str, list[float]] = {label: [] for label in cmds}
-    for _ in range(runs):
-        for label, (argv, env) in cmds.items():
-            samples[label].append(timed(argv, env))
-    return samples
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=40, help="runs of each `docker version` (default 40)")
     ap.add_argument("--run-runs", type=int, default=10, help="runs of each `run --rm` (default 10)")
     ap.add_argument("--build", action="store_true", help="run packaging/build.sh artifacts first")
     opts = ap.parse_args()
-    if os.geteuid() != 0:
-        print("bench_startup.py starts daemons: run it as root", file=sys.stderr)
+    if not is_root("bench_startup.py"):
         return 1
     if opts.build:
         subprocess.run([os.path.join(REPO, "packaging", "build.sh"), "artifacts"], check=True)
@@ -179,74 +86,20 @@ def main() -> int:
     if not os.access(zipapp, os.X_OK):
         print(f"no {zipapp}: run packaging/build.sh artifacts (or pass --build)", file=sys.stderr)
         return 1
-    print(f"command: sudo python3 bench/bench_startup.py --runs {opts.runs} --run-runs {opts.run_runs}")
-    print(f"machine: {os.cpu_count()} cores, Linux {os.uname().release}, load {os.getloadavg()[0]:.2f}")
-    work = tempfile.mkdtemp(prefix="bench-startup-", dir="/var/tmp")
-    bridges: list[Bridge] = []
-    engines: list[Engine] = []
+    print_header(f"sudo python3 bench/bench_startup.py --runs {opts.runs} --run-runs {opts.run_runs}")
+    rig = Rig("bench-startup-")
     try:
         # Scratch caches: shiv's extraction (the daemon's) and the one-file program's unpacked folder,
         # which as root would otherwise go to /var/lib/lxc-docker.
-        ours_env = clean_env(SHIV_ROOT=os.path.join(work, "shiv"), LXC_DOCKER_CACHE=os.path.join(work, "bin"))
-        ours_bridge = Bridge(f"lbs{os.getpid() % 100000}a")
-        bridges.append(ours_bridge)
-        ours_base = os.path.join(work, "lxc-docker")
-        os.makedirs(ours_base)
-        sock = os.path.join(ours_base, "docker.sock")
-        ours = Engine(
-            f"lxc-docker {v} (zipapp -d)",
-            ours_base,
-            [
-                zipapp,
-                "-d",
-                "-H",
-                "unix://" + sock,
-                "-g",
-                os.path.join(ours_base, "root"),
-                "-p",
-                os.path.join(ours_base, "docker.pid"),
-                "-b",
-                ours_bridge.name,
-            ],
-            ours_env,
-            [zipapp, "-H", "unix://" + sock],
+        ours_env = clean_env(
+            SHIV_ROOT=os.path.join(rig.work, "shiv"), LXC_DOCKER_CACHE=os.path.join(rig.work, "bin")
         )
-        engines.append(ours)
+        pid = os.getpid() % 100000
+        ours = rig.ours("lxc-docker", f"lxc-docker {v} (zipapp -d)", [zipapp], f"lbs{pid}a", ours_env)
         print(f"lxc-docker daemon: {shlex.join(ours.cmd)}")
-        docker20 = None
-        if os.access(DOCKERD, os.X_OK):
-            dk_bridge = Bridge(f"lbs{os.getpid() % 100000}b")
-            bridges.append(dk_bridge)
-            dk_base = os.path.join(work, "docker20")
-            os.makedirs(dk_base)
-            dk_sock = "unix://" + os.path.join(dk_base, "docker.sock")
-            docker20 = Engine(
-                "Docker 20.10 (Debian docker.io)",
-                dk_base,
-                [
-                    DOCKERD,
-                    "--data-root",
-                    os.path.join(dk_base, "root"),
-                    "--exec-root",
-                    os.path.join(dk_base, "exec"),
-                    "-H",
-                    dk_sock,
-                    "--pidfile",
-                    os.path.join(dk_base, "docker.pid"),
-                    f"--bridge={dk_bridge.name}",
-                    "--iptables=false",
-                    "--ip-forward=false",
-                    "--ip-masq=false",
-                ],
-                clean_env(),
-                [DEBIAN_CLI, "-H", dk_sock],
-            )
-            engines.append(docker20)
-            print(f"Docker 20.10 daemon: {shlex.join(docker20.cmd)}")
-        else:
-            print(f"no {DOCKERD} (apt-get install docker.io): Docker 20.10's figures are left out")
+        docker20 = rig.docker20("Docker 20.10 (Debian docker.io)", f"lbs{pid}b")
 
-        host = ["-H", "unix://" + sock]
+        host = ours.client[1:]
         cmds: dict[str, tuple[list[str], dict[str, str]]] = {
             f"{PYTHON} -c pass": ([PYTHON, "-c", "pass"], clean_env()),
             f"{PYTHON} -I -S -c pass": ([PYTHON, "-I", "-S", "-c", "pass"], clean_env()),
@@ -259,7 +112,7 @@ def main() -> int:
                 [binary, *host, "version"],
                 ours_env,
             )
-        launcher = pip_launcher(work)
+        launcher = pip_launcher(rig.work)
         if launcher:
             cmds[f"pip launcher: {launcher} {' '.join(host)} version"] = (
                 [launcher, *host, "version"],
@@ -284,28 +137,10 @@ def main() -> int:
             f"{PYTHON} -c pass",
         )
 
-        tar = write_rootfs_tar(os.path.join(work, "busybox.tar"))
+        rig.import_busybox(check_network=True)
         runs: dict[str, tuple[list[str], dict[str, str]]] = {}
-        for engine in engines:
-            with open(tar, "rb") as f:
-                sh(*engine.client, "import", "-", "busybox", stdin=f, env=engine.env)
+        for engine in rig.engines:
             argv = [*engine.client, "run", "--rm", "busybox", "true"]
-            # The container's network is there: its eth0 has an address on the engine's bridge.
-            out = sh(
-                *engine.client,
-                "run",
-                "--rm",
-                "busybox",
-                "ip",
-                "-4",
-                "addr",
-                "show",
-                "eth0",
-                env=engine.env,
-                text=True,
-            ).stdout
-            if "inet " not in out:
-                raise RuntimeError(f"{engine.name}: the container has no network:\n{out}")
             runs[f"{engine.name}: {shlex.join(argv)}"] = (argv, engine.env)
         report(
             f"`run --rm busybox true` with networking, {opts.run_runs} runs each, median (min-max):",
@@ -313,11 +148,7 @@ def main() -> int:
         )
         return 0
     finally:
-        for engine in reversed(engines):
-            engine.stop()
-        for bridge in bridges:
-            bridge.remove()
-        shutil.rmtree(work, ignore_errors=True)
+        rig.close()
 
 
 if __name__ == "__main__":

@@ -25,8 +25,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_startup import DEBIAN_CLI, DOCKERD, Bridge, Engine, clean_env  # noqa: E402
-from common import docker_entry  # noqa: E402
+from common import DEBIAN_CLI, DOCKERD, Bridge, Engine, clean_env, docker_entry  # noqa: E402
 
 from lib.busybox import write_rootfs_tar  # noqa: E402
 
