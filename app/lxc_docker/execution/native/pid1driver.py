@@ -6,6 +6,7 @@ the native init's `init exec` (execproc.py). `Pid1Driver` gives them `run` (star
 
 from __future__ import annotations
 
+import abc
 import os
 import select
 import signal
@@ -54,7 +55,7 @@ def setup_error(e: BaseException, what: str) -> ContainerStartError:
     return ContainerStartError(f"setting up the container's {what}: {e}", 1)
 
 
-class Pid1Driver:
+class Pid1Driver(abc.ABC):
     """Base of a driver whose running containers are `self._running[id]` (a Pid1Entry), guarded by
     `self._lock`. Subclasses provide start, wait and cleanup as ExecDriver describes them."""
 
@@ -63,14 +64,17 @@ class Pid1Driver:
     _lock: threading.Lock
     _running: dict[str, Pid1Entry]
 
+    @abc.abstractmethod
     def start(self, command: Command, stdio: Stdio, on_created: Callable[[int], None] | None = None) -> int:
-        raise NotImplementedError
+        """Start the container; PID 1's host pid once its command runs (the first half of run)."""
 
+    @abc.abstractmethod
     def wait(self, id: str) -> int:
-        raise NotImplementedError
+        """Block until the PID 1 of a started container exits; its exit code (the second half)."""
 
+    @abc.abstractmethod
     def cleanup(self, id: str, parent: str | None = None) -> None:
-        raise NotImplementedError
+        """Kill what is left of container `id` and remove its cgroups (and the driver's files)."""
 
     def run(
         self,
