@@ -9,6 +9,7 @@ import pytest
 
 from lib.bridge import own_bridge
 from lib.busybox import write_rootfs_tar
+from lib.clients import real_cli, sdk  # noqa: F401 (fixtures: the docker CLI 28, the docker SDK)
 from lib.daemon import Daemon
 
 if os.geteuid() != 0:

@@ -3,59 +3,21 @@ the `POST /images/load` stream, stream headers sent at once; 1.9 requests keep t
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import shutil
 import socket
-import subprocess
-import tarfile
 import time
 
 import pytest
 
-from lib.require import require, require_module
+from lib.tarballs import tar_of
 from lib.unixhttp import request
-
-DOCKER_CLI = "/usr/local/bin/docker"
-
-
-@pytest.fixture
-def real_cli(daemon):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-
-    def run(*args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        env.update({"DOCKER_HOST": daemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-        result = subprocess.run([DOCKER_CLI, *args], input=input, capture_output=True, env=env, timeout=120)
-        if check:
-            assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return result
-
-    return run
-
-
-@pytest.fixture
-def sdk(daemon):
-    docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
-    client = docker.DockerClient(base_url=daemon.host, version="auto", timeout=60)
-    yield client
-    client.close()
 
 
 def get(daemon, path: str):
     status, _, body = request(daemon.sock, "GET", path)
     assert status == 200, body
     return json.loads(body)
-
-
-def one_file_tar(name: str, data: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def test_image_ids_by_version(daemon, sdk):
@@ -85,7 +47,7 @@ def test_image_ids_by_version(daemon, sdk):
 
 
 def test_docker_cli_28_sees_sha256_ids_and_deletes_by_them(daemon, real_cli):
-    bare = real_cli("import", "-", "shapes/one:v1", input=one_file_tar("f", b"1\n")).stdout.decode().strip()
+    bare = real_cli("import", "-", "shapes/one:v1", input=tar_of({"f": b"1\n"})).stdout.decode().strip()
     assert bare.startswith("sha256:")
     assert (
         real_cli("image", "inspect", "--format", "{{.Id}}", "shapes/one:v1").stdout.decode().strip() == bare
@@ -129,7 +91,7 @@ def test_mounts_in_the_1_24_shape(daemon, real_cli, tmp_path):
 
 def test_load_is_a_json_stream_from_1_23(daemon, sdk):
     docker = pytest.importorskip("docker")
-    image_id = daemon.out("import", "-", input=one_file_tar("g", b"2\n")).strip()
+    image_id = daemon.out("import", "-", input=tar_of({"g": b"2\n"})).strip()
     status, _, saved = request(daemon.sock, "GET", f"/v1.24/images/get?names={image_id}")
     assert status == 200
     daemon.out("rmi", image_id)

@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import shutil
-import subprocess
-import tarfile
 
 import pytest
 
-from lib.require import require, require_module
-
-DOCKER_CLI = "/usr/local/bin/docker"
-
-
-def small_tar(name: str, data: bytes) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(name)
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-@pytest.fixture
-def real_cli(daemon):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-
-    def run(*args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        env.update({"DOCKER_HOST": daemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-        result = subprocess.run([DOCKER_CLI, *args], input=input, capture_output=True, env=env, timeout=120)
-        if check:
-            assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return result
-
-    return run
+from lib.require import require_module
+from lib.tarballs import tar_of
 
 
 def test_docker_cli_version_and_info(real_cli):
@@ -50,7 +21,7 @@ def test_docker_cli_version_and_info(real_cli):
 
 def test_docker_cli_image_lifecycle(real_cli, tmp_path):
     image_id = (
-        real_cli("import", "-", "cli28/one:v1", input=small_tar("f.txt", b"cli28\n")).stdout.decode().strip()
+        real_cli("import", "-", "cli28/one:v1", input=tar_of({"f.txt": b"cli28\n"})).stdout.decode().strip()
     )
     assert image_id.removeprefix("sha256:")[:12]
     listing = real_cli("images").stdout.decode()

@@ -4,40 +4,9 @@ docker CLI 28 and the docker SDK for Python 7, as Docker 1.12 (API 1.24) answers
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
 
-import pytest
-
-from lib.require import require, require_module
 from lib.unixhttp import request
-
-DOCKER_CLI = "/usr/local/bin/docker"
-
-
-@pytest.fixture
-def real_cli(daemon):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        env.update({"DOCKER_HOST": daemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-        result = subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120)
-        if check:
-            assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return result
-
-    return run
-
-
-@pytest.fixture
-def sdk(daemon):
-    docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
-    client = docker.DockerClient(base_url=daemon.host, version="auto", timeout=60)
-    yield client
-    client.close()
 
 
 def ids(text: str) -> list[str]:

@@ -17,10 +17,8 @@ import pytest
 
 from lib.daemon import docker_cmd, our_env
 from lib.poll import wait_for
-from lib.require import require, require_module
 from lib.unixhttp import api, request
 
-DOCKER_CLI = "/usr/local/bin/docker"
 INVALID = 'includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed'
 
 
@@ -49,29 +47,6 @@ def volume_events(daemon, since: int, name: str) -> list[tuple[str, str]]:
 
 def cid_of(daemon, name: str) -> str:
     return daemon.out("inspect", "-f", "{{.ID}}", name).strip()
-
-
-@pytest.fixture
-def real_cli(daemon):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        env.update({"DOCKER_HOST": daemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-        result = subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120)
-        if check:
-            assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return result
-
-    return run
-
-
-@pytest.fixture
-def sdk(daemon):
-    docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
-    client = docker.DockerClient(base_url=daemon.host, version="auto", timeout=60)
-    yield client
-    client.close()
 
 
 @pytest.fixture
