@@ -9,7 +9,7 @@ from lxc_docker.cli.commands.stats import bytes_size, cpu_percent, row
 from lxc_docker.daemon.container import Container
 from lxc_docker.daemon.health import probe_args
 from lxc_docker.daemon.names import NameRegistry
-from lxc_docker.daemon.restartpolicy import should_restart, start_at_daemon_start
+from lxc_docker.daemon.restartrules import should_restart, start_at_daemon_start
 from lxc_docker.errors import Conflict
 from lxc_docker.runconfig.restart import (
     PolicyError,

@@ -29,6 +29,7 @@ from .containerstore import ContainerStore
 from .containerstore import memory_limit_supported as memory_limit_supported  # daemon.py's `info`
 from .events import EventBus
 from .names import NameRegistry
+from .restartrules import should_restart
 from .runcommand import run_command
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,10 @@ class ContainerService(ContainerStore, ContainerRestore):
         self._release(c)
         with c.lock:
             c.state.set_stopped(code)
+            if not self.stopping and should_restart(c, code):
+                # Restarting from this instant, as Docker's monitor marks it: a plain `rm` in the
+                # moment before the restart manager handles `die` is refused, not obeyed.
+                c.state.restarting = True
             if self.stopping and self.restart_policy:
                 # Stopped by the daemon's own shutdown: recorded as running so the next daemon restarts it.
                 doc = c.to_json()

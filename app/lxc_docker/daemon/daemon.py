@@ -26,7 +26,8 @@ from .images import ImageService
 from .namedvolumes import wire as wire_named_volumes
 from .networking import ContainerNetworking
 from .recovery import Store, recover
-from .restartpolicy import RestartManager, start_at_daemon_start
+from .restartpolicy import RestartManager
+from .restartrules import start_at_daemon_start
 from .stats import StatsService
 from .usernetworks import NetworkService
 from .verbs import ContainerVerbs

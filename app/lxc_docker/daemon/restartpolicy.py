@@ -12,43 +12,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from .. import timeutil
 from ..errors import DockerError
 from .container import Container
 from .containers import ContainerService
+from .restartrules import should_restart
 
 log = logging.getLogger(__name__)
 
 FIRST_DELAY = 0.1
 MAX_DELAY = 60.0
 RESET_AFTER = 10.0
-
-
-def policy_of(c: Container) -> tuple[str, int]:
-    policy: Any = c.host_config.get("RestartPolicy") or {}
-    if not isinstance(policy, dict):
-        return "no", 0
-    return (policy.get("Name") or "no"), int(policy.get("MaximumRetryCount") or 0)
-
-
-def should_restart(c: Container, exit_code: int) -> bool:
-    """Whether the policy starts `c` again after it exited with `exit_code` on its own."""
-    if c.state.manually_stopped:
-        return False
-    name, maximum = policy_of(c)
-    if name in ("always", "unless-stopped"):
-        return True
-    if name == "on-failure":
-        return exit_code != 0 and (maximum == 0 or c.state.restart_count < maximum)
-    return False
-
-
-def start_at_daemon_start(c: Container) -> bool:
-    """Whether a container that is not running when the daemon starts is started by its policy."""
-    name, _ = policy_of(c)
-    return name == "always" or (name == "unless-stopped" and not c.state.manually_stopped)
 
 
 class RestartManager:
@@ -84,6 +59,10 @@ class RestartManager:
     def _exited(self, c: Container, code: int) -> None:
         if self.containers.stopping or c.state.running or not should_restart(c, code):
             self._delays.pop(c.id, None)
+            with c.lock:
+                if c.state.restarting and not c.state.running:  # marked at the exit, now not restarted
+                    c.state.restarting = False
+                    c.save()
             return
         ran = 0.0
         if not c.state.started_at.startswith("0001-") and not c.state.finished_at.startswith("0001-"):
