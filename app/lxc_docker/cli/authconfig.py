@@ -65,10 +65,14 @@ def key_for(server: str, entries: dict[str, Any]) -> str | None:
 
 
 def decode_entry(entry: dict[str, Any]) -> tuple[str, str]:
+    """(user, password) of an entry: its `auth` (base64 `user:password`), or the `username` and
+    `password` fields that later Docker's AuthConfig also reads."""
     try:
         user, _, password = base64.b64decode(str(entry.get("auth") or "")).decode().partition(":")
-    except (ValueError, binascii.Error):
-        return "", ""
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        user, password = "", ""
+    if not user and isinstance(entry.get("username"), str):
+        user, password = entry["username"], str(entry.get("password") or "")
     return user, password
 
 
@@ -80,14 +84,25 @@ def save_entry(server: str, username: str, password: str, email: str) -> None:
 
 
 def remove_entry(server: str) -> bool:
+    """Forget `server` in `~/.dockercfg` and in `~/.docker/config.json`'s `auths` (other keys of that
+    file, such as `credsStore` or `HttpHeaders`, stay). True if either held it."""
+    removed = False
     path = dockercfg_path()
     doc = _read(path)
     key = key_for(server, doc)
-    if key is None:
-        return False
-    del doc[key]
-    _write(path, doc)
-    return True
+    if key is not None:
+        del doc[key]
+        _write(path, doc)
+        removed = True
+    path = config_json_path()
+    doc = _read(path)
+    auths = doc.get("auths")
+    key = key_for(server, auths) if isinstance(auths, dict) else None
+    if isinstance(auths, dict) and key is not None:
+        del auths[key]
+        _write(path, doc)
+        removed = True
+    return removed
 
 
 def _write(path: str, doc: dict[str, Any]) -> None:

@@ -49,7 +49,9 @@ class Daemon:
             self.events = EventBus()
             self.images = ImageService(self.graph, self.tags, self.events)
             # Registry pull/push/login (issue 10); the builder's FROM finds `pull_image` here.
-            self.distribution = DistributionService(config.root, self.graph, self.tags, self.events)
+            self.distribution = DistributionService(
+                config.root, self.graph, self.tags, self.events, insecure=config.insecure_registries
+            )
             self.pull_image = self.distribution.pull_text
             self._clean_tmp()
             self.cgroup_parent = "docker"

@@ -36,7 +36,12 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 class DistributionService:
-    def __init__(self, root: str, graph: Graph, tags: TagStore, events: EventBus) -> None:
+    def __init__(
+        self, root: str, graph: Graph, tags: TagStore, events: EventBus, insecure: list[str] | None = None
+    ) -> None:
+        from ..registry import insecure as insecure_registries
+
+        insecure_registries.configure(insecure or [])
         self.graph = graph
         self.tags = tags
         self.events = events
@@ -146,11 +151,29 @@ class DistributionService:
             raise InvalidParameter("login needs a username")
         session = Session(host, creds)
         try:
-            _v2_only(session)
+            if session.ping() == "v1":  # a v1 index: Docker 0.9's POST /v1/users/ (registry/v1login.py)
+                from ..registry import v1login
+
+                return {"Status": v1login.login(session, creds, str(auth_config.get("email") or ""))}
             session.login()
         finally:
             session.close()
         return {"Status": "Login Succeeded"}
+
+    # -- search --------------------------------------------------------------------------------------
+
+    def search(
+        self, term: str, limit: int, filters: dict[str, list[str]], auth_config: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """`GET /images/search`: the index of the term's registry (`registry/search.py`)."""
+        from ..registry import search
+        from ..registry.auth import credentials
+        from ..registry.session import DEFAULT_REGISTRY
+
+        if not term:
+            raise InvalidParameter("search needs a term")
+        host, query = search.split_term(term, DEFAULT_REGISTRY)
+        return search.search(host, query, credentials(auth_config), limit, filters)
 
     def _parse(self, name: str, tag: str) -> tuple[str, str]:
         if "@" in name and not tag:
