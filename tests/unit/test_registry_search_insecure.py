@@ -130,3 +130,40 @@ def test_config_json_entries_read_and_logout_removes_them(tmp_path, monkeypatch)
         "HttpHeaders": {"X-Meta": "kept"},
     }
     assert not authconfig.remove_entry("127.0.0.1:5000")
+
+
+def test_push_compressor_hashes_tar_and_gzip_in_one_pass():
+    import gzip
+    import hashlib
+    import os
+
+    from lxc_docker.registry import v2push
+
+    chunks: list[bytes] = []
+    seen: list[int] = []
+    comp = v2push._Compressor(chunks.append, seen.append)
+    data = os.urandom(700_000) + b"text " * 200_000
+    for i in range(0, len(data), 512):  # tar headers arrive 512 bytes at a time
+        comp.write(data[i : i + 512])
+    comp.close()
+    blob = b"".join(chunks)
+    assert gzip.decompress(blob) == data
+    assert comp.blob_sha.hexdigest() == hashlib.sha256(blob).hexdigest() and comp.blob_size == len(blob)
+    assert comp.tar_sha.hexdigest() == hashlib.sha256(data).hexdigest() and comp.tar_size == len(data)
+    assert all(len(c) >= v2push.CHUNK for c in chunks[:-1])
+    assert seen[-1] == len(data) and seen == sorted(seen)
+
+
+def test_distribution_metadata_survives_a_restart(tmp_path):
+    from lxc_docker.registry.metadata import DistributionMetadata
+
+    meta = DistributionMetadata(str(tmp_path))
+    meta.set_layer("a" * 64, "sha256:" + "1" * 64, "sha256:" + "2" * 64, 42)
+    meta.record_pull("reg:5000/x", "sha256:" + "3" * 64, "b" * 64, [("b" * 64, "sha256:d", "sha256:e", 7)])
+    again = DistributionMetadata(str(tmp_path))
+    assert again.layer("a" * 64) == ("sha256:" + "1" * 64, "sha256:" + "2" * 64, 42)
+    assert again.layer("b" * 64) == ("sha256:d", "sha256:e", 7)
+    assert again.repo_digest("reg:5000/x@sha256:" + "3" * 64) == "b" * 64
+    assert again.layer("c" * 64) is None and again.repo_digest("reg:5000/x@sha256:0") is None
+    (tmp_path / "distribution" / "metadata.json").write_text("{not json")
+    assert DistributionMetadata(str(tmp_path)).layer("a" * 64) is None  # a hint store: damage forgets

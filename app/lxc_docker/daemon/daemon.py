@@ -53,6 +53,7 @@ class Daemon:
                 config.root, self.graph, self.tags, self.events, insecure=config.insecure_registries
             )
             self.pull_image = self.distribution.pull_text
+            self.images.by_digest = self.distribution.metadata.repo_digest
             self._clean_tmp()
             self.cgroup_parent = "docker"
             self.exec_driver = new_exec_driver(

@@ -19,6 +19,7 @@ from .. import reference
 from ..errors import InvalidParameter, NotFound
 from ..image.graph import Graph
 from ..image.tags import TagStore
+from ..registry.metadata import DistributionMetadata
 from ..sysutil import atomic
 from .events import EventBus
 
@@ -44,6 +45,7 @@ class DistributionService:
         insecure_registries.configure(insecure or [])
         self.graph = graph
         self.tags = tags
+        self.metadata = DistributionMetadata(root)  # layer blobs and repo digests we have seen
         self.events = events
         self._mounts_path = os.path.join(root, "distribution", "pushed.json")
         self._lock = threading.Lock()
@@ -71,7 +73,9 @@ class DistributionService:
         try:
             with busy:
                 _v2_only(session)
-                image, _ = v2pull.pull(session, self.graph, self.tags, path, repo, tag, Reporter(sink))
+                image, _ = v2pull.pull(
+                    session, self.graph, self.tags, path, repo, tag, Reporter(sink), meta=self.metadata
+                )
         finally:
             session.close()
         self.events.publish("pull", image.id, type="image", name=f"{repo}:{tag}")
@@ -79,7 +83,9 @@ class DistributionService:
 
     def pull_text(self, name: str, out: Callable[[str], None], auth_config: dict[str, Any]) -> None:
         """A pull whose progress is plain text lines (the builder's FROM)."""
-        repo, tag = reference.split_tag(name)
+        repo, sep, tag = name.partition("@")  # FROM name@sha256:...
+        if not sep:
+            repo, tag = reference.split_tag(name)
         auth = _auth_for(split_name(reference.normalize_repo(repo))[0], auth_config)
         self.pull(repo, tag, auth, lambda m: out(_text(m)) if "progressDetail" not in m else None)
 
@@ -111,8 +117,16 @@ class DistributionService:
             for t in wanted:
                 image = self.graph.get(tagged[t])
                 digest, size, layers = v2push.push(
-                    session, self.graph, image, path, t, report, lambda d: self._pushed_to(host, d)
+                    session,
+                    self.graph,
+                    image,
+                    path,
+                    t,
+                    report,
+                    lambda d: self._pushed_to(host, d),
+                    meta=self.metadata,
                 )
+                self.metadata.set_repo_digest(repo, digest, image.id)
                 sink({"progressDetail": {}, "aux": {"Tag": t, "Digest": digest, "Size": size}})
                 self._remember(host, path, layers)
                 self.events.publish("push", image.id, type="image", name=f"{repo}:{t}")

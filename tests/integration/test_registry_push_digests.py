@@ -1,0 +1,134 @@
+"""Streamed v2 push (to Debian's docker-registry and to our own `docker registry`), layers the
+registry already holds skipped from what a pull or push remembered, and images named by digest:
+`run NAME@sha256:...`, `FROM NAME@sha256:...`, and the docker CLI 28's `run` by digest."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from lib.registryserver import Registry as OurRegistry
+from lib.require import require, require_tools
+from lib.v2registry import BINARY, Registry
+
+DOCKER_CLI = "/usr/local/bin/docker"
+BUILD = "FROM busybox\nRUN head -c 300000 /dev/urandom > /noise && echo streamed > /s.txt\nCMD cat /s.txt\n"
+
+
+@pytest.fixture(scope="module")
+def registry():
+    require_tools(BINARY, hint="apt-get install docker-registry (scripts/setup-dev.sh)")
+    reg = Registry().start()
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="module")
+def pushed(daemon, registry):
+    """An image of three layers, pushed by the module's daemon; (name, push output, manifest digest)."""
+    name = f"{registry.host}/stream/img:v1"
+    daemon.cli("build", "-t", name, "-", input=BUILD.encode(), check=True, timeout=120)
+    out = daemon.out("push", name)
+    digest = out.split("v1: digest: ")[1].split()[0]
+    return name, out, digest
+
+
+def test_streamed_push_then_fresh_pull_runs(pushed, daemon_factory):
+    name, out, digest = pushed
+    layers = out.count("Preparing")  # busybox, the RUN and the CMD image
+    assert layers == 3 and out.count("Pushed") == layers, out
+    b = daemon_factory().start()
+    pulled = b.out("pull", name)
+    assert f"Digest: {digest}" in pulled
+    assert b.out("run", "--rm", name).strip() == "streamed"
+
+
+def test_second_push_skips_layers_the_registry_has(pushed, daemon):
+    name, _, _ = pushed
+    again = f"{name.rsplit(':', 1)[0]}:v2"
+    daemon.out("tag", name, again)
+    out = daemon.out("push", again)
+    assert out.count("Layer already exists") == 3 and "Pushed" not in out, out
+
+
+def test_pulled_image_pushed_back_reuses_known_blobs(pushed, registry, daemon_factory):
+    # A pull remembers each layer's blob. Another repository of the registry has none of them
+    # linked: the layers are streamed there; a third repository mounts them from the second; the
+    # repository the image came from has every layer, found by digest without making a tar.
+    name, _, _ = pushed
+    b = daemon_factory().start()
+    b.out("pull", name)
+    other = f"{registry.host}/elsewhere/img:v1"
+    b.out("tag", name, other)
+    out = b.out("push", other)
+    assert out.count("Pushed") == 3, out
+    third = f"{registry.host}/third/img:v1"
+    b.out("tag", name, third)
+    out = b.out("push", third)
+    assert out.count("Mounted from elsewhere/img") == 3, out
+    same = f"{name.rsplit(':', 1)[0]}:v3"
+    b.out("tag", name, same)
+    out = b.out("push", same)
+    assert out.count("Layer already exists") == 3 and "Pushed" not in out, out
+    c = daemon_factory().start()
+    assert c.out("run", "--rm", other).strip() == "streamed"
+    assert c.out("run", "--rm", third).strip() == "streamed"
+
+
+def test_streamed_push_to_our_registry_server(pushed, daemon, daemon_factory):
+    name, _, _ = pushed
+    ours = OurRegistry()
+    try:
+        target = f"{ours.hostport}/stream/img:v1"
+        daemon.out("tag", name, target)
+        out = daemon.out("push", target)
+        assert out.count("Pushed") == 3, out
+        b = daemon_factory().start()
+        assert b.out("run", "--rm", target).strip() == "streamed"
+    finally:
+        daemon.cli("rmi", target)
+        ours.stop()
+
+
+def test_run_and_build_from_a_digest(pushed, daemon_factory):
+    name, _, digest = pushed
+    by_digest = f"{name.rsplit(':', 1)[0]}@{digest}"
+    b = daemon_factory().start()
+    result = b.cli("run", "--rm", by_digest, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().strip() == "streamed"
+    assert f"Unable to find image '{by_digest}' locally" in result.stderr.decode()
+    # Now present: inspect and a second run find it without a pull.
+    assert json.loads(b.out("inspect", by_digest))[0]["config"]["Cmd"][-1] == "cat /s.txt"
+    again = b.cli("run", "--rm", by_digest)
+    assert again.returncode == 0 and b"Unable to find" not in again.stderr
+    c = daemon_factory().start()
+    dockerfile = f"FROM {by_digest}\nRUN cat /s.txt > /copy.txt\nCMD cat /copy.txt\n"
+    built = c.cli("build", "-t", "from/digest", "-", input=dockerfile.encode(), timeout=120)
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "Pull complete" in built.stdout.decode()
+    assert c.out("run", "--rm", "from/digest").strip() == "streamed"
+    wrong = c.cli("build", "-", input=f"FROM {name.rsplit(':', 1)[0]}@sha256:{'0' * 64}\n".encode())
+    assert wrong.returncode == 1 and b"not found" in (wrong.stdout + wrong.stderr)
+    # An image pulled by tag is found by its digest too, as Docker's RepoDigests are.
+    d = daemon_factory().start()
+    d.out("pull", name)
+    assert d.cli("inspect", by_digest).returncode == 0
+
+
+def test_docker_cli_28_runs_by_digest(pushed, daemon_factory):
+    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
+    name, _, digest = pushed
+    by_digest = f"{name.rsplit(':', 1)[0]}@{digest}"
+    b = daemon_factory().start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env["DOCKER_CONFIG"] = "/tmp/lxc-docker-test-cli-config"
+    result = subprocess.run(
+        [DOCKER_CLI, "-H", b.host, "run", "--rm", by_digest], capture_output=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().strip() == "streamed"
