@@ -132,3 +132,26 @@ def test_docker_cli_28_runs_by_digest(pushed, daemon_factory):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.decode().strip() == "streamed"
+
+
+def test_build_from_a_private_image_sends_the_stored_credentials(daemon, daemon_factory, tmp_path):
+    require_tools(BINARY, "htpasswd", hint="apt-get install docker-registry apache2-utils")
+    reg = Registry(users={"alice": "s3cret"}).start()
+    try:
+        home = {"HOME": str(tmp_path)}
+        name = f"{reg.host}/private/base:v1"
+        daemon.out("tag", "busybox", name)
+        daemon.cli(
+            "login", "-u", "alice", "-p", "s3cret", "-e", "a@example.com", reg.host, env=home, check=True
+        )
+        daemon.cli("push", name, env=home, check=True, timeout=120)
+        b = daemon_factory().start()
+        dockerfile = f"FROM {name}\nRUN echo built > /b.txt\n".encode()
+        anonymous = b.cli("build", "-", input=dockerfile, env={"HOME": str(tmp_path / "nobody")}, timeout=120)
+        assert anonymous.returncode == 1 and b"unauthorized" in anonymous.stdout + anonymous.stderr
+        built = b.cli("build", "-t", "from/private", "-", input=dockerfile, env=home, timeout=120)
+        assert built.returncode == 0, built.stdout + built.stderr
+        assert b.out("run", "--rm", "from/private", "cat", "/b.txt").strip() == "built"
+    finally:
+        daemon.cli("rmi", f"{reg.host}/private/base:v1")
+        reg.stop()

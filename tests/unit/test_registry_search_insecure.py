@@ -167,3 +167,25 @@ def test_distribution_metadata_survives_a_restart(tmp_path):
     assert again.layer("c" * 64) is None and again.repo_digest("reg:5000/x@sha256:0") is None
     (tmp_path / "distribution" / "metadata.json").write_text("{not json")
     assert DistributionMetadata(str(tmp_path)).layer("a" * 64) is None  # a hint store: damage forgets
+
+
+def test_build_header_carries_every_stored_credential(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("DOCKER_CONFIG", raising=False)
+    assert authconfig.build_header() == {}
+    authconfig.save_entry("127.0.0.1:5000", "ann", "pw1", "ann@example.org")
+    authconfig.save_entry(authconfig.INDEX_SERVER, "ben", "pw2", "")
+    doc = json.loads(base64.urlsafe_b64decode(authconfig.build_header()["X-Registry-Config"]))
+    assert doc == {
+        "127.0.0.1:5000": {
+            "username": "ann",
+            "password": "pw1",
+            "serveraddress": "127.0.0.1:5000",
+            "email": "ann@example.org",
+        },
+        authconfig.INDEX_SERVER: {
+            "username": "ben",
+            "password": "pw2",
+            "serveraddress": authconfig.INDEX_SERVER,
+        },
+    }

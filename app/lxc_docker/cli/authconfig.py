@@ -127,6 +127,29 @@ def encode(doc: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
 
 
+def _auth_doc(key: str, entry: dict[str, Any]) -> dict[str, Any]:
+    user, password = decode_entry(entry)
+    if user:
+        doc = {"username": user, "password": password, "serveraddress": key}
+        if entry.get("email"):
+            doc["email"] = entry["email"]
+        return doc
+    if entry.get("identitytoken"):
+        return {"identitytoken": entry["identitytoken"], "serveraddress": key}
+    return {}
+
+
+def build_header() -> dict[str, str]:
+    """X-Registry-Config for `docker build`: every stored credential by server, for the pulls FROM
+    may need (the daemon picks the entry of the image's registry); nothing when there are none."""
+    try:
+        entries = load()
+    except OSError:
+        return {}
+    docs = {key: doc for key, entry in entries.items() if (doc := _auth_doc(key, entry))}
+    return {"X-Registry-Config": encode(docs)} if docs else {}
+
+
 def header_for(image: str) -> dict[str, str]:
     """The X-Registry-Auth header for pulling or pushing `image` (an empty `{}` when not logged in)."""
     server = registry_of(image)
@@ -135,13 +158,5 @@ def header_for(image: str) -> dict[str, str]:
     except OSError:
         entries = {}
     key = key_for(server, entries)
-    doc: dict[str, Any] = {}
-    if key is not None:
-        user, password = decode_entry(entries[key])
-        if user:
-            doc = {"username": user, "password": password, "serveraddress": key}
-            if entries[key].get("email"):
-                doc["email"] = entries[key]["email"]
-        elif entries[key].get("identitytoken"):
-            doc = {"identitytoken": entries[key]["identitytoken"], "serveraddress": key}
+    doc = _auth_doc(key, entries[key]) if key is not None else {}
     return {"X-Registry-Auth": encode(doc)}
