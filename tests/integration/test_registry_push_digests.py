@@ -155,3 +155,40 @@ def test_build_from_a_private_image_sends_the_stored_credentials(daemon, daemon_
     finally:
         daemon.cli("rmi", f"{reg.host}/private/base:v1")
         reg.stop()
+
+
+class TLSRegistry(Registry):
+    """Debian's docker-registry serving HTTPS only, with a self-signed certificate."""
+
+    def config(self) -> str:
+        crt, key = os.path.join(self.dir, "tls.crt"), os.path.join(self.dir, "tls.key")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt]
+            + ["-days", "1", "-subj", "/CN=127.0.0.1"],
+            check=True,
+            capture_output=True,
+        )
+        addr = f"  addr: {self.host}\n"
+        return super().config().replace(addr, addr + f"  tls:\n    certificate: {crt}\n    key: {key}\n")
+
+
+def test_insecure_registry_tried_over_https_first(daemon, daemon_factory):
+    # Loopback is insecure by default: HTTPS without verifying the certificate, HTTP only when that
+    # fails. A registry that speaks only HTTPS with a self-signed certificate therefore works.
+    require_tools(BINARY, "openssl", hint="apt-get install docker-registry openssl")
+    reg = TLSRegistry().start()
+    try:
+        plain = subprocess.run(
+            ["curl", "-s", f"http://{reg.host}/v2/"], capture_output=True, timeout=30
+        ) if shutil.which("curl") else None  # fmt: skip
+        if plain is not None:
+            assert b"HTTP request to an HTTPS server" in plain.stdout
+        name = f"{reg.host}/tls/bb:v1"
+        daemon.out("tag", "busybox", name)
+        out = daemon.out("push", name)
+        assert "v1: digest: sha256:" in out
+        b = daemon_factory().start()
+        assert b.out("run", "--rm", name, "echo", "over-tls").strip() == "over-tls"
+    finally:
+        daemon.cli("rmi", f"{reg.host}/tls/bb:v1")
+        reg.stop()

@@ -63,6 +63,7 @@ class Session:
         self._may_fall_back = self.insecure
         self.http = requests.Session()
         if self.insecure:
+            # Per request too: requests lets REQUESTS_CA_BUNDLE override a session's verify=False.
             self.http.verify = False
             import urllib3
 
@@ -142,6 +143,7 @@ class Session:
         absolute = path.startswith(("http://", "https://"))
         url = path if absolute else self.base + path
         try:
+            kwargs.setdefault("verify", not self.insecure)
             try:
                 resp = self.http.request(
                     method, url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs
@@ -186,17 +188,25 @@ class Session:
             query.append(("service", params["service"]))
         for scope in scopes or ([params["scope"]] if params.get("scope") else []):
             query.append(("scope", scope))
+        # The token server is verified unless its own host is insecure (often it is the registry).
+        verify = not insecure.is_insecure(realm.split("://", 1)[1].split("/", 1)[0])
         try:
             if self.creds.identitytoken:
                 form = dict(query, grant_type="refresh_token", refresh_token=self.creds.identitytoken)
                 form.setdefault("client_id", "lxc-docker")
-                resp = self.http.post(realm, data=form, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+                resp = self.http.post(
+                    realm, data=form, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), verify=verify
+                )
             else:
                 headers = {} if self.creds.anonymous else {"Authorization": self.creds.basic_header()}
                 if not self.creds.anonymous:
                     query.append(("account", self.creds.username))
                 resp = self.http.get(
-                    realm, params=query, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+                    realm,
+                    params=query,
+                    headers=headers,
+                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    verify=verify,
                 )
         except requests.RequestException as e:
             raise RegistryError(f"get token from {realm}: {_reason(e)}") from None
