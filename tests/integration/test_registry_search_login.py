@@ -202,4 +202,15 @@ def test_insecure_registry_flag_is_validated(daemon_factory):
         with pytest.raises(RuntimeError, match="insecure"):
             d.start()
     d = daemon_factory("--insecure-registry", "10.1.0.0/16", "--insecure-registry", "reg.test:5000").start()
-    assert d.cli("version").returncode == 0
+    status, body = api(d, "GET", "/v1.24/info")
+    assert status == 200
+    config = json.loads(body)["RegistryConfig"]
+    assert config["InsecureRegistryCIDRs"] == ["127.0.0.0/8", "10.1.0.0/16"]
+    assert config["IndexConfigs"]["reg.test:5000"]["Secure"] is False
+    assert config["IndexConfigs"]["docker.io"]["Secure"] is True
+    if shutil.which(DOCKER_CLI):  # the CLI 28 lists them as Docker's daemon would
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env["DOCKER_CONFIG"] = "/tmp/lxc-docker-test-cli-config"
+        info = subprocess.run([DOCKER_CLI, "-H", d.host, "info"], capture_output=True, env=env, timeout=60)
+        listed = info.stdout.decode().split("Insecure Registries:", 1)[1]
+        assert "reg.test:5000" in listed and "10.1.0.0/16" in listed and "127.0.0.0/8" in listed

@@ -14,6 +14,7 @@ from ..execution.select import version_string as exec_driver_version
 from ..image.graph import Graph
 from ..image.tags import TagStore
 from ..network import NetworkManager
+from ..registry.insecure import registry_config
 from ..storage.select import new_driver
 from .config import DaemonConfig
 from .container import Container
@@ -223,7 +224,7 @@ class Daemon:
             "Bridge": self.networking.manager.bridge or "none",
             "Labels": [],
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": None},
-            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+            "RegistryConfig": registry_config(),
             "SecurityOptions": [],
         }
 

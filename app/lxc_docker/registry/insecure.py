@@ -107,3 +107,15 @@ def configure(specs: Iterable[str]) -> None:
 
 def is_insecure(host: str) -> bool:
     return _current.match(host)
+
+
+def registry_config() -> dict[str, object]:
+    """`RegistryConfig` of `GET /info` in Docker's shape: the insecure names as index configs,
+    the networks (loopback first) as CIDRs."""
+    indexes: dict[str, object] = {
+        "docker.io": {"Name": "docker.io", "Mirrors": [], "Secure": True, "Official": True}
+    }
+    for name in sorted(_current.names):
+        indexes[name] = {"Name": name, "Mirrors": [], "Secure": False, "Official": False}
+    cidrs = [str(n) for n in _current.networks if n.version == 4 or n not in _LOOPBACK]
+    return {"IndexConfigs": indexes, "InsecureRegistryCIDRs": cidrs, "Mirrors": []}
