@@ -214,3 +214,52 @@ def test_insecure_registry_flag_is_validated(daemon_factory):
         info = subprocess.run([DOCKER_CLI, "-H", d.host, "info"], capture_output=True, env=env, timeout=60)
         listed = info.stdout.decode().split("Insecure Registries:", 1)[1]
         assert "reg.test:5000" in listed and "10.1.0.0/16" in listed and "127.0.0.0/8" in listed
+
+
+def _read_until(fd: int, wanted: bytes, seen: bytearray, timeout: float = 30) -> None:
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no {wanted!r} in {bytes(seen)!r}"
+        if select.select([fd], [], [], left)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                chunk = b""
+            assert chunk, f"EOF before {wanted!r} in {bytes(seen)!r}"
+            seen += chunk
+
+
+def test_login_prompts_on_a_terminal(index, daemon, tmp_path):
+    import pty
+
+    from lib.daemon import docker_cmd, our_env
+
+    proxy = V1OnlyProxy(index.port)
+    try:
+        argv = docker_cmd() + ["-H", daemon.host, "login", proxy.host]
+        env = our_env({"HOME": str(tmp_path)})
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the terminal is its stdin, stdout and controlling terminal
+            os.execvpe(argv[0], argv, env)
+        seen = bytearray()
+        try:
+            _read_until(fd, b"Username: ", seen)
+            os.write(fd, b"alice\n")
+            _read_until(fd, b"Password: ", seen)
+            os.write(fd, b"wonderland\n")
+            _read_until(fd, b"Email: ", seen)
+            os.write(fd, b"alice@example.org\n")
+            _read_until(fd, b"Login Succeeded", seen)
+        finally:
+            _, status = os.waitpid(pid, 0)
+            os.close(fd)
+        assert os.waitstatus_to_exitcode(status) == 0, bytes(seen)
+        assert b"wonderland" not in seen  # the password is not echoed
+        cfg = json.loads((tmp_path / ".dockercfg").read_text())
+        assert cfg[proxy.host]["auth"] == base64.b64encode(b"alice:wonderland").decode()
+    finally:
+        proxy.close()
