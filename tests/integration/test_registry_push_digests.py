@@ -13,6 +13,7 @@ import pytest
 
 from lib.registryserver import Registry as OurRegistry
 from lib.require import require, require_tools
+from lib.unixhttp import api
 from lib.v2registry import BINARY, Registry
 
 DOCKER_CLI = "/usr/local/bin/docker"
@@ -118,6 +119,19 @@ def test_run_and_build_from_a_digest(pushed, daemon_factory):
     d = daemon_factory().start()
     d.out("pull", name)
     assert d.cli("inspect", by_digest).returncode == 0
+    status, body = api(d, "GET", f"/v1.24/images/{name}/json")
+    assert status == 200 and json.loads(body)["RepoDigests"] == [by_digest]
+    status, body = api(d, "GET", "/v1.24/images/json")
+    assert [r["RepoDigests"] for r in json.loads(body) if f"{name}" in r["RepoTags"]] == [[by_digest]]
+    status, body = api(d, "GET", "/v1.9/images/json")
+    assert all("RepoDigests" not in r for r in json.loads(body))  # not a key of the 0.9 rows
+    if shutil.which(DOCKER_CLI):  # the CLI 28's `images --digests` column comes from RepoDigests
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env["DOCKER_CONFIG"] = "/tmp/lxc-docker-test-cli-config"
+        listed = subprocess.run(
+            [DOCKER_CLI, "-H", d.host, "images", "--digests"], capture_output=True, env=env, timeout=60
+        )
+        assert digest in listed.stdout.decode(), listed
 
 
 def test_docker_cli_28_runs_by_digest(pushed, daemon_factory):

@@ -55,6 +55,7 @@ class Daemon:
             )
             self.pull_image = self.distribution.pull_text
             self.images.by_digest = self.distribution.metadata.repo_digest
+            self.images.digests_of = self.distribution.metadata.digests_of
             self._clean_tmp()
             self.cgroup_parent = "docker"
             self.exec_driver = new_exec_driver(

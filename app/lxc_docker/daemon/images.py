@@ -47,6 +47,7 @@ class ImageService:
         self.containers_using = containers_using
         # `repo@sha256:...` -> image id, from what pulls and pushes saw; set by the daemon.
         self.by_digest: Callable[[str], str | None] = lambda _ref: None
+        self.digests_of: Callable[[str], list[str]] = lambda _id: []  # the reverse, for RepoDigests
 
     # -- lookup --------------------------------------------------------------------------------------
 
@@ -95,6 +96,7 @@ class ImageService:
                     "Size": image.size,
                     "VirtualSize": self.graph.virtual_size(image.id),
                     "Labels": (image.config or {}).get("Labels") or None,
+                    "RepoDigests": self.digests_of(image.id),
                 }
             )
         rows.sort(key=lambda r: (r["Created"], r["Id"]), reverse=True)

@@ -59,6 +59,11 @@ class DistributionMetadata:
         with self._lock:
             return self._repos.get(reference)
 
+    def digests_of(self, image_id: str) -> list[str]:
+        """Every `repo@sha256:...` seen for an image (Docker's RepoDigests), sorted."""
+        with self._lock:
+            return sorted(ref for ref, found in self._repos.items() if found == image_id)
+
     def set_repo_digest(self, repo: str, digest: str, image_id: str) -> None:
         key = f"{repo}@{digest}"
         with self._lock:
