@@ -189,3 +189,7 @@ def test_build_header_carries_every_stored_credential(tmp_path, monkeypatch):
             "serveraddress": authconfig.INDEX_SERVER,
         },
     }
+
+
+def test_docker_hub_is_searched_on_its_index_host():
+    assert search.split_term("busybox", "registry-1.docker.io") == ("index.docker.io", "busybox")

@@ -29,7 +29,8 @@ def split_term(term: str, default_host: str) -> tuple[str, str]:
         return first, rest
     if term.startswith("library/"):
         term = term[len("library/") :]
-    return default_host, term
+    # Docker Hub serves pulls from registry-1 but its search from the index host.
+    return ("index.docker.io" if default_host == "registry-1.docker.io" else default_host), term
 
 
 def check_limit(limit: int) -> None:
