@@ -193,3 +193,41 @@ def test_build_header_carries_every_stored_credential(tmp_path, monkeypatch):
 
 def test_docker_hub_is_searched_on_its_index_host():
     assert search.split_term("busybox", "registry-1.docker.io") == ("index.docker.io", "busybox")
+
+
+class _FakeGraph:
+    def __init__(self, pieces, fail_after=None):
+        self.pieces, self.fail_after = pieces, fail_after
+
+    def layer_tar(self, image_id, out):
+        for n, piece in enumerate(self.pieces):
+            if self.fail_after is not None and n == self.fail_after:
+                raise OSError("disk went away")
+            out.write(piece)
+
+
+class _FakeImage:
+    id = "f" * 64
+
+
+def test_push_stream_yields_the_layer_and_passes_errors_on():
+    import gzip
+    import os
+
+    from lxc_docker.registry import v2push
+
+    pieces = [os.urandom(300_000) for _ in range(12)]
+    stream = v2push._Stream(_FakeGraph(pieces), _FakeImage(), lambda n: None)
+    blob = b"".join(stream)
+    stream.close()
+    assert gzip.decompress(blob) == b"".join(pieces) and stream.error is None
+    failing = v2push._Stream(_FakeGraph(pieces, fail_after=6), _FakeImage(), lambda n: None)
+    with pytest.raises(OSError, match="disk went away"):
+        for _ in failing:
+            pass
+    failing.close()
+    # A reader that gives up early (the registry closed the upload) does not leave the thread stuck.
+    abandoned = v2push._Stream(_FakeGraph(pieces * 20), _FakeImage(), lambda n: None)
+    next(iter(abandoned))
+    abandoned.close()
+    assert not abandoned.thread.is_alive()

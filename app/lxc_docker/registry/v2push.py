@@ -291,6 +291,11 @@ def _stream_layer(
             headers={"Content-Type": "application/octet-stream"},
         )
         resp.close()
+    except Exception:
+        # A failure to read the layer surfaces in the HTTP library as a broken upload: say which.
+        if stream.error is not None:
+            raise stream.error from None
+        raise
     finally:
         stream.close()
     if stream.error is not None:
