@@ -206,3 +206,84 @@ def test_insecure_registry_tried_over_https_first(daemon, daemon_factory):
     finally:
         daemon.cli("rmi", f"{reg.host}/tls/bb:v1")
         reg.stop()
+
+
+def _put(registry, path: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+    import urllib.request
+
+    req = urllib.request.Request(
+        f"http://{registry.host}{path}", method="PUT", data=data, headers={"Content-Type": content_type}
+    )
+    with urllib.request.urlopen(req, timeout=10):
+        pass
+
+
+def _blob(registry, repo: str, data: bytes) -> str:
+    import hashlib
+    import urllib.request
+
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    req = urllib.request.Request(f"http://{registry.host}/v2/{repo}/blobs/uploads/", method="POST", data=b"")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        location = resp.headers["Location"]
+    url = location if location.startswith("http") else f"http://{registry.host}{location}"
+    _put(registry, url.split(registry.host, 1)[1] + ("&" if "?" in url else "?") + f"digest={digest}", data)
+    return digest
+
+
+def test_uncompressed_layer_pulled_is_pushed_back_as_gzip(registry, daemon_factory):
+    # An OCI image whose layer is a plain tar: a push names every layer gzip, so that blob must not
+    # be reused from what the pull saw; it is compressed and sent.
+    import hashlib
+    import io
+    import tarfile
+    import urllib.request
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("plain.txt")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"plain\n"))
+    layer = buf.getvalue()
+    repo = "plain/img"
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "2026-12-04T00:00:00Z",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
+        }
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": _blob(registry, repo, config),
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                "digest": _blob(registry, repo, layer),
+                "size": len(layer),
+            }
+        ],
+    }
+    _put(registry, f"/v2/{repo}/manifests/v1", json.dumps(manifest).encode(), manifest["mediaType"])
+    b = daemon_factory().start()
+    b.out("pull", f"{registry.host}/{repo}:v1")
+    b.out("tag", f"{registry.host}/{repo}:v1", f"{registry.host}/{repo}:v2")
+    out = b.out("push", f"{registry.host}/{repo}:v2")
+    assert "Pushed" in out and "Layer already exists" not in out, out
+    req = urllib.request.Request(
+        f"http://{registry.host}/v2/{repo}/manifests/v2",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        (pushed,) = json.loads(resp.read())["layers"]
+    with urllib.request.urlopen(
+        f"http://{registry.host}/v2/{repo}/blobs/{pushed['digest']}", timeout=10
+    ) as resp:
+        assert resp.read(2) == b"\x1f\x8b"  # gzip, as the manifest says

@@ -186,12 +186,13 @@ def pull(
             intent.done()
         shutil.rmtree(work, ignore_errors=True)
     if meta is not None:  # a later push asks for these blobs first; `name@digest` finds the image
-        meta.record_pull(
-            local,
-            digest,
-            top.id,
-            [(img.id, diff_ids[i], man.layers[i].digest, man.layers[i].size) for i, img in enumerate(chain)],
-        )
+        # Only gzip blobs: a push names every layer as gzip, so an uncompressed one is sent anew.
+        known = [
+            (img.id, diff_ids[i], man.layers[i].digest, man.layers[i].size)
+            for i, img in enumerate(chain)
+            if man.layers[i].media_type.endswith("gzip")
+        ]
+        meta.record_pull(local, digest, top.id, known)
     report.status(f"Digest: {digest}")
     new = bool(created) or old != top.id
     report.status(f"Status: {'Downloaded newer image' if new else 'Image is up to date'} for {name}")
