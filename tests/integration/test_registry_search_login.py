@@ -263,3 +263,20 @@ def test_login_prompts_on_a_terminal(index, daemon, tmp_path):
         assert cfg[proxy.host]["auth"] == base64.b64encode(b"alice:wonderland").decode()
     finally:
         proxy.close()
+
+
+def test_login_and_streamed_push_to_our_index_over_v2(index, daemon, daemon_factory, tmp_path):
+    home = {"HOME": str(tmp_path)}
+    name = f"{index.hostport}/alice/bb:v1"
+    daemon.out("tag", "busybox", name)
+    try:
+        denied = daemon.cli("push", name, env=home)
+        assert denied.returncode == 1 and b"unauthorized" in denied.stderr.lower(), denied.stderr
+        login = daemon.cli("login", "-u", "alice", "-p", "wonderland", index.hostport, env=home)
+        assert login.returncode == 0 and b"Login Succeeded" in login.stdout, login
+        out = daemon.cli("push", name, env=home, check=True, timeout=120).stdout.decode()
+        assert "Pushed" in out and "v1: digest: sha256:" in out, out
+        b = daemon_factory().start()
+        assert b.out("run", "--rm", name, "echo", "from-index").strip() == "from-index"
+    finally:
+        daemon.cli("rmi", name)
