@@ -42,6 +42,7 @@ def config_from_flags(opts: Any) -> DaemonConfig:
         tls_ca=opts.tlscacert,
         tls_cert=opts.tlscert,
         tls_key=opts.tlskey,
+        insecure_registries=list(opts.insecure_registry),
     )
 
 

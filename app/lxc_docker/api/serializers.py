@@ -210,6 +210,7 @@ def mounts(c: Container) -> list[dict[str, Any]]:
 
 def image_rows(rows: list[dict[str, Any]], version: Version) -> list[dict[str, Any]]:
     """`GET /images/json` rows (the 0.9 shape from the image service, with `Labels`) for `version`."""
+    digests = {r["Id"]: r.pop("RepoDigests", None) or [] for r in rows}
     for r in rows:
         labels = r.pop("Labels", None)
         if version >= LIST_LABELS:
@@ -223,7 +224,7 @@ def image_rows(rows: list[dict[str, Any]], version: Version) -> list[dict[str, A
             r.update(
                 {
                     "Size": r["VirtualSize"],
-                    "RepoDigests": [],
+                    "RepoDigests": digests.get(r["Id"].removeprefix("sha256:"), []),
                     "SharedSize": -1,
                     "Containers": -1,
                 }
@@ -232,14 +233,19 @@ def image_rows(rows: list[dict[str, Any]], version: Version) -> list[dict[str, A
 
 
 def image_inspect(
-    image: Image, version: Version, repo_tags: list[str], virtual_size: int, driver_name: str
+    image: Image,
+    version: Version,
+    repo_tags: list[str],
+    virtual_size: int,
+    driver_name: str,
+    repo_digests: list[str] | None = None,
 ) -> dict[str, Any]:
     if version < (1, 12):
         return image.to_json()
     return {
         "Id": image_id(image.id, version),
         "RepoTags": repo_tags,
-        "RepoDigests": [],
+        "RepoDigests": repo_digests or [],
         "Parent": image_id(image.parent or "", version),
         "Comment": image.comment,
         "Created": image.created,

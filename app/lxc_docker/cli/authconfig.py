@@ -65,10 +65,14 @@ def key_for(server: str, entries: dict[str, Any]) -> str | None:
 
 
 def decode_entry(entry: dict[str, Any]) -> tuple[str, str]:
+    """(user, password) of an entry: its `auth` (base64 `user:password`), or the `username` and
+    `password` fields that later Docker's AuthConfig also reads."""
     try:
         user, _, password = base64.b64decode(str(entry.get("auth") or "")).decode().partition(":")
-    except (ValueError, binascii.Error):
-        return "", ""
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        user, password = "", ""
+    if not user and isinstance(entry.get("username"), str):
+        user, password = entry["username"], str(entry.get("password") or "")
     return user, password
 
 
@@ -80,14 +84,25 @@ def save_entry(server: str, username: str, password: str, email: str) -> None:
 
 
 def remove_entry(server: str) -> bool:
+    """Forget `server` in `~/.dockercfg` and in `~/.docker/config.json`'s `auths` (other keys of that
+    file, such as `credsStore` or `HttpHeaders`, stay). True if either held it."""
+    removed = False
     path = dockercfg_path()
     doc = _read(path)
     key = key_for(server, doc)
-    if key is None:
-        return False
-    del doc[key]
-    _write(path, doc)
-    return True
+    if key is not None:
+        del doc[key]
+        _write(path, doc)
+        removed = True
+    path = config_json_path()
+    doc = _read(path)
+    auths = doc.get("auths")
+    key = key_for(server, auths) if isinstance(auths, dict) else None
+    if isinstance(auths, dict) and key is not None:
+        del auths[key]
+        _write(path, doc)
+        removed = True
+    return removed
 
 
 def _write(path: str, doc: dict[str, Any]) -> None:
@@ -112,6 +127,29 @@ def encode(doc: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
 
 
+def _auth_doc(key: str, entry: dict[str, Any]) -> dict[str, Any]:
+    user, password = decode_entry(entry)
+    if user:
+        doc = {"username": user, "password": password, "serveraddress": key}
+        if entry.get("email"):
+            doc["email"] = entry["email"]
+        return doc
+    if entry.get("identitytoken"):
+        return {"identitytoken": entry["identitytoken"], "serveraddress": key}
+    return {}
+
+
+def build_header() -> dict[str, str]:
+    """X-Registry-Config for `docker build`: every stored credential by server, for the pulls FROM
+    may need (the daemon picks the entry of the image's registry); nothing when there are none."""
+    try:
+        entries = load()
+    except OSError:
+        return {}
+    docs = {key: doc for key, entry in entries.items() if (doc := _auth_doc(key, entry))}
+    return {"X-Registry-Config": encode(docs)} if docs else {}
+
+
 def header_for(image: str) -> dict[str, str]:
     """The X-Registry-Auth header for pulling or pushing `image` (an empty `{}` when not logged in)."""
     server = registry_of(image)
@@ -120,13 +158,5 @@ def header_for(image: str) -> dict[str, str]:
     except OSError:
         entries = {}
     key = key_for(server, entries)
-    doc: dict[str, Any] = {}
-    if key is not None:
-        user, password = decode_entry(entries[key])
-        if user:
-            doc = {"username": user, "password": password, "serveraddress": key}
-            if entries[key].get("email"):
-                doc["email"] = entries[key]["email"]
-        elif entries[key].get("identitytoken"):
-            doc = {"identitytoken": entries[key]["identitytoken"], "serveraddress": key}
+    doc = _auth_doc(key, entries[key]) if key is not None else {}
     return {"X-Registry-Auth": encode(doc)}

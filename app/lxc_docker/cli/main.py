@@ -58,6 +58,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("push", "Push an image or a repository to a Docker registry server"),
     "rmi": ("rmi", "Remove one or more images"),
     "save": ("save", "Save an image to a tar archive"),
+    "search": ("search", "Search for an image in the docker index"),
     "tag": ("tag", "Tag an image into a repository"),
     "version": ("version", "Show the docker version information"),
     "volume": ("volume", "Manage Docker volumes"),
@@ -112,6 +113,11 @@ def global_flags() -> FlagSet:
         "Use TLS and verify the remote (daemon: verify client, client: verify daemon)",
     )
     fs.bool(["v", "-version"], False, "Print version information and quit")
+    fs.list(
+        ["-insecure-registry"],
+        "Enable insecure registry communication (HTTPS without verification, then HTTP) "
+        "with these host:port or CIDR (e.g. 10.0.0.0/8); loopback always is",
+    )
     fs.int(
         ["#mtu", "-mtu"],
         0,

@@ -41,6 +41,7 @@ class DaemonConfig:
     tls_ca: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    insecure_registries: list[str] = field(default_factory=list)  # --insecure-registry (issue 10)
 
     @property
     def default_port(self) -> int:
@@ -101,6 +102,13 @@ class DaemonConfig:
             raise InvalidParameter(
                 "You specified --iptables=false with --icc=false. ICC uses iptables to function."
             )
+        from ..registry.insecure import parse as parse_insecure
+
+        for spec in self.insecure_registries:
+            try:
+                parse_insecure(spec)
+            except ValueError as e:
+                raise InvalidParameter(f"--insecure-registry: {e}") from None
         for server in self.dns:
             try:
                 ipaddress.ip_address(server)

@@ -14,6 +14,7 @@ from ..execution.select import version_string as exec_driver_version
 from ..image.graph import Graph
 from ..image.tags import TagStore
 from ..network import NetworkManager
+from ..registry.insecure import registry_config
 from ..storage.select import new_driver
 from .config import DaemonConfig
 from .container import Container
@@ -50,8 +51,12 @@ class Daemon:
             self.events = EventBus()
             self.images = ImageService(self.graph, self.tags, self.events)
             # Registry pull/push/login (issue 10); the builder's FROM finds `pull_image` here.
-            self.distribution = DistributionService(config.root, self.graph, self.tags, self.events)
+            self.distribution = DistributionService(
+                config.root, self.graph, self.tags, self.events, insecure=config.insecure_registries
+            )
             self.pull_image = self.distribution.pull_text
+            self.images.by_digest = self.distribution.metadata.repo_digest
+            self.images.digests_of = self.distribution.metadata.digests_of
             self._clean_tmp()
             self.cgroup_parent = "docker"
             self.exec_driver = new_exec_driver(
@@ -221,7 +226,7 @@ class Daemon:
             "Bridge": self.networking.manager.bridge or "none",
             "Labels": [],
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": None},
-            "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"], "Mirrors": []},
+            "RegistryConfig": registry_config(),
             "SecurityOptions": [],
         }
 

@@ -19,6 +19,7 @@ from .. import reference
 from ..errors import InvalidParameter, NotFound
 from ..image.graph import Graph
 from ..image.tags import TagStore
+from ..registry.metadata import DistributionMetadata
 from ..sysutil import atomic
 from .events import EventBus
 
@@ -36,9 +37,15 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 class DistributionService:
-    def __init__(self, root: str, graph: Graph, tags: TagStore, events: EventBus) -> None:
+    def __init__(
+        self, root: str, graph: Graph, tags: TagStore, events: EventBus, insecure: list[str] | None = None
+    ) -> None:
+        from ..registry import insecure as insecure_registries
+
+        insecure_registries.configure(insecure or [])
         self.graph = graph
         self.tags = tags
+        self.metadata = DistributionMetadata(root)  # layer blobs and repo digests we have seen
         self.events = events
         self._mounts_path = os.path.join(root, "distribution", "pushed.json")
         self._lock = threading.Lock()
@@ -66,7 +73,9 @@ class DistributionService:
         try:
             with busy:
                 _v2_only(session)
-                image, _ = v2pull.pull(session, self.graph, self.tags, path, repo, tag, Reporter(sink))
+                image, _ = v2pull.pull(
+                    session, self.graph, self.tags, path, repo, tag, Reporter(sink), meta=self.metadata
+                )
         finally:
             session.close()
         self.events.publish("pull", image.id, type="image", name=f"{repo}:{tag}")
@@ -74,7 +83,9 @@ class DistributionService:
 
     def pull_text(self, name: str, out: Callable[[str], None], auth_config: dict[str, Any]) -> None:
         """A pull whose progress is plain text lines (the builder's FROM)."""
-        repo, tag = reference.split_tag(name)
+        repo, sep, tag = name.partition("@")  # FROM name@sha256:...
+        if not sep:
+            repo, tag = reference.split_tag(name)
         auth = _auth_for(split_name(reference.normalize_repo(repo))[0], auth_config)
         self.pull(repo, tag, auth, lambda m: out(_text(m)) if "progressDetail" not in m else None)
 
@@ -106,8 +117,16 @@ class DistributionService:
             for t in wanted:
                 image = self.graph.get(tagged[t])
                 digest, size, layers = v2push.push(
-                    session, self.graph, image, path, t, report, lambda d: self._pushed_to(host, d)
+                    session,
+                    self.graph,
+                    image,
+                    path,
+                    t,
+                    report,
+                    lambda d: self._pushed_to(host, d),
+                    meta=self.metadata,
                 )
+                self.metadata.set_repo_digest(repo, digest, image.id)
                 sink({"progressDetail": {}, "aux": {"Tag": t, "Digest": digest, "Size": size}})
                 self._remember(host, path, layers)
                 self.events.publish("push", image.id, type="image", name=f"{repo}:{t}")
@@ -146,11 +165,29 @@ class DistributionService:
             raise InvalidParameter("login needs a username")
         session = Session(host, creds)
         try:
-            _v2_only(session)
+            if session.ping() == "v1":  # a v1 index: Docker 0.9's POST /v1/users/ (registry/v1login.py)
+                from ..registry import v1login
+
+                return {"Status": v1login.login(session, creds, str(auth_config.get("email") or ""))}
             session.login()
         finally:
             session.close()
         return {"Status": "Login Succeeded"}
+
+    # -- search --------------------------------------------------------------------------------------
+
+    def search(
+        self, term: str, limit: int, filters: dict[str, list[str]], auth_config: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """`GET /images/search`: the index of the term's registry (`registry/search.py`)."""
+        from ..registry import search
+        from ..registry.auth import credentials
+        from ..registry.session import DEFAULT_REGISTRY
+
+        if not term:
+            raise InvalidParameter("search needs a term")
+        host, query = search.split_term(term, DEFAULT_REGISTRY)
+        return search.search(host, query, credentials(auth_config), limit, filters)
 
     def _parse(self, name: str, tag: str) -> tuple[str, str]:
         if "@" in name and not tag:

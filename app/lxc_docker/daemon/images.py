@@ -45,6 +45,9 @@ class ImageService:
         self.journal = Journal(os.path.dirname(graph.root))
         # Which containers use an image (directly or through a child image); set by the daemon.
         self.containers_using = containers_using
+        # `repo@sha256:...` -> image id, from what pulls and pushes saw; set by the daemon.
+        self.by_digest: Callable[[str], str | None] = lambda _ref: None
+        self.digests_of: Callable[[str], list[str]] = lambda _id: []  # the reverse, for RepoDigests
 
     # -- lookup --------------------------------------------------------------------------------------
 
@@ -55,6 +58,12 @@ class ImageService:
             full = self.graph.resolve_prefix(name[len("sha256:") :])
             if full:
                 return self.graph.get(full)
+            raise NotFound(f"No such image: {name}")
+        if "@" in name:  # repo@sha256:... names what a pull or push of that manifest gave
+            repo, _, digest = name.partition("@")
+            image_id = self.by_digest(f"{reference.normalize_repo(repo)}@{digest}")
+            if image_id and self.graph.exists(image_id):
+                return self.graph.get(image_id)
             raise NotFound(f"No such image: {name}")
         repo, tag = reference.split_tag(name)
         image_id = self.tags.get(reference.normalize_repo(repo), tag or reference.DEFAULT_TAG)
@@ -87,6 +96,7 @@ class ImageService:
                     "Size": image.size,
                     "VirtualSize": self.graph.virtual_size(image.id),
                     "Labels": (image.config or {}).get("Labels") or None,
+                    "RepoDigests": self.digests_of(image.id),
                 }
             )
         rows.sort(key=lambda r: (r["Created"], r["Id"]), reverse=True)

@@ -1,8 +1,10 @@
 """HTTP to one registry host: scheme choice, timeouts, the 401 challenge dance, error wording.
 
 `requests` is imported here only, and this module only by the daemon's distribution service, so the
-client's start path never pays for it. Loopback registries speak plain HTTP (Docker treats
-127.0.0.0/8 as insecure by default); every other host is HTTPS.
+client's start path never pays for it. A registry is HTTPS with a verified certificate unless it is
+insecure (`insecure.py`: `--insecure-registry`, and loopback always, as Docker treats 127.0.0.0/8):
+then HTTPS without verification is tried first and plain HTTP when that fails, as Docker does. The
+scheme found on the first request is kept for the session.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import requests
 
 from ..errors import DockerError, NotFound
+from . import insecure
 from .auth import Credentials, parse_challenges
 
 # A registry that does not answer a connect within this is down: fail fast rather than hang a pull.
@@ -35,6 +38,9 @@ def is_loopback(host: str) -> bool:
     return name == "localhost" or name.startswith("127.") or name == "::1"
 
 
+_TLS_FAILED = (requests.exceptions.SSLError, requests.ConnectionError)
+
+
 def error_text(resp: requests.Response) -> str:
     """`code: message` of the first error in a registry's JSON error body, as Docker prints it."""
     try:
@@ -51,8 +57,17 @@ class Session:
     def __init__(self, host: str, creds: Credentials) -> None:
         self.host = host
         self.creds = creds
-        self.base = ("http://" if is_loopback(host) else "https://") + host
+        self.insecure = insecure.is_insecure(host)
+        self.base = "https://" + host
+        # True until the first answer: an insecure registry may still turn out to be plain HTTP.
+        self._may_fall_back = self.insecure
         self.http = requests.Session()
+        if self.insecure:
+            # Per request too: requests lets REQUESTS_CA_BUNDLE override a session's verify=False.
+            self.http.verify = False
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.http.headers["User-Agent"] = "lxc-docker (registry client)"
         self._auth: dict[str, str] = {}  # scope -> Authorization header value
         self._challenge: list[Any] | None = None
@@ -118,12 +133,34 @@ class Session:
             raise NotFound(text)
         return resp
 
+    def raw(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> requests.Response:
+        """One request as it is, without the 401 dance: a v1 index's 401 is an answer to read."""
+        return self._send(method, path, dict(headers or {}), **kwargs)
+
     def _send(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> requests.Response:
-        url = path if path.startswith(("http://", "https://")) else self.base + path
+        absolute = path.startswith(("http://", "https://"))
+        url = path if absolute else self.base + path
         try:
-            return self.http.request(
-                method, url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs
-            )
+            kwargs.setdefault("verify", not self.insecure)
+            try:
+                resp = self.http.request(
+                    method, url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs
+                )
+            except _TLS_FAILED:
+                if not self._may_fall_back or absolute:
+                    raise
+                # An insecure registry without TLS: plain HTTP from now on, as Docker falls back.
+                self._may_fall_back = False
+                self.base = "http://" + self.host
+                url = self.base + path
+                _rewind(kwargs.get("data"))
+                resp = self.http.request(
+                    method, url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs
+                )
+            self._may_fall_back = False
+            return resp
         except requests.ConnectionError as e:
             raise RegistryError(f"{method} {url}: cannot reach the registry: {_reason(e)}") from None
         except requests.Timeout:
@@ -151,17 +188,25 @@ class Session:
             query.append(("service", params["service"]))
         for scope in scopes or ([params["scope"]] if params.get("scope") else []):
             query.append(("scope", scope))
+        # The token server is verified unless its own host is insecure (often it is the registry).
+        verify = not insecure.is_insecure(realm.split("://", 1)[1].split("/", 1)[0])
         try:
             if self.creds.identitytoken:
                 form = dict(query, grant_type="refresh_token", refresh_token=self.creds.identitytoken)
                 form.setdefault("client_id", "lxc-docker")
-                resp = self.http.post(realm, data=form, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
+                resp = self.http.post(
+                    realm, data=form, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), verify=verify
+                )
             else:
                 headers = {} if self.creds.anonymous else {"Authorization": self.creds.basic_header()}
                 if not self.creds.anonymous:
                     query.append(("account", self.creds.username))
                 resp = self.http.get(
-                    realm, params=query, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)
+                    realm,
+                    params=query,
+                    headers=headers,
+                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    verify=verify,
                 )
         except requests.RequestException as e:
             raise RegistryError(f"get token from {realm}: {_reason(e)}") from None

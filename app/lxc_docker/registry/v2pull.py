@@ -25,6 +25,7 @@ from ..image.image import Image
 from ..image.tags import TagStore
 from ..sysutil.journal import Journal
 from . import blobs, manifest
+from .metadata import DistributionMetadata
 from .progress import Reporter
 from .session import Session
 
@@ -80,7 +81,14 @@ def _read_limited(resp: Any) -> bytes:
 
 
 def pull(
-    session: Session, graph: Graph, tags: TagStore, repo: str, local: str, tag: str, report: Reporter
+    session: Session,
+    graph: Graph,
+    tags: TagStore,
+    repo: str,
+    local: str,
+    tag: str,
+    report: Reporter,
+    meta: DistributionMetadata | None = None,
 ) -> tuple[Image, bool]:
     """Pull `repo:tag` from `session`'s registry as `local:tag`; returns (top image, anything new).
     A `tag` of the form `sha256:...` pulls by digest: verified against the manifest, and not tagged."""
@@ -177,6 +185,14 @@ def pull(
         if intent is not None:
             intent.done()
         shutil.rmtree(work, ignore_errors=True)
+    if meta is not None:  # a later push asks for these blobs first; `name@digest` finds the image
+        # Only gzip blobs: a push names every layer as gzip, so an uncompressed one is sent anew.
+        known = [
+            (img.id, diff_ids[i], man.layers[i].digest, man.layers[i].size)
+            for i, img in enumerate(chain)
+            if man.layers[i].media_type.endswith("gzip")
+        ]
+        meta.record_pull(local, digest, top.id, known)
     report.status(f"Digest: {digest}")
     new = bool(created) or old != top.id
     report.status(f"Status: {'Downloaded newer image' if new else 'Image is up to date'} for {name}")

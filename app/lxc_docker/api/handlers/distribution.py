@@ -23,6 +23,10 @@ class Distribution(Protocol):
 
     def login(self, auth_config: dict[str, Any]) -> dict[str, str]: ...
 
+    def search(
+        self, term: str, limit: int, filters: dict[str, list[str]], auth_config: dict[str, Any]
+    ) -> list[dict[str, Any]]: ...
+
 
 class DistributionBackend(Protocol):
     @property
@@ -48,10 +52,22 @@ def auth(backend: DistributionBackend, req: Request, res: Response) -> None:
 
 
 def search(backend: DistributionBackend, req: Request, res: Response) -> None:
-    # v2 registries have no search endpoint (the v1 index's search comes with the v1 client).
-    if not req.q("term"):
+    """The index's answer (`registry/search.py`), cut to `limit` (25 unless given, as later Docker)
+    and filtered by `is-official`, `is-automated` and `stars`."""
+    from ...registry.search import DEFAULT_LIMIT
+    from ..filters import from_request
+
+    term = req.q("term")
+    if not term:
         raise InvalidParameter("search needs a term")
-    res.json([])
+    raw = req.q("limit")
+    try:
+        limit = int(raw) if raw else DEFAULT_LIMIT
+    except ValueError:
+        raise InvalidParameter(f"invalid limit {raw!r}: not an integer") from None
+    filters = {k: sorted(v) for k, v in from_request(req).fields.items()}
+    auth = decode_header(req.headers.get("X-Registry-Auth", ""))
+    res.json(backend.distribution.search(term, limit, filters, auth))
 
 
 ROUTES = [

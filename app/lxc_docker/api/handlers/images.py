@@ -32,6 +32,8 @@ class ImageStore(Protocol):
 
     def history(self, name: str) -> builtins.list[dict[str, Any]]: ...
 
+    def digests_of(self, image_id: str) -> builtins.list[str]: ...
+
     def import_image(self, src: str, repo: str, tag: str, body: BinaryIO, progress: Progress) -> Image: ...
 
     def tag(self, name: str, repo: str, tag: str, force: bool = False) -> None: ...
@@ -102,6 +104,7 @@ def inspect(backend: ImagesBackend, req: Request, res: Response, name: str) -> N
         repo_tags=backend.tags.tags_of(image.id),
         virtual_size=backend.graph.virtual_size(image.id),
         driver_name=backend.driver.name,
+        repo_digests=backend.images.digests_of(image.id),
     )
     res.json(doc)
 

@@ -12,6 +12,7 @@ import sys
 
 from ... import jsonlite, reference
 from ...archive import dockerignore
+from ..authconfig import build_header
 from ..main import CommandError
 
 _REMOTE_PREFIXES = ("http://", "https://", "git://", "git@", "github.com/")
@@ -87,7 +88,7 @@ def run(cli, args: list[str]) -> int:
                 "files and directories.\n"
             )
         body = _directory_context(source, _Uploading(cli.err), _ignore_matcher(source), dockerfile)
-    _show(cli.client.stream("POST", "/build", query, body=body), cli.out)
+    _show(cli.client.stream("POST", "/build", query, body=body, headers=build_header()), cli.out)
     return 0
 
 

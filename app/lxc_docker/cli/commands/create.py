@@ -85,7 +85,9 @@ def pull_image(cli: Cli, image: str) -> None:
     from ..authconfig import header_for
     from ..progress import display
 
-    repo, tag = reference.split_tag(image)
+    repo, sep, tag = image.partition("@")  # NAME@sha256:...: the digest goes as the tag
+    if not sep:
+        repo, tag = reference.split_tag(image)
     query = {"fromImage": repo, "tag": tag or reference.DEFAULT_TAG}
     try:
         display(cli.client.stream("POST", "/images/create", query, headers=header_for(repo)), cli.err)
