@@ -38,7 +38,8 @@ from .v2pull import _REGISTER  # one lock for both protocols: pulls sharing an i
 log = logging.getLogger(__name__)
 
 WORKERS = 3
-CHUNK = 1 << 20
+# Small enough that a connection cut mid-chunk loses little: urllib3 drops a short last read.
+CHUNK = 64 << 10
 MAX_JSON = 4 << 20
 
 
