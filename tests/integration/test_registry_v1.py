@@ -199,6 +199,40 @@ def test_checksum_mismatch_is_refused_naming_the_layer(daemon, registry, v1only,
     check_clean(b)
 
 
+def test_a_layer_known_only_by_its_tarsum_is_checked_against_it(daemon, registry, v1only, daemon_factory):
+    """A registry of Docker 0.9's time: no payload checksum, the tarsum in `X-Docker-Checksum` and in
+    the index's list. Ours is made so by rewriting its files after a push."""
+    from lxc_docker.registry import tarsum
+
+    name = f"{v1only.host}/ns/tarsummed:v1"
+    daemon.cli("import", "-", name, input=_tar({"t.bin": os.urandom(200_000)}), check=True)
+    daemon.cli("push", name, check=True, timeout=120)
+    image_id = image_ids(daemon, name)[0]
+    d = os.path.join(registry.root, "v1", "images", image_id)
+    with open(os.path.join(d, "layer"), "rb") as layer:
+        json_raw = open(os.path.join(d, "json"), "rb").read()
+        ts = tarsum.compute(layer, json_raw, "tarsum")
+    os.unlink(os.path.join(d, "_payload_checksum"))
+    with open(os.path.join(d, "_client_checksum"), "w") as f:
+        f.write(ts)
+    put = requests.put(
+        f"{registry.url}/v1/repositories/ns/tarsummed/images", json=[{"id": image_id, "checksum": ts}]
+    )
+    assert put.status_code == 204
+    b = fresh(daemon_factory)
+    assert b.cli("pull", name, timeout=120).returncode == 0
+    assert image_ids(b, name) == [image_id]
+    _corrupt(os.path.join(d, "layer"))
+    c = fresh(daemon_factory)
+    result = c.cli("pull", name, timeout=120)
+    assert result.returncode == 1
+    err = result.stderr.decode()
+    assert f"layer {image_id}: checksum mismatch: its tarsum is tarsum+sha256:" in err, err
+    assert f"the index lists {ts}" in err
+    assert c.out("images", "-q", "-a") == ""
+    check_clean(c)
+
+
 @pytest.mark.parametrize(
     "mode,times,ok", [("flip", 1_000_000, False), ("cut", 1_000_000, False), ("cut", 1, True)]
 )

@@ -8,13 +8,14 @@ import hashlib
 import http.server
 import io
 import json
+import tarfile
 import threading
 
 import pytest
 
 from lxc_docker.errors import NotFound
 from lxc_docker.image.image import Image
-from lxc_docker.registry import v1pull, v1push
+from lxc_docker.registry import tarsum, v1pull, v1push
 from lxc_docker.registry.auth import Credentials
 from lxc_docker.registry.progress import Reporter
 from lxc_docker.registry.session import RegistryError, Session, Unauthorized
@@ -40,12 +41,111 @@ def test_ancestry_starts_with_the_image_and_has_no_repeats():
             parse_ancestry(bad, A)
 
 
-def test_the_index_checksum_wins_and_a_tarsum_alone_is_not_a_payload_checksum():
-    index, header = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+def test_the_index_checksum_wins_and_a_tarsum_is_checked_apart():
+    index, header, ts = "sha256:" + "1" * 64, "sha256:" + "2" * 64, "tarsum+sha256:" + "3" * 64
     assert v1pull.expected_checksum(index, header) == index
-    assert v1pull.expected_checksum("tarsum+sha256:" + "3" * 64, header) == header
+    assert v1pull.expected_checksum(ts, header) == header
+    assert v1pull.expected_checksum("", "", header) == header  # X-Docker-Checksum in payload form
     assert v1pull.expected_checksum("", "") == ""
     assert v1pull.expected_checksum("sha256:short", "") == ""
+    # The index's tarsum is always checked; the registry's only when no payload checksum is known.
+    assert v1pull.expected_tarsum(ts, "", payload_known=True) == ts
+    assert v1pull.expected_tarsum("", ts, payload_known=True) == ""
+    assert v1pull.expected_tarsum("", ts, payload_known=False) == ts
+    assert v1pull.expected_tarsum("", "tarsum+md5:abc", payload_known=False) == ""
+
+
+# Docker's own tarsum test vectors (pkg/tarsum/tarsum_test.go: TestIteration and the 1 MB file of
+# zeros of TestTarSums), rebuilt here as tars: they pin the header encoding to Docker's.
+def _tar(entries, fmt=tarfile.PAX_FORMAT) -> io.BytesIO:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tf:
+        for info, data in entries:
+            tf.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+def _info(name, size=0, uid=0, gid=0, uname="", gname="", mode=0, xattrs=None):
+    info = tarfile.TarInfo(name)
+    info.size, info.uid, info.gid, info.uname, info.gname, info.mode, info.mtime = (
+        size,
+        uid,
+        gid,
+        uname,
+        gname,
+        mode,
+        0,
+    )
+    if xattrs:
+        info.pax_headers = {f"SCHILY.xattr.{k}": v for k, v in xattrs.items()}
+    return info
+
+
+@pytest.mark.parametrize(
+    "version,entry,data,want",
+    [
+        (
+            "tarsum",
+            _info("file.txt"),
+            b"",
+            "626c4a2e9a467d65c33ae81f7f3dedd4de8ccaee72af73223c4bc4718cbc7bbd",
+        ),
+        (
+            "tarsum.dev",
+            _info("file.txt"),
+            b"",
+            "6ffd43a1573a9913325b4918e124ee982a99c0f3cba90fc032a65f5e20bdd465",
+        ),
+        (
+            "tarsum.dev",
+            _info("another.txt", 4, 1000, 1000, "slartibartfast", "users"),
+            b"test",
+            "b38166c059e11fb77bef30bf16fba7584446e80fcc156ff46d47e36c5305d8ef",
+        ),
+        (
+            "tarsum.dev",
+            _info(
+                "xattrs.txt",
+                4,
+                1000,
+                1000,
+                "slartibartfast",
+                "users",
+                xattrs={"user.key1": "value1", "user.key2": "value2"},
+            ),
+            b"test",
+            "4cc2e71ac5d31833ab2be9b4f7842a14ce595ec96a37af4ed08f87bc374228cd",
+        ),
+        (
+            "tarsum",  # v0 ignores xattrs
+            _info("xattrs.txt", 4, 1000, 1000, "slartibartfast", "users", xattrs={"user.NOT": "CALCULATED"}),
+            b"test",
+            "c12bb6f1303a9ddbf4576c52da74973c00d14c109bcfa76b708d5da1154a07fa",
+        ),
+    ],
+)
+def test_tarsum_matches_dockers_vectors(version, entry, data, want):
+    assert tarsum.compute(_tar([(entry, data)]), b"", version) == f"{version}+sha256:{want}"
+
+
+def test_tarsum_keeps_the_raw_type_flag_and_a_long_name():
+    # Go's writer left Typeflag 0 as NUL and the reader keeps it; tarfile would call it '0'.
+    raw = bytearray(
+        _tar([(_info("/testdata0", 1 << 20, mode=0o755), bytes(1 << 20))], tarfile.USTAR_FORMAT).getvalue()
+    )
+    raw[156:157] = b"\0"
+    raw[148:156] = b"%06o\0 " % (sum(raw[:148]) + 8 * 32 + sum(raw[156:512]))
+    want = "tarsum+sha256:8bf12d7e67c51ee2e8306cba569398b1b9f419969521a12ffb9d8875e8836738"
+    assert tarsum.compute(io.BytesIO(bytes(raw)), b"", "tarsum") == want
+    long = "d/" + "x" * 150
+    for fmt in (tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):
+        expected = tarsum.Header(name=long, size=1)
+        digest = hashlib.sha256(tarsum.header_bytes(expected, "tarsum") + b"z").hexdigest()
+        got = tarsum.compute(_tar([(_info(long, 1), b"z")], fmt), b"{}", "tarsum")
+        assert got == "tarsum+sha256:" + hashlib.sha256(b"{}" + digest.encode()).hexdigest()
+    with pytest.raises(tarsum.TarSumError):
+        tarsum.compute(io.BytesIO(bytes(raw[:2000])), b"", "tarsum")
 
 
 def test_push_json_is_the_graph_document_without_size_and_its_checksum_is_json_newline_layer():

@@ -24,12 +24,13 @@ from typing import Any
 import requests
 import urllib3
 
-from ..errors import NotFound
+from ..archive.compression import decompressed
+from ..errors import ArchiveError, NotFound
 from ..image.graph import Graph
 from ..image.image import Image
 from ..image.tags import TagStore
 from ..sysutil.journal import Journal
-from . import blobs
+from . import blobs, tarsum
 from .progress import Reporter
 from .session import RegistryError, Session
 from .v1session import V1Session, check, valid_id
@@ -56,13 +57,25 @@ def payload_checksum_of(json_raw: bytes) -> Any:
     return h
 
 
-def expected_checksum(index_sum: str, header_sum: str) -> str:
+def expected_checksum(index_sum: str, header_sum: str, client_sum: str = "") -> str:
     """The payload checksum a layer must match: the index's when it lists one in that form, else the
-    registry's `X-Docker-Checksum-Payload`; "" when neither is known (a tarsum alone cannot be
-    checked against the bytes as sent)."""
-    for value in (index_sum, header_sum):
+    registry's `X-Docker-Checksum-Payload`, else its `X-Docker-Checksum` when that is one too; ""
+    when none is (a tarsum is checked apart, see `expected_tarsum`)."""
+    for value in (index_sum, header_sum, client_sum):
         if value.startswith("sha256:") and len(value) == 71:
             return value
+    return ""
+
+
+def expected_tarsum(index_sum: str, client_sum: str, payload_known: bool) -> str:
+    """The tarsum to check too: the index's whenever it lists one (the trusted party's word is
+    worth a second pass), else the registry's when no payload checksum is known; "" for none."""
+    for value in (index_sum, "" if payload_known else client_sum):
+        try:
+            tarsum.split_label(value)
+            return value
+        except ValueError:
+            continue
     return ""
 
 
@@ -194,6 +207,7 @@ def _fetch(
         check(resp, f"image {image_id} json")
         raw = resp.raw.read(MAX_JSON + 1, decode_content=True)
         header_sum = resp.headers.get("X-Docker-Checksum-Payload", "")
+        client_sum = resp.headers.get("X-Docker-Checksum", "")
         size_header = resp.headers.get("X-Docker-Size", "")
     finally:
         resp.close()
@@ -209,7 +223,8 @@ def _fetch(
     if image.parent:
         valid_id(image.parent, f"the json of {image_id}")
     size = int(size_header) if size_header.isdigit() else -1
-    want = expected_checksum(index_sum, header_sum)
+    want = expected_checksum(index_sum, header_sum, client_sum)
+    want_tarsum = expected_tarsum(index_sum, client_sum, bool(want))
     path = os.path.join(work, f"{image_id}-{os.urandom(4).hex()}")
     with open(path, "wb") as out:
         got = _download(v1, f"{endpoint}/v1/images/{image_id}/layer", raw, size, out, report, short)
@@ -219,10 +234,25 @@ def _fetch(
             f"layer {image_id}: checksum mismatch: the registry sent content whose payload checksum is "
             f"{got}, the {'index' if want == index_sum else 'registry'} lists {want}: refused"
         )
-    if not want:
-        log.warning("image %s: no payload checksum from the index or the registry; not verified", image_id)
+    if want_tarsum:
+        _check_tarsum(path, raw, want_tarsum, image_id, "index" if want_tarsum == index_sum else "registry")
+    if not want and not want_tarsum:
+        log.warning("image %s: no checksum from the index or the registry; not verified", image_id)
     report.status("Download complete", short)
     return Fetched(image, path)
+
+
+def _check_tarsum(path: str, json_raw: bytes, want: str, image_id: str, who: str) -> None:
+    version, _ = tarsum.split_label(want)
+    try:
+        with open(path, "rb") as f:
+            got = tarsum.compute(decompressed(f), json_raw, version)
+    except (tarsum.TarSumError, ArchiveError, OSError, EOFError) as e:
+        raise blobs.VerificationError(f"layer {image_id}: unreadable layer: {e}") from None
+    if got != want:
+        raise blobs.VerificationError(
+            f"layer {image_id}: checksum mismatch: its tarsum is {got}, the {who} lists {want}: refused"
+        )
 
 
 def _download(
