@@ -203,6 +203,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if not self.headers.get("Authorization", "").startswith("Token signature=x"):
                 return self._send(401, b'{"error": "Requires authorization"}')
             return self._send(200, json.dumps({"latest": A}).encode())
+        if self.path == "/v1/repositories/ns/bare/tags":  # a registry with no image lists
+            return self._send(200, json.dumps({"latest": A}).encode())
+        if self.path == "/v1/repositories/ns/moved/images":  # endpoints elsewhere, no token
+            return self._send(200, b"[]", {"X-Docker-Endpoints": "127.0.0.2:1"})
         if self.path == f"/v1/images/{A}/layer":
             rng = self.headers.get("Range", "")
             if rng:
@@ -255,3 +259,28 @@ def test_a_cut_download_is_resumed_with_a_range_and_the_checksum_covers_it_all(f
     assert got == "sha256:" + hashlib.sha256(b"{}\n" + LAYER).hexdigest()
     ranges = [r for _, _, r in fake.seen if r]
     assert len(ranges) == 1 and 200_000 < int(ranges[0][6:-1]) <= 300_000  # what arrived is kept
+
+
+def test_a_registry_without_image_lists_is_asked_for_tags_directly(fake):
+    session = Session(f"127.0.0.1:{fake.server_address[1]}", Credentials())
+    assert V1Session(session, "ns/bare").repository_images() is None
+    assert v1pull.list_tags(session, "ns/bare", "x/ns/bare") == ["latest"]
+    with pytest.raises(NotFound, match="image x/ns/none not found"):
+        v1pull.list_tags(session, "ns/none", "x/ns/none")
+
+
+def test_credentials_go_to_the_named_host_only(fake, monkeypatch):
+    v1 = V1Session(Session(f"127.0.0.1:{fake.server_address[1]}", Credentials("alice", "pw")), "ns/moved")
+    v1.repository_images()
+    assert fake.seen[-1][1].startswith("Basic ")
+    assert v1.endpoints == ["http://127.0.0.2:1"]
+    sent = {}
+
+    def capture(method, url, headers=None, **kwargs):
+        sent.update(headers)
+        raise RuntimeError("not sent")
+
+    monkeypatch.setattr(v1.http, "request", capture)
+    with pytest.raises(RuntimeError):
+        v1.send("GET", "http://127.0.0.2:1/v1/repositories/ns/moved/tags")
+    assert "Authorization" not in sent

@@ -71,7 +71,9 @@ class V1Session:
         creds = self.session.creds
         if auth == "token" and self.token:
             headers["Authorization"] = f"Token {self.token}"
-        elif auth in ("token", "basic") and creds.username:
+        elif auth in ("token", "basic") and creds.username and url.startswith(self.session.base + "/"):
+            # The password goes to the host the user named only, never to an endpoint the index
+            # pointed us to (that one gets the token, or nothing).
             headers["Authorization"] = creds.basic_header()
         try:
             return self.http.request(
