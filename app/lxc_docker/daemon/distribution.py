@@ -191,20 +191,37 @@ def _pull(
     """Pull over whichever protocol the registry speaks; returns tag -> image id. A v2 registry that
     does not know the repository is asked over v1 too when it answers `/v1/_ping` (Docker 1.x's
     fallback): our own registry serves both, and images pushed to it by Docker 0.9 exist only in v1."""
-    from ..registry import tagslist, v1pull, v2pull
+    from ..registry import tagslist, v2pull
 
-    v1 = session.ping() == "v1"
-    if not v1:
+    if session.ping() == "v1":
+        return _pull_v1(session, graph, tags, path, repo, tag, report)
+    if not tag:
         try:
-            if not tag:
-                found = tagslist.list_tags(session, path, repo)
-                if not found:
-                    raise NotFound(f"image {repo} not found")
-                return {t: v2pull.pull(session, graph, tags, path, repo, t, report)[0].id for t in found}
-            return {tag: v2pull.pull(session, graph, tags, path, repo, tag, report)[0].id}
+            found = tagslist.list_tags(session, path, repo)
         except NotFound:
             if not _speaks_v1(session):
                 raise
+            return _pull_v1(session, graph, tags, path, repo, tag, report)
+        if not found:
+            raise NotFound(f"image {repo} not found")
+        # v2 knows the repository: no fallback from here on (Docker's "confirmed v2").
+        return {t: v2pull.pull(session, graph, tags, path, repo, t, report)[0].id for t in found}
+    try:
+        return {tag: v2pull.pull(session, graph, tags, path, repo, tag, report)[0].id}
+    except NotFound as v2_error:
+        if tag.startswith("sha256:") or not _speaks_v1(session):
+            raise
+        try:
+            return _pull_v1(session, graph, tags, path, repo, tag, report)
+        except NotFound:
+            raise v2_error from None  # unknown to both: v2's words (a missing blob stays named)
+
+
+def _pull_v1(
+    session: Any, graph: Graph, tags: TagStore, path: str, repo: str, tag: str, report: Any
+) -> dict[str, str]:
+    from ..registry import v1pull
+
     if tag.startswith("sha256:"):
         raise NotFound(f"image {repo}@{tag} not found: a v1 registry has no digests")
     return v1pull.pull(session, graph, tags, path, repo, tag, report)[0]
