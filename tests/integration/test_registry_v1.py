@@ -165,6 +165,21 @@ def test_pull_with_tag_flag(pushed, daemon_factory):
     assert b.cli("pull", "-t", "v2", f"{name}:v1").returncode != 0
 
 
+def test_run_and_build_pull_a_missing_image_over_v1(pushed, daemon_factory):
+    name, _ = pushed
+    b = fresh(daemon_factory)
+    ran = b.cli("run", "--rm", f"{name}:v1", timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.decode().strip() == "pushed"
+    assert f"Unable to find image '{name}:v1' locally" in ran.stderr.decode()
+    c = fresh(daemon_factory)
+    built = c.cli(
+        "build", "-t", "from/v1", "-", input=f"FROM {name}:v2\nRUN cat /pushed.txt\n".encode(), timeout=120
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "Pull complete" in built.stdout.decode() and "pushed" in built.stdout.decode()
+
+
 def _tar(files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
