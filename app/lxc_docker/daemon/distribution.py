@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import reference
-from ..errors import InvalidParameter, NotFound
+from ..errors import DockerError, InvalidParameter, NotFound
 from ..image.graph import Graph
 from ..image.tags import TagStore
 from ..registry.metadata import DistributionMetadata
@@ -58,28 +58,27 @@ class DistributionService:
     # -- pull ----------------------------------------------------------------------------------------
 
     def pull(self, name: str, tag: str, auth_config: dict[str, Any], sink: Sink) -> str:
-        """Pull `name[:tag]`; progress goes to `sink`. Returns the pulled image id."""
-        from ..registry import v2pull
+        """Pull `name[:tag]`; progress goes to `sink`. Returns the pulled image id. No tag in either
+        `name` or `tag` means every tag of the repository (Docker's API rule; `pull -a`)."""
         from ..registry.auth import credentials
         from ..registry.progress import Reporter
         from ..registry.session import Session
 
-        repo, tag = self._parse(name, tag)
+        repo, tag = self._parse(name, tag, all_tags=True)
         host, path = split_name(repo)
         with self._lock:
             # The same name pulled twice at once: the second waits and finds the first's images.
-            busy = self._pulling.setdefault(f"{repo}:{tag}", threading.Lock())
+            busy = self._pulling.setdefault(f"{repo}:{tag or '*'}", threading.Lock())
         session = Session(host, credentials(auth_config))
+        report = Reporter(sink)
         try:
             with busy:
-                _v2_only(session)
-                image, _ = v2pull.pull(
-                    session, self.graph, self.tags, path, repo, tag, Reporter(sink), meta=self.metadata
-                )
+                pulled = _pull(session, self.graph, self.tags, path, repo, tag, report, self.metadata)
         finally:
             session.close()
-        self.events.publish("pull", image.id, type="image", name=f"{repo}:{tag}")
-        return image.id
+        for t, image_id in pulled.items():
+            self.events.publish("pull", image_id, type="image", name=f"{repo}:{t}")
+        return pulled.get(tag) or pulled.get(reference.DEFAULT_TAG) or pulled[sorted(pulled)[-1]]
 
     def pull_text(self, name: str, out: Callable[[str], None], auth_config: dict[str, Any]) -> None:
         """A pull whose progress is plain text lines (the builder's FROM)."""
@@ -87,7 +86,12 @@ class DistributionService:
         if not sep:
             repo, tag = reference.split_tag(name)
         auth = _auth_for(split_name(reference.normalize_repo(repo))[0], auth_config)
-        self.pull(repo, tag, auth, lambda m: out(_text(m)) if "progressDetail" not in m else None)
+        self.pull(
+            repo,
+            tag or reference.DEFAULT_TAG,
+            auth,
+            lambda m: out(_text(m)) if "progressDetail" not in m else None,
+        )
 
     # -- push ----------------------------------------------------------------------------------------
 
@@ -112,8 +116,16 @@ class DistributionService:
         session = Session(host, credentials(auth_config))
         report = Reporter(sink)
         try:
-            _v2_only(session)
+            protocol = session.ping()  # before the first message: an unreachable registry is a status
             report.status(f"The push refers to a repository [{repo}]")
+            if protocol == "v1":
+                from ..registry import v1push
+
+                images = {t: self.graph.get(tagged[t]) for t in wanted}
+                v1push.push(session, self.graph, path, images, report)
+                for t, image in images.items():
+                    self.events.publish("push", image.id, type="image", name=f"{repo}:{t}")
+                return
             for t in wanted:
                 image = self.graph.get(tagged[t])
                 digest, size, layers = v2push.push(
@@ -189,7 +201,7 @@ class DistributionService:
         host, query = search.split_term(term, DEFAULT_REGISTRY)
         return search.search(host, query, credentials(auth_config), limit, filters)
 
-    def _parse(self, name: str, tag: str) -> tuple[str, str]:
+    def _parse(self, name: str, tag: str, all_tags: bool = False) -> tuple[str, str]:
         if "@" in name and not tag:
             name, _, tag = name.partition("@")
         if tag.startswith("sha256:"):  # a digest reference (CLI 28 sends it as the tag)
@@ -202,17 +214,68 @@ class DistributionService:
         if not tag:
             name, tag = reference.split_tag(name)
         try:
-            repo, parsed = reference.parse(f"{name}:{tag}" if tag else name)
+            repo, parsed = reference.parse(f"{name}:{tag}" if tag else name, default_tag=None)
         except ValueError as e:
             raise InvalidParameter(str(e)) from None
-        return repo, parsed or reference.DEFAULT_TAG
+        return repo, parsed or ("" if all_tags else reference.DEFAULT_TAG)
 
 
-def _v2_only(session: Any) -> None:
-    from ..registry.session import RegistryError
+def _pull(
+    session: Any,
+    graph: Graph,
+    tags: TagStore,
+    path: str,
+    repo: str,
+    tag: str,
+    report: Any,
+    meta: DistributionMetadata,
+) -> dict[str, str]:
+    """Pull over whichever protocol the registry speaks; returns tag -> image id. A v2 registry that
+    does not know the repository is asked over v1 too when it answers `/v1/_ping` (Docker 1.x's
+    fallback): our own registry serves both, and images pushed to it by Docker 0.9 exist only in v1."""
+    from ..registry import tagslist, v2pull
 
-    if session.ping() != "v2":
-        raise RegistryError(f"{session.host}: v1 registry protocol not supported yet")
+    if session.ping() == "v1":
+        return _pull_v1(session, graph, tags, path, repo, tag, report)
+    if not tag:
+        try:
+            found = tagslist.list_tags(session, path, repo)
+        except NotFound:
+            if not _speaks_v1(session):
+                raise
+            return _pull_v1(session, graph, tags, path, repo, tag, report)
+        if not found:
+            raise NotFound(f"image {repo} not found")
+        # v2 knows the repository: no fallback from here on (Docker's "confirmed v2").
+        return {t: v2pull.pull(session, graph, tags, path, repo, t, report, meta=meta)[0].id for t in found}
+    try:
+        return {tag: v2pull.pull(session, graph, tags, path, repo, tag, report, meta=meta)[0].id}
+    except NotFound as v2_error:
+        if tag.startswith("sha256:") or not _speaks_v1(session):
+            raise
+        try:
+            return _pull_v1(session, graph, tags, path, repo, tag, report)
+        except NotFound:
+            raise v2_error from None  # unknown to both: v2's words (a missing blob stays named)
+
+
+def _pull_v1(
+    session: Any, graph: Graph, tags: TagStore, path: str, repo: str, tag: str, report: Any
+) -> dict[str, str]:
+    from ..registry import v1pull
+
+    if tag.startswith("sha256:"):
+        raise NotFound(f"image {repo}@{tag} not found: a v1 registry has no digests")
+    return v1pull.pull(session, graph, tags, path, repo, tag, report)[0]
+
+
+def _speaks_v1(session: Any) -> bool:
+    try:
+        resp = session.request("GET", "/v1/_ping", scopes=[], ok_404=True)
+    except DockerError:
+        return False
+    resp.close()
+    return resp.status_code == 200
 
 
 def _auth_for(host: str, config: dict[str, Any]) -> dict[str, Any]:
