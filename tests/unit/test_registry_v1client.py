@@ -186,6 +186,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         srv = self.server
+        if self.path in ("/v2/", "/v1/_ping"):  # a v1-only registry, to the session's ping
+            return self._send(404) if self.path == "/v2/" else self._send(200, b"true")
         srv.seen.append((self.path, self.headers.get("Authorization", ""), self.headers.get("Range", "")))
         port = srv.server_address[1]
         if self.path == "/v1/repositories/ns/img/images":
@@ -229,7 +231,9 @@ def fake():
 
 
 def _v1(fake, creds: Credentials | None = None) -> V1Session:
-    return V1Session(Session(f"127.0.0.1:{fake.server_address[1]}", creds or Credentials()), "ns/img")
+    return V1Session(
+        _pinged(Session(f"127.0.0.1:{fake.server_address[1]}", creds or Credentials())), "ns/img"
+    )
 
 
 def test_index_token_and_endpoints_are_used_for_the_registry(fake):
@@ -262,7 +266,7 @@ def test_a_cut_download_is_resumed_with_a_range_and_the_checksum_covers_it_all(f
 
 
 def test_a_registry_without_image_lists_is_asked_for_tags_directly(fake):
-    session = Session(f"127.0.0.1:{fake.server_address[1]}", Credentials())
+    session = _pinged(Session(f"127.0.0.1:{fake.server_address[1]}", Credentials()))
     assert V1Session(session, "ns/bare").repository_images() is None
     assert v1pull.list_tags(session, "ns/bare", "x/ns/bare") == ["latest"]
     with pytest.raises(NotFound, match="image x/ns/none not found"):
@@ -270,7 +274,9 @@ def test_a_registry_without_image_lists_is_asked_for_tags_directly(fake):
 
 
 def test_credentials_go_to_the_named_host_only(fake, monkeypatch):
-    v1 = V1Session(Session(f"127.0.0.1:{fake.server_address[1]}", Credentials("alice", "pw")), "ns/moved")
+    v1 = V1Session(
+        _pinged(Session(f"127.0.0.1:{fake.server_address[1]}", Credentials("alice", "pw"))), "ns/moved"
+    )
     v1.repository_images()
     assert fake.seen[-1][1].startswith("Basic ")
     assert v1.endpoints == ["http://127.0.0.2:1"]
@@ -284,3 +290,10 @@ def test_credentials_go_to_the_named_host_only(fake, monkeypatch):
     with pytest.raises(RuntimeError):
         v1.send("GET", "http://127.0.0.2:1/v1/repositories/ns/moved/tags")
     assert "Authorization" not in sent
+
+
+def _pinged(session: Session) -> Session:
+    # As the daemon does before any v1 request: the ping settles the scheme (a loopback registry is
+    # tried over HTTPS first, then plain HTTP).
+    assert session.ping() == "v1"
+    return session
