@@ -68,12 +68,6 @@ class ContainerEndpoints:
         if mode in BUILTIN or mode.startswith("container:"):
             return
         found = self.store.find(mode)
-        if c.host_config.get("PortBindings") or c.host_config.get("PublishAllPorts"):
-            # Published ports are DNAT rules of the default bridge; a refusal beats a silent drop.
-            raise InvalidParameter(
-                f"publishing ports (-p, -P) on the user-defined network {mode} is not supported: "
-                "publish them from a container on the default bridge network"
-            )
         if isinstance(found, NetworkRecord) and found.name != mode:
             c.host_config["NetworkMode"] = found.name
 
@@ -119,6 +113,29 @@ class ContainerEndpoints:
         c.network_settings["_endpoints"] = planned
         self._publish_settings(c)
 
+    def publish_ports(self, c: Container, exposed: dict[str, Any]) -> None:
+        """After plan(): -p/-P to the address on the container's own (NetworkMode) network."""
+        settings = c.network_settings
+        rec = self.store.find(network_mode(c))
+        ep = (settings.get("_endpoints") or {}).get(getattr(rec, "id", ""))
+        if not isinstance(rec, NetworkRecord) or ep is None:
+            return  # disconnected from it: nothing to publish to, as Docker
+        settings["Ports"] = self.nets.ports.publish(
+            c.id,
+            rec.bridge,
+            ep["IPAddress"],
+            exposed,
+            c.host_config.get("PortBindings") or {},
+            bool(c.host_config.get("PublishAllPorts")),
+        )
+        settings["_ports_network"] = rec.id
+
+    def _unpublish(self, c: Container) -> None:
+        settings = c.network_settings or {}
+        if settings.pop("_ports_network", None):
+            self.nets.ports.unpublish(c.id)
+            settings["Ports"] = {}
+
     def attach_all(self, c: Container, pid: int, first_index: int) -> None:
         eps = (c.network_settings or {}).get("_endpoints") or {}
         for i, (nid, ep) in enumerate(eps.items()):
@@ -131,6 +148,7 @@ class ContainerEndpoints:
     def release(self, c: Container) -> None:
         if self.resolver is not None:
             self.resolver.stop(c.id)
+        self._unpublish(c)
         settings = c.network_settings or {}
         for nid, ep in (settings.get("_endpoints") or {}).items():
             self.nets.release(nid, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
@@ -219,6 +237,8 @@ class ContainerEndpoints:
                 # Docker 1.12 lets it go: the container keeps running without that interface, and
                 # its NetworkMode still names the network, which a later connect joins again.
                 settings["_disconnected"] = [*(settings.get("_disconnected") or []), rec.name]
+            if settings.get("_ports_network") == rec.id:
+                self._unpublish(c)
             ep = eps.pop(rec.id, None)
             if ep is not None:
                 self.nets.release(rec.id, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))

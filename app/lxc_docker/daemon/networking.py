@@ -54,6 +54,8 @@ class ContainerNetworking:
         self.containers = containers
         self.names = containers.names
         self.networks = networks
+        if networks is not None:
+            networks.nets.ports.host = lambda: (manager.ports, manager.proxy, manager.default_ip)
         containers.prepare_run.append(self.prepare)
         containers.on_created.append(self.configure)
         containers.release_run.append(self.release)
@@ -134,6 +136,11 @@ class ContainerNetworking:
         if mode != "bridge":
             c.network_settings = {"_endpoints_config": asked}
             self.networks.plan(c)
+            try:
+                self.networks.publish_ports(c, exposed_ports(c))
+            except BaseException:
+                self.networks.release(c)
+                raise
             command.hostname = command.hostname or c.id[:12]
             return
         links = self._resolve_links(c)

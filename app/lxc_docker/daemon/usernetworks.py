@@ -67,6 +67,12 @@ class NetworkService(ContainerEndpoints):
                     self.nets.reserve(nid, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
                 except Exception as e:
                     log.warning("cannot restore endpoint of %s on %s: %s", c.id[:12], nid[:12], e)
+            nid = c.network_settings.get("_ports_network")
+            if nid in eps and nid in [r.id for r in self.store.all()]:
+                rec = self.store.find(nid)
+                self.nets.ports.restore(
+                    c.id, rec.bridge, eps[nid]["IPAddress"], c.network_settings.get("Ports")
+                )
             try:
                 self.resolver.serve(c.id, c.state.pid)
             except Exception as e:

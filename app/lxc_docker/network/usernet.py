@@ -34,6 +34,7 @@ from .ipallocator import IPAllocator
 from .iptables import Iptables, Rule, _tagged, owner_comment
 from .netns import run_in_netns
 from .netstore import NetworkRecord
+from .userports import UserPorts
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class UserNetworks:
         self.lock_dir = lock_dir
         self._live: dict[str, _Live] = {}
         self._lock = threading.RLock()
+        self.ports = UserPorts(self.ipt, iptables)
 
     # -- networks --------------------------------------------------------------------------------
 
@@ -153,6 +155,10 @@ class UserNetworks:
         for live in self._live.values():
             for rule in reversed(isolation_rules(live.rec, self.default_bridge)):
                 self.ipt.add(rule, insert=True)
+        # Published ports' accepts go back above the drops (userports.py).
+        for rule in self.ports.filter_rules():
+            self.ipt.delete(rule)
+            self.ipt.add(rule, insert=True)
 
     def _delete_rules_of(self, bridge: str) -> None:
         try:
@@ -179,6 +185,7 @@ class UserNetworks:
             live = self._live.get(network_id)
             busy = bool(live and live.endpoints)
             self.down(network_id, delete_bridge=not busy)
+        self.ports.forget()
 
     def is_up(self, network_id: str) -> bool:
         return network_id in self._live

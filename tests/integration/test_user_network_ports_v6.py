@@ -1,0 +1,254 @@
+"""User-defined networks, the rest of issue 11: ports published from a container on one (-p, -P,
+the SDK's `ports=`) reached through 127.0.0.1 and the host's own address, `docker port`, their release
+on rm, stop and disconnect and their return after a daemon crash; and IPv6 networks (--ipv6, --ip6,
+addresses over the ULA between containers, AAAA answers of the embedded DNS), through our CLI, the
+docker CLI 28 and the docker SDK for Python 7. Every rule the daemon made, ip6tables too, goes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shlex
+import shutil
+import socket
+import subprocess
+import urllib.request
+
+import pytest
+
+from lib.daemon import Daemon
+from lib.poll import poll
+from lib.require import require, require_module, require_tools
+
+require_tools("ip", "iptables", "iptables-save", "ip6tables", "ip6tables-save", module=True)
+
+DOCKER_CLI = "/usr/local/bin/docker"
+HTTPD = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def free_subnet() -> str:
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
+    for a in random.sample(range(100, 180), 80):
+        if f"10.{a}." not in routes:
+            return f"10.{a}.{random.randrange(1, 250)}.0/24"
+    raise AssertionError("no free 10.x subnet")
+
+
+def free_subnet6() -> str:
+    routes = subprocess.run(["ip", "-6", "route"], capture_output=True, text=True, check=True).stdout
+    while True:
+        prefix = f"fd00:{random.randrange(16**4):x}:{random.randrange(16**4):x}:{random.randrange(16**4):x}"
+        if prefix not in routes:
+            return f"{prefix}::/64"
+
+
+class Nets:
+    """The test's bridge names and the rules tagged for them, in both address families."""
+
+    def __init__(self) -> None:
+        self.bridges: list[str] = []
+
+    def bridge(self) -> str:
+        name = f"ldp{random.randrange(16**6):06x}"
+        self.bridges.append(name)
+        return name
+
+    def tagged_rules(self) -> list[tuple[str, str, str]]:
+        """(command, table, rule) of every iptables or ip6tables rule tagged for the test's bridges."""
+        found = []
+        for cmd in ("iptables", "ip6tables"):
+            dump = subprocess.run([f"{cmd}-save"], capture_output=True, text=True, check=True).stdout
+            table = ""
+            for line in dump.splitlines():
+                if line.startswith("*"):
+                    table = line[1:]
+                elif any(f"lxc-docker:{b}" in shlex.split(line) for b in self.bridges):
+                    found.append((cmd, table, line))
+        return found
+
+    def links(self) -> list[str]:
+        return [b for b in self.bridges if os.path.exists(f"/sys/class/net/{b}")]
+
+
+@pytest.fixture
+def nets():
+    n = Nets()
+    yield n
+    for b in n.links():
+        subprocess.run(["ip", "link", "del", b], check=False)
+    for cmd, table, line in n.tagged_rules():
+        subprocess.run([cmd, "-w", "-t", table, "-D", *shlex.split(line)[1:]], check=False)
+
+
+@pytest.fixture
+def pdaemon(daemon_factory, busybox_tar, test_bridge):
+    d = daemon_factory("-b", test_bridge).start()
+    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    return d
+
+
+def create(d: Daemon, nets: Nets, name: str, *extra: str) -> str:
+    bridge = nets.bridge()
+    d.out("network", "create", "-o", f"com.docker.network.bridge.name={bridge}", *extra, name)
+    return bridge
+
+
+def fetch(host: str, port: int | str) -> str:
+    def get() -> str:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/index.html", timeout=5) as r:
+                return r.read().decode()
+        except OSError:
+            return ""
+
+    return poll(get, timeout=20, what=f"http://{host}:{port}/")
+
+
+def host_address(bridge: str) -> str:
+    """A non-loopback address of this host (the test bridge's), so the DNAT path is taken."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", bridge], capture_output=True, text=True)
+    return out.stdout.split()[3].split("/")[0]
+
+
+# -- published ports ---------------------------------------------------------------------------------
+
+
+def test_publish_on_a_user_network_with_our_cli(pdaemon, nets, test_bridge):
+    bridge = create(pdaemon, nets, "pubnet", "--subnet", free_subnet())
+    cid = pdaemon.out(
+        "run", "-d", "--name", "web", "--net", "pubnet", "-p", "80", "busybox", "sh", "-c", HTTPD
+    )
+    cid = cid.strip()
+    port = pdaemon.out("port", "web", "80").strip().rsplit(":", 1)[1]
+    assert fetch("127.0.0.1", port).startswith("hello-from-")
+    assert fetch(host_address(test_bridge), port).startswith("hello-from-")
+    settings = json.loads(pdaemon.out("inspect", "web"))[0]["NetworkSettings"]
+    assert settings["Ports"] == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": port}]}
+    (member,) = json.loads(pdaemon.out("network", "inspect", "pubnet"))[0]["Containers"].values()
+    ip = member["IPv4Address"].split("/")[0]
+    rules = [line for _, _, line in nets.tagged_rules()]
+    assert any(f"--to-destination {ip}:80" in r and f"--dport {port}" in r for r in rules)
+    assert any(f"-d {ip}/32" in r and "-j ACCEPT" in r for r in rules)
+    ps = pdaemon.out("ps")
+    assert f"0.0.0.0:{port}->80/tcp" in ps
+    # Stopping frees the port and its rules; the next start publishes again.
+    pdaemon.out("stop", "-t", "1", "web")
+    assert not any("DNAT" in line for _, _, line in nets.tagged_rules())
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+    pdaemon.out("start", "web")
+    port2 = pdaemon.out("port", "web", "80").strip().rsplit(":", 1)[1]
+    assert fetch("127.0.0.1", port2).startswith("hello-from-")
+    pdaemon.out("rm", "-f", "web")
+    assert not any("DNAT" in line or "ACCEPT" in line and ip in line for _, _, line in nets.tagged_rules())
+    pdaemon.out("network", "rm", "pubnet")
+    assert nets.tagged_rules() == [] and not os.path.exists(f"/sys/class/net/{bridge}")
+
+
+def test_fixed_port_disconnect_and_a_daemon_crash(daemon_factory, busybox_tar, test_bridge, nets):
+    d = daemon_factory("-b", test_bridge).start()
+    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    create(d, nets, "crashpub", "--subnet", free_subnet())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    d.out(
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--net",
+        "crashpub",
+        "-p",
+        f"127.0.0.1:{port}:80",
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
+    )
+    assert fetch("127.0.0.1", port).startswith("hello-from-")
+    taken = d.cli("run", "-d", "--net", "crashpub", "-p", f"127.0.0.1:{port}:80", "busybox", "true")
+    assert taken.returncode != 0 and b"already" in taken.stderr
+    # Live restore: the container outlives the daemon's kill -9 and its port comes back with it.
+    d.kill()
+    d.start()
+    assert d.out("port", "web").strip() == f"80/tcp -> 127.0.0.1:{port}"
+    assert fetch("127.0.0.1", port).startswith("hello-from-")
+    assert any("DNAT" in line for _, _, line in nets.tagged_rules())
+    d.out("network", "disconnect", "crashpub", "web")
+    assert not any("DNAT" in line for _, _, line in nets.tagged_rules())
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    d.out("rm", "-f", "web")
+    d.out("network", "rm", "crashpub")
+    d.stop()
+    assert nets.tagged_rules() == [] and nets.links() == []
+
+
+def docker28(d: Daemon):
+    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env.update({"DOCKER_HOST": d.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
+
+    def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120, text=True)
+        if check:
+            assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+
+    return docker
+
+
+def test_publish_with_docker_cli_28(pdaemon, nets):
+    docker = docker28(pdaemon)
+    bridge = nets.bridge()
+    docker(
+        "network",
+        "create",
+        "--subnet",
+        free_subnet(),
+        "-o",
+        f"com.docker.network.bridge.name={bridge}",
+        "p28",
+    )
+    docker(
+        "run",
+        "-d",
+        "--name",
+        "web28",
+        "--network",
+        "p28",
+        "-p",
+        "127.0.0.1::80",
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
+    )
+    out = docker("port", "web28", "80/tcp").stdout.strip()
+    assert out.startswith("127.0.0.1:")
+    assert fetch("127.0.0.1", out.rsplit(":", 1)[1]).startswith("hello-from-")
+    docker("rm", "-f", "web28")
+    docker("network", "rm", "p28")
+    assert nets.tagged_rules() == []
+
+
+def test_publish_with_the_docker_sdk(pdaemon, nets):
+    docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
+    client = docker.DockerClient(base_url=pdaemon.host, version="1.24", timeout=60)
+    bridge = nets.bridge()
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=free_subnet())])
+    net = client.networks.create("psdk", ipam=ipam, options={"com.docker.network.bridge.name": bridge})
+    c = client.containers.run(
+        "busybox", ["sh", "-c", HTTPD], detach=True, network="psdk", ports={"80/tcp": ("127.0.0.1", None)}
+    )
+    try:
+        c.reload()
+        (binding,) = c.ports["80/tcp"]
+        assert binding["HostIp"] == "127.0.0.1"
+        assert fetch("127.0.0.1", binding["HostPort"]).startswith("hello-from-")
+    finally:
+        c.remove(force=True)
+    net.remove()
+    assert nets.tagged_rules() == [] and nets.links() == []
