@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shlex
 import shutil
 import socket
@@ -248,6 +249,126 @@ def test_publish_with_the_docker_sdk(pdaemon, nets):
         (binding,) = c.ports["80/tcp"]
         assert binding["HostIp"] == "127.0.0.1"
         assert fetch("127.0.0.1", binding["HostPort"]).startswith("hello-from-")
+    finally:
+        c.remove(force=True)
+    net.remove()
+    assert nets.tagged_rules() == [] and nets.links() == []
+
+
+# -- IPv6 networks ------------------------------------------------------------------------------------
+
+needs_ipv6 = pytest.mark.skipif(
+    open("/proc/sys/net/ipv6/conf/all/disable_ipv6").read().strip() != "0"
+    if os.path.exists("/proc/sys/net/ipv6/conf/all/disable_ipv6")
+    else True,
+    reason="IPv6 is disabled in this kernel",
+)
+
+
+def bridge_ipv6(bridge: str) -> list[str]:
+    out = subprocess.run(["ip", "-6", "-o", "addr", "show", "dev", bridge], capture_output=True, text=True)
+    return [line.split()[3] for line in out.stdout.splitlines() if " scope global " in line]
+
+
+@needs_ipv6
+def test_ipv6_network_with_our_cli(pdaemon, nets):
+    sub6 = free_subnet6()
+    prefix = sub6.split("::")[0]
+    bridge = create(pdaemon, nets, "six", "--ipv6", "--subnet", free_subnet(), "--subnet", sub6)
+    doc = json.loads(pdaemon.out("network", "inspect", "six"))[0]
+    assert doc["EnableIPv6"] is True
+    assert doc["IPAM"]["Config"][1] == {"Subnet": sub6, "Gateway": f"{prefix}::1"}
+    assert bridge_ipv6(bridge) == [f"{prefix}::1/64"]
+    pdaemon.out("run", "-d", "--name", "six1", "--net", "six", "--ip6", f"{prefix}::10", "--network-alias",
+                "sixalias", "busybox", "sh", "-c", HTTPD)  # fmt: skip
+    (member,) = json.loads(pdaemon.out("network", "inspect", "six"))[0]["Containers"].values()
+    assert member["IPv6Address"] == f"{prefix}::10/64"
+    # Another container reaches it over the ULA: ICMPv6, and TCP by the name's AAAA record.
+    out = pdaemon.out("run", "--net", "six", "busybox", "ping6", "-c1", "-W5", f"{prefix}::10")
+    assert "1 packets received" in out
+    page = pdaemon.out("run", "--net", "six", "busybox", "wget", "-qO-", f"http://[{prefix}::10]/index.html")
+    assert page.startswith("hello-from-")
+    looked = pdaemon.out("run", "--net", "six", "busybox", "nslookup", "-type=aaaa", "sixalias")
+    assert f"{prefix}::10" in looked
+    addrs = pdaemon.out("run", "--net", "six", "busybox", "ip", "-6", "addr", "show", "eth0")
+    # Allocated from the pool, moving forward (::2 went to the first of the containers above).
+    assert re.search(rf"inet6 {prefix}::[3-9a-f]/64 scope global", addrs)
+    assert any(cmd == "ip6tables" for cmd, _, _ in nets.tagged_rules())
+    taken = pdaemon.cli("run", "--net", "six", "--ip6", f"{prefix}::10", "busybox", "true")
+    assert taken.returncode != 0 and b"already allocated" in taken.stderr
+    pdaemon.out("rm", "-f", "six1")
+    pdaemon.out("network", "rm", "six")
+    assert nets.tagged_rules() == [] and nets.links() == []
+
+
+@needs_ipv6
+def test_ipv6_with_docker_cli_28(pdaemon, nets):
+    docker = docker28(pdaemon)
+    sub6 = free_subnet6()
+    prefix = sub6.split("::")[0]
+    bridge = nets.bridge()
+    docker(
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        sub6,
+        "-o",
+        f"com.docker.network.bridge.name={bridge}",
+        "six28",
+    )
+    doc = json.loads(docker("network", "inspect", "six28").stdout)[0]
+    assert doc["EnableIPv6"] is True and sub6 in [c["Subnet"] for c in doc["IPAM"]["Config"]]
+    docker(
+        "run",
+        "-d",
+        "--name",
+        "s28",
+        "--network",
+        "six28",
+        "--ip6",
+        f"{prefix}::beef",
+        "busybox",
+        "sh",
+        "-c",
+        HTTPD,
+    )
+    net = json.loads(docker("inspect", "s28").stdout)[0]["NetworkSettings"]["Networks"]["six28"]
+    assert net["GlobalIPv6Address"] == f"{prefix}::beef" and net["GlobalIPv6PrefixLen"] == 64
+    assert net["IPv6Gateway"] == f"{prefix}::1" and net["IPAMConfig"]["IPv6Address"] == f"{prefix}::beef"
+    page = docker("run", "--rm", "--network", "six28", "busybox", "wget", "-qO-", "http://s28/index.html")
+    assert page.stdout.startswith("hello-from-")
+    docker("rm", "-f", "s28")
+    docker("network", "rm", "six28")
+    assert nets.tagged_rules() == [] and nets.links() == []
+
+
+@needs_ipv6
+def test_ipv6_with_the_docker_sdk(pdaemon, nets):
+    docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
+    client = docker.DockerClient(base_url=pdaemon.host, version="1.24", timeout=60)
+    sub6 = free_subnet6()
+    prefix = sub6.split("::")[0]
+    ipam = docker.types.IPAMConfig(
+        pool_configs=[docker.types.IPAMPool(subnet=sub6, gateway=f"{prefix}::ffff")]
+    )
+    bridge = nets.bridge()
+    net = client.networks.create(
+        "sixsdk", enable_ipv6=True, ipam=ipam, options={"com.docker.network.bridge.name": bridge}
+    )
+    assert net.attrs["EnableIPv6"] is True
+    assert bridge_ipv6(bridge) == [f"{prefix}::ffff/64"]
+    c = client.containers.run("busybox", ["sleep", "600"], detach=True, name="sixbox")
+    try:
+        net.connect(c, ipv6_address=f"{prefix}::f00d")
+        c.reload()
+        ep = c.attrs["NetworkSettings"]["Networks"]["sixsdk"]
+        assert ep["GlobalIPv6Address"] == f"{prefix}::f00d" and ep["IPv6Gateway"] == f"{prefix}::ffff"
+        out = client.containers.run(
+            "busybox", ["ping6", "-c1", "-W5", f"{prefix}::f00d"], network="sixsdk", remove=True
+        )
+        assert b"1 packets received" in out
+        net.disconnect(c)
     finally:
         c.remove(force=True)
     net.remove()

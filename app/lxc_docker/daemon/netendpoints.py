@@ -30,9 +30,12 @@ def network_mode(c: Container) -> str:
     return "bridge" if mode == "default" else mode
 
 
-def endpoint_json(network_id: str, endpoint: dict[str, Any], prefixlen: int, gateway: str) -> dict[str, Any]:
-    """One entry of NetworkSettings.Networks (API 1.21+)."""
+def endpoint_json(
+    network_id: str, endpoint: dict[str, Any], prefixlen: int, gateway: str, v6: tuple[int, str] = (0, "")
+) -> dict[str, Any]:
+    """One entry of NetworkSettings.Networks (API 1.21+); `v6` is the IPv6 (prefix length, gateway)."""
     ip = endpoint.get("IPAddress", "")
+    ip6 = endpoint.get("GlobalIPv6Address", "")
     wanted = endpoint.get("IPAMConfig") or None
     return {
         "IPAMConfig": wanted,
@@ -43,9 +46,9 @@ def endpoint_json(network_id: str, endpoint: dict[str, Any], prefixlen: int, gat
         "Gateway": gateway if ip else "",
         "IPAddress": ip,
         "IPPrefixLen": prefixlen if ip else 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": v6[1] if ip6 else "",
+        "GlobalIPv6Address": ip6,
+        "GlobalIPv6PrefixLen": v6[0] if ip6 else 0,
         "MacAddress": br.mac_for_ip(ip) if ip else "",
     }
 
@@ -97,9 +100,14 @@ class ContainerEndpoints:
                     continue
                 wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address")) or ""
                 ip = self.nets.allocate(rec.id, c.id, wanted)
+                # Held from here, so that a failure of the IPv6 allocation releases the IPv4 address.
+                planned[rec.id] = {"Name": rec.name, "IPAddress": ip, "GlobalIPv6Address": ""}
+                wanted6 = ((cfg.get("IPAMConfig") or {}).get("IPv6Address")) or ""
+                ip6 = self.nets.allocate6(rec.id, c.id, wanted6)
                 planned[rec.id] = {
                     "Name": rec.name,
                     "IPAddress": ip,
+                    "GlobalIPv6Address": ip6,
                     "Aliases": list(cfg.get("Aliases") or []),
                     "Links": list(cfg.get("Links") or []),
                     "IPAMConfig": cfg.get("IPAMConfig") or None,
@@ -108,7 +116,7 @@ class ContainerEndpoints:
                 }
         except BaseException:
             for nid, ep in planned.items():
-                self.nets.release(nid, c.id, ep["IPAddress"], "")
+                self.nets.release(nid, c.id, ep["IPAddress"], "", ep["GlobalIPv6Address"])
             raise
         c.network_settings["_endpoints"] = planned
         self._publish_settings(c)
@@ -141,7 +149,9 @@ class ContainerEndpoints:
         for i, (nid, ep) in enumerate(eps.items()):
             index = first_index + i
             ep["IfName"] = f"eth{index}"
-            ep["Veth"] = self.nets.attach(nid, c.id, pid, ep["IfName"], ep["IPAddress"], route=index == 0)
+            ep["Veth"] = self.nets.attach(
+                nid, c.id, pid, ep["IfName"], ep["IPAddress"], index == 0, ep.get("GlobalIPv6Address", "")
+            )
         if eps and self.resolver is not None:
             self.resolver.serve(c.id, pid)
 
@@ -151,7 +161,9 @@ class ContainerEndpoints:
         self._unpublish(c)
         settings = c.network_settings or {}
         for nid, ep in (settings.get("_endpoints") or {}).items():
-            self.nets.release(nid, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
+            self.nets.release(
+                nid, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""), ep.get("GlobalIPv6Address", "")
+            )
         if settings.get("_endpoints"):
             settings["_endpoints"] = {}
             self.refresh(c)  # a stopped container shows its networks without addresses, as Docker
@@ -198,6 +210,11 @@ class ContainerEndpoints:
         eps = settings.setdefault("_endpoints", {})
         wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address")) or ""
         ip = self.nets.allocate(rec.id, c.id, wanted)
+        try:
+            ip6 = self.nets.allocate6(rec.id, c.id, ((cfg.get("IPAMConfig") or {}).get("IPv6Address")) or "")
+        except BaseException:
+            self.nets.release(rec.id, c.id, ip, "")
+            raise
         used = {ep.get("IfName") for ep in eps.values()}
         if settings.get("IPAddress"):
             used.add("eth0")
@@ -205,6 +222,7 @@ class ContainerEndpoints:
         ep = {
             "Name": rec.name,
             "IPAddress": ip,
+            "GlobalIPv6Address": ip6,
             "Aliases": list(cfg.get("Aliases") or []),
             "Links": list(cfg.get("Links") or []),
             "IPAMConfig": cfg.get("IPAMConfig"),
@@ -212,9 +230,9 @@ class ContainerEndpoints:
             "IfName": f"eth{index}",
         }
         try:
-            ep["Veth"] = self.nets.attach(rec.id, c.id, c.state.pid, ep["IfName"], ip, route=index == 0)
+            ep["Veth"] = self.nets.attach(rec.id, c.id, c.state.pid, ep["IfName"], ip, index == 0, ip6)
         except BaseException:
-            self.nets.release(rec.id, c.id, ip, "")
+            self.nets.release(rec.id, c.id, ip, "", ip6)
             raise
         eps[rec.id] = ep
         if self.resolver is not None and not self.resolver.serving(c.id):
@@ -241,7 +259,9 @@ class ContainerEndpoints:
                 self._unpublish(c)
             ep = eps.pop(rec.id, None)
             if ep is not None:
-                self.nets.release(rec.id, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
+                self.nets.release(
+                    rec.id, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""), ep.get("GlobalIPv6Address", "")
+                )
             configs.pop(rec.name, None)
             self._publish_settings(c)
             c.save()
@@ -268,7 +288,8 @@ class ContainerEndpoints:
             if isinstance(rec, str):
                 continue
             nid, ep = held.get(name, (rec.id, {**cfg}))
-            networks[name] = endpoint_json(nid, ep, rec.network.prefixlen, rec.gateway)
+            v6 = (rec.network6.prefixlen, rec.gateway6) if rec.ipv6 else (0, "")
+            networks[name] = endpoint_json(nid, ep, rec.network.prefixlen, rec.gateway, v6)
         settings["Networks"] = networks
 
     def refresh(self, c: Container) -> None:
@@ -280,7 +301,8 @@ class ContainerEndpoints:
     # -- the embedded DNS server -------------------------------------------------------------------
 
     def lookup(self, container_id: str, name: str) -> list[str] | None:
-        """Addresses of `name` (a container name, alias or short id) on the networks `container_id` is on."""
+        """Addresses of `name` (a container name, alias or short id) on the networks `container_id` is
+        on, IPv4 and IPv6."""
         try:
             asker = self.containers.get(container_id)
         except NotFound:
@@ -302,6 +324,8 @@ class ContainerEndpoints:
                 if nid not in mine or not ep.get("IPAddress"):
                     continue
                 names = {c.name.lstrip("/").lower(), c.id[:12]} | {a.lower() for a in ep.get("Aliases") or []}
-                if name in names and ep["IPAddress"] not in found:
-                    found.append(ep["IPAddress"])
+                if name in names:
+                    for address in (ep["IPAddress"], ep.get("GlobalIPv6Address")):
+                        if address and address not in found:
+                            found.append(address)
         return found or None
