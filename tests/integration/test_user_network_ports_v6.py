@@ -14,6 +14,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -25,7 +26,7 @@ from lib.require import require, require_module, require_tools
 require_tools("ip", "iptables", "iptables-save", "ip6tables", "ip6tables-save", module=True)
 
 DOCKER_CLI = "/usr/local/bin/docker"
-HTTPD = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -p 80 -h /www"
+HTTPD = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -v -p 80 -h /www"
 
 
 def free_subnet() -> str:
@@ -187,6 +188,60 @@ def test_fixed_port_disconnect_and_a_daemon_crash(daemon_factory, busybox_tar, t
     assert nets.tagged_rules() == [] and nets.links() == []
 
 
+@pytest.fixture
+def outside():
+    """A network namespace of the test's own, routed to the host over a veth: a client from outside."""
+    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
+    a = next(a for a in random.sample(range(100, 180), 80) if f"10.{a}." not in routes)
+    b = random.randrange(1, 250)
+    tag = f"{random.randrange(16**6):06x}"
+    ns, host_side = f"ldpns{tag}", f"ldpo{tag}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        script = f"""
+            ip link add {host_side} type veth peer name eth0 netns {ns}
+            ip addr add 10.{a}.{b}.1/30 dev {host_side} && ip link set {host_side} up
+            ip -n {ns} addr add 10.{a}.{b}.2/30 dev eth0 && ip -n {ns} link set eth0 up
+            ip -n {ns} link set lo up && ip -n {ns} route add default via 10.{a}.{b}.1
+        """
+        subprocess.run(["sh", "-ec", script], check=True)
+        yield ns, f"10.{a}.{b}.1"
+    finally:
+        subprocess.run(["ip", "link", "del", host_side], check=False, capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+def fetch_from(ns: str, host: str, port: str) -> str:
+    code = f"import urllib.request as u; print(u.urlopen('http://{host}:{port}/index.html', timeout=3).read().decode())"
+
+    def get() -> str:
+        r = subprocess.run(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", code], capture_output=True, text=True
+        )
+        return r.stdout
+
+    return poll(get, timeout=20, what=f"http://{host}:{port}/ from namespace {ns}")
+
+
+def test_published_port_from_outside_through_dnat(pdaemon, nets, outside):
+    # From another interface the DNAT and the FORWARD accept are the way in (no proxy on that path
+    # past the kernel), and the accept must stay above the isolation drop when another network comes up.
+    ns, host_ip = outside
+    create(pdaemon, nets, "outpub", "--subnet", free_subnet())
+    pdaemon.out("run", "-d", "--name", "web", "--net", "outpub", "-p", "80", "busybox", "sh", "-c", HTTPD)
+    port = pdaemon.out("port", "web", "80").strip().rsplit(":", 1)[1]
+    assert fetch_from(ns, host_ip, port).startswith("hello-from-")
+    create(pdaemon, nets, "later", "--subnet", free_subnet())
+    assert fetch_from(ns, host_ip, port).startswith("hello-from-")
+    # The DNAT took it there, not the proxy: httpd saw the namespace's own address as its peer.
+    peer = host_ip.rsplit(".", 1)[0] + ".2"
+    logs = pdaemon.cli("logs", "web", check=True)
+    assert peer in (logs.stdout + logs.stderr).decode()
+    pdaemon.out("rm", "-f", "web")
+    pdaemon.out("network", "rm", "outpub", "later")
+    assert nets.tagged_rules() == []
+
+
 def docker28(d: Daemon):
     require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
@@ -274,7 +329,12 @@ def bridge_ipv6(bridge: str) -> list[str]:
 def test_ipv6_network_with_our_cli(pdaemon, nets):
     sub6 = free_subnet6()
     prefix = sub6.split("::")[0]
-    bridge = create(pdaemon, nets, "six", "--ipv6", "--subnet", free_subnet(), "--subnet", sub6)
+    sub4 = free_subnet()
+    bridge = create(pdaemon, nets, "six", "--ipv6", "--subnet", sub4, "--subnet", sub6)
+    fixed = sub4.replace(".0/24", ".50")
+    assert f"inet {fixed}/24" in pdaemon.out(
+        "run", "--net", "six", "--ip", fixed, "busybox", "ip", "addr", "show", "eth0"
+    )
     doc = json.loads(pdaemon.out("network", "inspect", "six"))[0]
     assert doc["EnableIPv6"] is True
     assert doc["IPAM"]["Config"][1] == {"Subnet": sub6, "Gateway": f"{prefix}::1"}
@@ -372,4 +432,35 @@ def test_ipv6_with_the_docker_sdk(pdaemon, nets):
     finally:
         c.remove(force=True)
     net.remove()
+    assert nets.tagged_rules() == [] and nets.links() == []
+
+
+@needs_ipv6
+def test_ipv6_network_across_a_crash_and_a_restart(daemon_factory, busybox_tar, test_bridge, nets):
+    d = daemon_factory("-b", test_bridge).start()
+    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    sub6 = free_subnet6()
+    prefix = sub6.split("::")[0]
+    bridge = create(d, nets, "sixcrash", "--ipv6", "--subnet", sub6)
+    d.out("run", "-d", "--name", "keep6", "--net", "sixcrash", "busybox", "sleep", "600")
+    (member,) = json.loads(d.out("network", "inspect", "sixcrash"))[0]["Containers"].values()
+    kept = member["IPv6Address"].split("/")[0]
+    assert kept.startswith(prefix)
+    d.kill()
+    d.start()
+    # The survivor keeps its address (nobody else is given it) and is reached by name over AAAA.
+    out = d.out(
+        "run", "--net", "sixcrash", "busybox", "sh", "-c", f"ip -6 addr show eth0; ping6 -c1 -W5 {kept}"
+    )
+    assert "1 packets received" in out and f"inet6 {kept}/64" not in out
+    assert kept in d.out("run", "--net", "sixcrash", "busybox", "nslookup", "-type=aaaa", "keep6")
+    d.out("rm", "-f", "keep6")
+    # A clean stop takes the bridge and every rule; the next start brings both back, IPv6 included.
+    d.stop()
+    assert nets.tagged_rules() == [] and nets.links() == []
+    d.start()
+    assert bridge_ipv6(bridge) == [f"{prefix}::1/64"]
+    assert any(cmd == "ip6tables" for cmd, _, _ in nets.tagged_rules())
+    d.out("network", "rm", "sixcrash")
+    d.stop()
     assert nets.tagged_rules() == [] and nets.links() == []
