@@ -212,7 +212,8 @@ def outside():
 
 
 def fetch_from(ns: str, host: str, port: str) -> str:
-    code = f"import urllib.request as u; print(u.urlopen('http://{host}:{port}/index.html', timeout=3).read().decode())"
+    url = f"http://{host}:{port}/index.html"
+    code = f"import urllib.request as u; print(u.urlopen({url!r}, timeout=3).read().decode())"
 
     def get() -> str:
         r = subprocess.run(
