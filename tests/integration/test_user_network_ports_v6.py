@@ -182,6 +182,9 @@ def test_fixed_port_disconnect_and_a_daemon_crash(daemon_factory, busybox_tar, t
     assert not any("DNAT" in line for _, _, line in nets.tagged_rules())
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    # Connected again to the network of its NetworkMode, it publishes again.
+    d.out("network", "connect", "crashpub", "web")
+    assert fetch("127.0.0.1", port).startswith("hello-from-")
     d.out("rm", "-f", "web")
     d.out("network", "rm", "crashpub")
     d.stop()

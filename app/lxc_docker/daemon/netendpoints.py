@@ -30,6 +30,17 @@ def network_mode(c: Container) -> str:
     return "bridge" if mode == "default" else mode
 
 
+def exposed_ports(c: Container) -> dict[str, Any]:
+    ports = dict(c.config.get("ExposedPorts") or {})
+    for spec in c.config.get("PortSpecs") or []:
+        # Docker 0.9's PortSpecs: "80", "8080:80", "ip:host:ctr", with an optional /proto.
+        port = spec.rsplit(":", 1)[-1]
+        ports.setdefault(port if "/" in port else f"{port}/tcp", {})
+    for key in c.host_config.get("PortBindings") or {}:
+        ports.setdefault(key if "/" in key else f"{key}/tcp", {})
+    return ports
+
+
 def endpoint_json(
     network_id: str, endpoint: dict[str, Any], prefixlen: int, gateway: str, v6: tuple[int, str] = (0, "")
 ) -> dict[str, Any]:
@@ -121,9 +132,11 @@ class ContainerEndpoints:
         c.network_settings["_endpoints"] = planned
         self._publish_settings(c)
 
-    def publish_ports(self, c: Container, exposed: dict[str, Any]) -> None:
-        """After plan(): -p/-P to the address on the container's own (NetworkMode) network."""
+    def publish_ports(self, c: Container) -> None:
+        """After plan() or a connect: -p/-P to the address on the container's own (NetworkMode) network."""
         settings = c.network_settings
+        if settings.get("_ports_network"):
+            return
         rec = self.store.find(network_mode(c))
         ep = (settings.get("_endpoints") or {}).get(getattr(rec, "id", ""))
         if not isinstance(rec, NetworkRecord) or ep is None:
@@ -132,7 +145,7 @@ class ContainerEndpoints:
             c.id,
             rec.bridge,
             ep["IPAddress"],
-            exposed,
+            exposed_ports(c),
             c.host_config.get("PortBindings") or {},
             bool(c.host_config.get("PublishAllPorts")),
         )
@@ -235,6 +248,14 @@ class ContainerEndpoints:
             self.nets.release(rec.id, c.id, ip, "", ip6)
             raise
         eps[rec.id] = ep
+        if rec.name == network_mode(c):
+            # Back on the network its ports were published from (a disconnect released them).
+            try:
+                self.publish_ports(c)
+            except BaseException:
+                eps.pop(rec.id, None)
+                self.nets.release(rec.id, c.id, ip, ep["Veth"], ip6)
+                raise
         if self.resolver is not None and not self.resolver.serving(c.id):
             self.resolver.serve(c.id, c.state.pid)
 
