@@ -468,3 +468,16 @@ def test_ipv6_network_across_a_crash_and_a_restart(daemon_factory, busybox_tar, 
     d.out("network", "rm", "sixcrash")
     d.stop()
     assert nets.tagged_rules() == [] and nets.links() == []
+
+
+def test_publish_on_a_daemon_without_a_default_bridge(daemon_factory, busybox_tar, nets):
+    # -b none: no default bridge and none of its chains, yet a user-defined network publishes.
+    d = daemon_factory().start()
+    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    create(d, nets, "nobr", "--subnet", free_subnet())
+    d.out("run", "-d", "--name", "web", "--net", "nobr", "-p", "127.0.0.1::80", "busybox", "sh", "-c", HTTPD)
+    port = d.out("port", "web", "80").strip().rsplit(":", 1)[1]
+    assert fetch("127.0.0.1", port).startswith("hello-from-")
+    d.out("rm", "-f", "web")
+    d.out("network", "rm", "nobr")
+    assert nets.tagged_rules() == [] and nets.links() == []
