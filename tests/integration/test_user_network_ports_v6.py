@@ -466,6 +466,16 @@ def test_ipv6_network_across_a_crash_and_a_restart(daemon_factory, busybox_tar, 
     assert bridge_ipv6(bridge) == [f"{prefix}::1/64"]
     assert any(cmd == "ip6tables" for cmd, _, _ in nets.tagged_rules())
     d.out("network", "rm", "sixcrash")
+    # A subnet the host already routes is refused, as for IPv4.
+    taken6 = free_subnet6()
+    dummy = nets.bridge()
+    subprocess.run(["ip", "link", "add", dummy, "type", "bridge"], check=True)
+    address = taken6.replace("::/64", "::1/64")
+    subprocess.run(["ip", "addr", "add", address, "dev", dummy, "nodad"], check=True)
+    subprocess.run(["ip", "link", "set", dummy, "up"], check=True)
+    refused = d.cli("network", "create", "--ipv6", "--subnet", taken6, "clash")
+    assert refused.returncode != 0 and b"overlaps" in refused.stderr
+    subprocess.run(["ip", "link", "del", dummy], check=True)
     d.stop()
     assert nets.tagged_rules() == [] and nets.links() == []
 

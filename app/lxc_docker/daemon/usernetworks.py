@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ..network import bridge as br
+from ..network import bridge6
 from ..network.dns import Resolver
 from ..network.netstore import (
     BUILTIN,
@@ -141,7 +142,7 @@ class NetworkService(ContainerEndpoints):
                     str(pool6.get("Subnet")),
                     str(pool6.get("Gateway") or ""),
                     str(pool6.get("IPRange") or ""),
-                    self.store.subnets6(),
+                    self.store.subnets6() + bridge6.host_networks6(),
                 )
             nid = secrets.token_hex(32)
             rec = NetworkRecord(

@@ -11,7 +11,7 @@ import ipaddress
 import socket
 
 from ..errors import SystemError_
-from .bridge import IPRoute, link_index
+from .bridge import MAIN_TABLE, IPRoute, link_index
 
 IFA_F_NODAD = 0x02
 
@@ -45,6 +45,32 @@ def interface_ipv6(ipr: IPRoute, index: int) -> list[ipaddress.IPv6Interface]:
         if address:
             found.append(ipaddress.IPv6Interface(f"{address}/{addr.get('prefixlen')}"))
     return found
+
+
+def _local_only(net: ipaddress.IPv6Network) -> bool:
+    return net.is_link_local or net.is_multicast or net.is_loopback
+
+
+def host_networks6() -> list[ipaddress.IPv6Network]:
+    """IPv6 networks the host already uses: main-table routes (default route, link-local and
+    multicast aside) and global interface addresses; a network's subnet must overlap none of them."""
+    nets: list[ipaddress.IPv6Network] = []
+    with IPRoute() as ipr:
+        for route in ipr.get_routes(family=socket.AF_INET6):
+            table = route.get_attr("RTA_TABLE") or route.get("table")
+            dst = route.get_attr("RTA_DST")
+            if table != MAIN_TABLE or not route.get("dst_len") or not dst:
+                continue
+            net = ipaddress.IPv6Network(f"{dst}/{route.get('dst_len')}", strict=False)
+            if not _local_only(net):
+                nets.append(net)
+        for addr in ipr.get_addr(family=socket.AF_INET6):
+            address = addr.get_attr("IFA_ADDRESS")
+            if address:
+                net = ipaddress.IPv6Network(f"{address}/{addr.get('prefixlen')}", strict=False)
+                if not _local_only(net):
+                    nets.append(net)
+    return nets
 
 
 def ensure_bridge_ipv6(name: str, address: ipaddress.IPv6Interface) -> None:
