@@ -82,6 +82,10 @@ class ContainerEndpoints:
         if mode in BUILTIN or mode.startswith("container:"):
             return
         found = self.store.find(mode)
+        publishes = c.host_config.get("PortBindings") or c.host_config.get("PublishAllPorts")
+        if isinstance(found, NetworkRecord) and found.internal and publishes:
+            # Docker leaves them unpublished without a word; a refusal beats a silent drop.
+            raise InvalidParameter(f"ports cannot be published (-p, -P) from internal network {found.name}")
         if isinstance(found, NetworkRecord) and found.name != mode:
             c.host_config["NetworkMode"] = found.name
 
