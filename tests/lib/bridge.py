@@ -30,12 +30,17 @@ def remove_rules_of(bridge: str) -> None:
     """Every iptables rule a daemon tagged for `bridge` (comment `lxc-docker:<bridge>`), then its
     chains: a daemon killed in a test leaves them, and a chain still jumped to cannot be deleted."""
     tag = f"lxc-docker:{bridge}"
-    for table in ("nat", "filter"):
-        dump = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True).stdout
+    # ip6tables too: an IPv6 network's rules carry the same tag.
+    for cmd, table in [(c, t) for c in ("iptables", "ip6tables") for t in ("nat", "filter")]:
+        try:
+            dump = subprocess.run([f"{cmd}-save", "-t", table], capture_output=True, text=True).stdout
+        except FileNotFoundError:
+            continue
         for line in dump.splitlines():
             if line.startswith("-A ") and tag in line:
                 rule = shlex.split(line)[1:]
-                subprocess.run(["iptables", "-w", "-t", table, "-D", *rule], capture_output=True)
+                subprocess.run([cmd, "-w", "-t", table, "-D", *rule], capture_output=True)
+    for table in ("nat", "filter"):
         chain = f"DOCKER-{bridge}"[:28]
         subprocess.run(["iptables", "-w", "-t", table, "-F", chain], capture_output=True)
         subprocess.run(["iptables", "-w", "-t", table, "-X", chain], capture_output=True)

@@ -30,9 +30,23 @@ def network_mode(c: Container) -> str:
     return "bridge" if mode == "default" else mode
 
 
-def endpoint_json(network_id: str, endpoint: dict[str, Any], prefixlen: int, gateway: str) -> dict[str, Any]:
-    """One entry of NetworkSettings.Networks (API 1.21+)."""
+def exposed_ports(c: Container) -> dict[str, Any]:
+    ports = dict(c.config.get("ExposedPorts") or {})
+    for spec in c.config.get("PortSpecs") or []:
+        # Docker 0.9's PortSpecs: "80", "8080:80", "ip:host:ctr", with an optional /proto.
+        port = spec.rsplit(":", 1)[-1]
+        ports.setdefault(port if "/" in port else f"{port}/tcp", {})
+    for key in c.host_config.get("PortBindings") or {}:
+        ports.setdefault(key if "/" in key else f"{key}/tcp", {})
+    return ports
+
+
+def endpoint_json(
+    network_id: str, endpoint: dict[str, Any], prefixlen: int, gateway: str, v6: tuple[int, str] = (0, "")
+) -> dict[str, Any]:
+    """One entry of NetworkSettings.Networks (API 1.21+); `v6` is the IPv6 (prefix length, gateway)."""
     ip = endpoint.get("IPAddress", "")
+    ip6 = endpoint.get("GlobalIPv6Address", "")
     wanted = endpoint.get("IPAMConfig") or None
     return {
         "IPAMConfig": wanted,
@@ -43,9 +57,9 @@ def endpoint_json(network_id: str, endpoint: dict[str, Any], prefixlen: int, gat
         "Gateway": gateway if ip else "",
         "IPAddress": ip,
         "IPPrefixLen": prefixlen if ip else 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": v6[1] if ip6 else "",
+        "GlobalIPv6Address": ip6,
+        "GlobalIPv6PrefixLen": v6[0] if ip6 else 0,
         "MacAddress": br.mac_for_ip(ip) if ip else "",
     }
 
@@ -68,12 +82,10 @@ class ContainerEndpoints:
         if mode in BUILTIN or mode.startswith("container:"):
             return
         found = self.store.find(mode)
-        if c.host_config.get("PortBindings") or c.host_config.get("PublishAllPorts"):
-            # Published ports are DNAT rules of the default bridge; a refusal beats a silent drop.
-            raise InvalidParameter(
-                f"publishing ports (-p, -P) on the user-defined network {mode} is not supported: "
-                "publish them from a container on the default bridge network"
-            )
+        publishes = c.host_config.get("PortBindings") or c.host_config.get("PublishAllPorts")
+        if isinstance(found, NetworkRecord) and found.internal and publishes:
+            # Docker leaves them unpublished without a word; a refusal beats a silent drop.
+            raise InvalidParameter(f"ports cannot be published (-p, -P) from internal network {found.name}")
         if isinstance(found, NetworkRecord) and found.name != mode:
             c.host_config["NetworkMode"] = found.name
 
@@ -103,9 +115,14 @@ class ContainerEndpoints:
                     continue
                 wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address")) or ""
                 ip = self.nets.allocate(rec.id, c.id, wanted)
+                # Held from here, so that a failure of the IPv6 allocation releases the IPv4 address.
+                planned[rec.id] = {"Name": rec.name, "IPAddress": ip, "GlobalIPv6Address": ""}
+                wanted6 = ((cfg.get("IPAMConfig") or {}).get("IPv6Address")) or ""
+                ip6 = self.nets.allocate6(rec.id, c.id, wanted6)
                 planned[rec.id] = {
                     "Name": rec.name,
                     "IPAddress": ip,
+                    "GlobalIPv6Address": ip6,
                     "Aliases": list(cfg.get("Aliases") or []),
                     "Links": list(cfg.get("Links") or []),
                     "IPAMConfig": cfg.get("IPAMConfig") or None,
@@ -114,26 +131,56 @@ class ContainerEndpoints:
                 }
         except BaseException:
             for nid, ep in planned.items():
-                self.nets.release(nid, c.id, ep["IPAddress"], "")
+                self.nets.release(nid, c.id, ep["IPAddress"], "", ep["GlobalIPv6Address"])
             raise
         c.network_settings["_endpoints"] = planned
         self._publish_settings(c)
+
+    def publish_ports(self, c: Container) -> None:
+        """After plan() or a connect: -p/-P to the address on the container's own (NetworkMode) network."""
+        settings = c.network_settings
+        if settings.get("_ports_network"):
+            return
+        rec = self.store.find(network_mode(c))
+        ep = (settings.get("_endpoints") or {}).get(getattr(rec, "id", ""))
+        if not isinstance(rec, NetworkRecord) or ep is None:
+            return  # disconnected from it: nothing to publish to, as Docker
+        settings["Ports"] = self.nets.ports.publish(
+            c.id,
+            rec.bridge,
+            ep["IPAddress"],
+            exposed_ports(c),
+            c.host_config.get("PortBindings") or {},
+            bool(c.host_config.get("PublishAllPorts")),
+        )
+        settings["_ports_network"] = rec.id
+
+    def _unpublish(self, c: Container) -> None:
+        settings = c.network_settings or {}
+        if settings.pop("_ports_network", None):
+            self.nets.ports.unpublish(c.id)
+            settings["Ports"] = {}
 
     def attach_all(self, c: Container, pid: int, first_index: int) -> None:
         eps = (c.network_settings or {}).get("_endpoints") or {}
         for i, (nid, ep) in enumerate(eps.items()):
             index = first_index + i
             ep["IfName"] = f"eth{index}"
-            ep["Veth"] = self.nets.attach(nid, c.id, pid, ep["IfName"], ep["IPAddress"], route=index == 0)
+            ep["Veth"] = self.nets.attach(
+                nid, c.id, pid, ep["IfName"], ep["IPAddress"], index == 0, ep.get("GlobalIPv6Address", "")
+            )
         if eps and self.resolver is not None:
             self.resolver.serve(c.id, pid)
 
     def release(self, c: Container) -> None:
         if self.resolver is not None:
             self.resolver.stop(c.id)
+        self._unpublish(c)
         settings = c.network_settings or {}
         for nid, ep in (settings.get("_endpoints") or {}).items():
-            self.nets.release(nid, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
+            self.nets.release(
+                nid, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""), ep.get("GlobalIPv6Address", "")
+            )
         if settings.get("_endpoints"):
             settings["_endpoints"] = {}
             self.refresh(c)  # a stopped container shows its networks without addresses, as Docker
@@ -180,6 +227,11 @@ class ContainerEndpoints:
         eps = settings.setdefault("_endpoints", {})
         wanted = ((cfg.get("IPAMConfig") or {}).get("IPv4Address")) or ""
         ip = self.nets.allocate(rec.id, c.id, wanted)
+        try:
+            ip6 = self.nets.allocate6(rec.id, c.id, ((cfg.get("IPAMConfig") or {}).get("IPv6Address")) or "")
+        except BaseException:
+            self.nets.release(rec.id, c.id, ip, "")
+            raise
         used = {ep.get("IfName") for ep in eps.values()}
         if settings.get("IPAddress"):
             used.add("eth0")
@@ -187,6 +239,7 @@ class ContainerEndpoints:
         ep = {
             "Name": rec.name,
             "IPAddress": ip,
+            "GlobalIPv6Address": ip6,
             "Aliases": list(cfg.get("Aliases") or []),
             "Links": list(cfg.get("Links") or []),
             "IPAMConfig": cfg.get("IPAMConfig"),
@@ -194,11 +247,19 @@ class ContainerEndpoints:
             "IfName": f"eth{index}",
         }
         try:
-            ep["Veth"] = self.nets.attach(rec.id, c.id, c.state.pid, ep["IfName"], ip, route=index == 0)
+            ep["Veth"] = self.nets.attach(rec.id, c.id, c.state.pid, ep["IfName"], ip, index == 0, ip6)
         except BaseException:
-            self.nets.release(rec.id, c.id, ip, "")
+            self.nets.release(rec.id, c.id, ip, "", ip6)
             raise
         eps[rec.id] = ep
+        if rec.name == network_mode(c):
+            # Back on the network its ports were published from (a disconnect released them).
+            try:
+                self.publish_ports(c)
+            except BaseException:
+                eps.pop(rec.id, None)
+                self.nets.release(rec.id, c.id, ip, ep["Veth"], ip6)
+                raise
         if self.resolver is not None and not self.resolver.serving(c.id):
             self.resolver.serve(c.id, c.state.pid)
 
@@ -219,9 +280,13 @@ class ContainerEndpoints:
                 # Docker 1.12 lets it go: the container keeps running without that interface, and
                 # its NetworkMode still names the network, which a later connect joins again.
                 settings["_disconnected"] = [*(settings.get("_disconnected") or []), rec.name]
+            if settings.get("_ports_network") == rec.id:
+                self._unpublish(c)
             ep = eps.pop(rec.id, None)
             if ep is not None:
-                self.nets.release(rec.id, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
+                self.nets.release(
+                    rec.id, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""), ep.get("GlobalIPv6Address", "")
+                )
             configs.pop(rec.name, None)
             self._publish_settings(c)
             c.save()
@@ -248,7 +313,8 @@ class ContainerEndpoints:
             if isinstance(rec, str):
                 continue
             nid, ep = held.get(name, (rec.id, {**cfg}))
-            networks[name] = endpoint_json(nid, ep, rec.network.prefixlen, rec.gateway)
+            v6 = (rec.network6.prefixlen, rec.gateway6) if rec.ipv6 else (0, "")
+            networks[name] = endpoint_json(nid, ep, rec.network.prefixlen, rec.gateway, v6)
         settings["Networks"] = networks
 
     def refresh(self, c: Container) -> None:
@@ -260,7 +326,8 @@ class ContainerEndpoints:
     # -- the embedded DNS server -------------------------------------------------------------------
 
     def lookup(self, container_id: str, name: str) -> list[str] | None:
-        """Addresses of `name` (a container name, alias or short id) on the networks `container_id` is on."""
+        """Addresses of `name` (a container name, alias or short id) on the networks `container_id` is
+        on, IPv4 and IPv6."""
         try:
             asker = self.containers.get(container_id)
         except NotFound:
@@ -282,6 +349,8 @@ class ContainerEndpoints:
                 if nid not in mine or not ep.get("IPAddress"):
                     continue
                 names = {c.name.lstrip("/").lower(), c.id[:12]} | {a.lower() for a in ep.get("Aliases") or []}
-                if name in names and ep["IPAddress"] not in found:
-                    found.append(ep["IPAddress"])
+                if name in names:
+                    for address in (ep["IPAddress"], ep.get("GlobalIPv6Address")):
+                        if address and address not in found:
+                            found.append(address)
         return found or None

@@ -7,7 +7,6 @@ which ports they expose, which containers they link to, and what goes in their /
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from ..errors import Conflict, InvalidParameter, NotFound
 from ..execution.base import Command
@@ -19,21 +18,10 @@ from ..network.netns import run_in_netns
 from ..network.resolvconf import hosts_file
 from .container import Container
 from .containers import ContainerService
-from .netendpoints import network_mode
+from .netendpoints import exposed_ports, network_mode
 from .usernetworks import NetworkService
 
 log = logging.getLogger(__name__)
-
-
-def exposed_ports(c: Container) -> dict[str, Any]:
-    ports = dict(c.config.get("ExposedPorts") or {})
-    for spec in c.config.get("PortSpecs") or []:
-        # Docker 0.9's PortSpecs: "80", "8080:80", "ip:host:ctr", with an optional /proto.
-        port = spec.rsplit(":", 1)[-1]
-        ports.setdefault(port if "/" in port else f"{port}/tcp", {})
-    for key in c.host_config.get("PortBindings") or {}:
-        ports.setdefault(key if "/" in key else f"{key}/tcp", {})
-    return ports
 
 
 def parse_link(spec: str) -> tuple[str, str]:
@@ -54,6 +42,8 @@ class ContainerNetworking:
         self.containers = containers
         self.names = containers.names
         self.networks = networks
+        if networks is not None:
+            networks.nets.ports.host = lambda: (manager.ports, manager.proxy, manager.default_ip)
         containers.prepare_run.append(self.prepare)
         containers.on_created.append(self.configure)
         containers.release_run.append(self.release)
@@ -134,6 +124,11 @@ class ContainerNetworking:
         if mode != "bridge":
             c.network_settings = {"_endpoints_config": asked}
             self.networks.plan(c)
+            try:
+                self.networks.publish_ports(c)
+            except BaseException:
+                self.networks.release(c)
+                raise
             command.hostname = command.hostname or c.id[:12]
             return
         links = self._resolve_links(c)

@@ -14,8 +14,16 @@ from typing import Any
 
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from ..network import bridge as br
+from ..network import bridge6
 from ..network.dns import Resolver
-from ..network.netstore import BUILTIN, NetworkRecord, NetworkStore, bridge_name, plan_addresses
+from ..network.netstore import (
+    BUILTIN,
+    NetworkRecord,
+    NetworkStore,
+    bridge_name,
+    plan_addresses,
+    plan_addresses6,
+)
 from ..network.usernet import UserNetworks
 from .container import Container
 from .containers import ContainerService
@@ -64,9 +72,21 @@ class NetworkService(ContainerEndpoints):
                 continue
             for nid, ep in eps.items():
                 try:
-                    self.nets.reserve(nid, c.id, ep.get("IPAddress", ""), ep.get("Veth", ""))
+                    self.nets.reserve(
+                        nid,
+                        c.id,
+                        ep.get("IPAddress", ""),
+                        ep.get("Veth", ""),
+                        ep.get("GlobalIPv6Address", ""),
+                    )
                 except Exception as e:
                     log.warning("cannot restore endpoint of %s on %s: %s", c.id[:12], nid[:12], e)
+            nid = c.network_settings.get("_ports_network")
+            if nid in eps and nid in [r.id for r in self.store.all()]:
+                rec = self.store.find(nid)
+                self.nets.ports.restore(
+                    c.id, rec.bridge, eps[nid]["IPAddress"], c.network_settings.get("Ports")
+                )
             try:
                 self.resolver.serve(c.id, c.state.pid)
             except Exception as e:
@@ -89,8 +109,6 @@ class NetworkService(ContainerEndpoints):
         driver = body.get("Driver") or "bridge"
         if driver != "bridge":
             raise NotFound(f"plugin not found: only the bridge driver is supported, not {driver!r}")
-        if body.get("EnableIPv6"):
-            raise InvalidParameter("IPv6 networks are not supported")
         options = _string_map(body.get("Options"), "Options")
         labels = _string_map(body.get("Labels"), "Labels")
         ipam = body.get("IPAM") or {}
@@ -98,10 +116,13 @@ class NetworkService(ContainerEndpoints):
             raise InvalidParameter("IPAM must be a JSON object")
         if (ipam.get("Driver") or "default") != "default":
             raise NotFound(f"plugin not found: IPAM driver {ipam.get('Driver')!r}")
-        configs = ipam.get("Config") or []
-        if not isinstance(configs, list) or len(configs) > 1 or not all(isinstance(x, dict) for x in configs):
-            raise InvalidParameter("IPAM.Config: at most one IPv4 pool is supported")
-        pool = configs[0] if configs else {}
+        pool, pool6 = _pools(ipam.get("Config") or [])
+        enable_ipv6 = bool(body.get("EnableIPv6"))
+        if enable_ipv6 and not pool6:
+            raise InvalidParameter(
+                "could not find an available, non-overlapping IPv6 address pool among the defaults to "
+                "assign to the network: give one with --subnet"
+            )
         aux = _string_map(pool.get("AuxiliaryAddresses"), "IPAM.Config.AuxiliaryAddresses")
         ipam_options = _string_map(ipam.get("Options"), "IPAM.Options") if ipam.get("Options") else None
         with self._lock:
@@ -115,6 +136,14 @@ class NetworkService(ContainerEndpoints):
                 str(pool.get("IPRange") or ""),
                 used,
             )
+            subnet6 = gateway6 = ip_range6 = ""
+            if pool6:
+                subnet6, gateway6, ip_range6 = plan_addresses6(
+                    str(pool6.get("Subnet")),
+                    str(pool6.get("Gateway") or ""),
+                    str(pool6.get("IPRange") or ""),
+                    self.store.subnets6() + bridge6.host_networks6(),
+                )
             nid = secrets.token_hex(32)
             rec = NetworkRecord(
                 id=nid,
@@ -128,6 +157,10 @@ class NetworkService(ContainerEndpoints):
                 labels=labels,
                 ipam_options=ipam_options,
                 aux_addresses=_check_aux(aux, subnet),
+                enable_ipv6=enable_ipv6,
+                subnet6=subnet6,
+                gateway6=gateway6,
+                ip_range6=ip_range6,
             )
             if br.link_exists(rec.bridge):
                 raise Conflict(f"bridge {rec.bridge} already exists on the host")
@@ -191,21 +224,31 @@ class NetworkService(ContainerEndpoints):
                     "EndpointID": ep.get("EndpointID", ""),
                     "MacAddress": br.mac_for_ip(ep["IPAddress"]),
                     "IPv4Address": f"{ep['IPAddress']}/{item.network.prefixlen}",
-                    "IPv6Address": "",
+                    "IPv6Address": (
+                        f"{ep['GlobalIPv6Address']}/{item.network6.prefixlen}"
+                        if ep.get("GlobalIPv6Address") and item.network6
+                        else ""
+                    ),
                 }
         config = {"Subnet": item.subnet, "Gateway": item.gateway}
         if item.ip_range:
             config["IPRange"] = item.ip_range
         if item.aux_addresses:
             config["AuxiliaryAddresses"] = dict(item.aux_addresses)
+        configs = [config]
+        if item.subnet6:
+            config6 = {"Subnet": item.subnet6, "Gateway": item.gateway6}
+            if item.ip_range6:
+                config6["IPRange"] = item.ip_range6
+            configs.append(config6)
         return {
             "Name": item.name,
             "Id": item.id,
             "Created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(item.created)),
             "Scope": "local",
             "Driver": item.driver,
-            "EnableIPv6": False,
-            "IPAM": {"Driver": "default", "Options": item.ipam_options, "Config": [config]},
+            "EnableIPv6": item.enable_ipv6,
+            "IPAM": {"Driver": "default", "Options": item.ipam_options, "Config": configs},
             "Internal": item.internal,
             "Containers": members,
             "Options": dict(item.options),
@@ -250,6 +293,26 @@ class NetworkService(ContainerEndpoints):
             "Options": options,
             "Labels": {},
         }
+
+
+def _pools(configs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """IPAM.Config split by address family: at most one IPv4 and one IPv6 pool (told by the subnet)."""
+    if not isinstance(configs, list) or not all(isinstance(x, dict) for x in configs):
+        raise InvalidParameter("IPAM.Config must be a list of JSON objects")
+    found: dict[int, dict[str, Any]] = {}
+    for cfg in configs:
+        subnet = cfg.get("Subnet") or ""
+        try:
+            version = ipaddress.ip_network(str(subnet), strict=False).version if subnet else 4
+        except ValueError as e:
+            raise InvalidParameter(f"invalid subnet {subnet}: {e}")
+        if version in found:
+            raise InvalidParameter(f"IPAM.Config: at most one IPv{version} pool is supported")
+        found[version] = cfg
+    pool6 = found.get(6, {})
+    if pool6 and pool6.get("AuxiliaryAddresses"):
+        raise InvalidParameter("IPAM.Config: auxiliary addresses are supported in the IPv4 pool only")
+    return found.get(4, {}), pool6
 
 
 def _string_map(value: Any, what: str) -> dict[str, str]:

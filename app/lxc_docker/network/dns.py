@@ -6,8 +6,9 @@ netns.run_in_netns) and binds it to 127.0.0.11:53 on the container's own loopbac
 in the namespace it was created in, so one selector thread of the daemon serves every container
 without any DNAT rule, and knows which container asked from the socket the query came in on.
 
-Only A queries for names the daemon knows (containers and aliases on the networks the asking
-container shares) are answered; AAAA for such a name gets an empty answer, anything else NXDOMAIN
+Only A and AAAA queries for names the daemon knows (containers and aliases on the networks the asking
+container shares) are answered, AAAA with the addresses on IPv6 networks; another type for such a
+name gets an empty answer, anything else NXDOMAIN
 and any other opcode or class REFUSED. Nothing is forwarded. The query parser is strict and bounded:
 at most 512 bytes, one question, no compression pointers, labels of at most 63 bytes, 255 in all.
 """
@@ -33,7 +34,8 @@ TTL = 600
 TYPE_A, TYPE_AAAA, CLASS_IN = 1, 28, 1
 NOERROR, FORMERR, NXDOMAIN, REFUSED = 0, 1, 3, 5
 
-Lookup = Callable[[str, str], "list[str] | None"]  # (container id, name) -> IPv4 addresses, None: unknown
+# (container id, name) -> its IPv4 and IPv6 addresses, None: unknown
+Lookup = Callable[[str, str], "list[str] | None"]
 
 
 class Query:
@@ -82,7 +84,11 @@ def build_response(q: Query, rcode: int, addresses: list[str]) -> bytes:
     flags = 0x8000 | (q.flags & 0x7900) | 0x0080 | rcode
     answers = b""
     for address in addresses:
-        answers += struct.pack("!HHHIH", 0xC00C, TYPE_A, CLASS_IN, TTL, 4) + socket.inet_aton(address)
+        if ":" in address:
+            packed, rtype = socket.inet_pton(socket.AF_INET6, address), TYPE_AAAA
+        else:
+            packed, rtype = socket.inet_aton(address), TYPE_A
+        answers += struct.pack("!HHHIH", 0xC00C, rtype, CLASS_IN, TTL, len(packed)) + packed
     return struct.pack("!6H", q.ident, flags, 1, len(addresses), 0, 0) + q.question + answers
 
 
@@ -93,7 +99,11 @@ def answer(q: Query, lookup: Callable[[str], list[str] | None]) -> bytes:
     found = lookup(q.name.rstrip(".")) if q.name else None
     if found is None:
         return build_response(q, NXDOMAIN, [])
-    return build_response(q, NOERROR, found if q.qtype == TYPE_A else [])
+    if q.qtype == TYPE_A:
+        return build_response(q, NOERROR, [a for a in found if ":" not in a])
+    if q.qtype == TYPE_AAAA:
+        return build_response(q, NOERROR, [a for a in found if ":" in a])
+    return build_response(q, NOERROR, [])
 
 
 def _bind() -> socket.socket:

@@ -47,10 +47,25 @@ class NetworkRecord:
     created: float = field(default_factory=time.time)
     ipam_options: dict[str, str] | None = None
     aux_addresses: dict[str, str] = field(default_factory=dict)  # name -> address kept out of allocation
+    # The IPv6 pool as given; the bridge, addresses and ip6tables rules only with enable_ipv6 (as
+    # Docker, which keeps an IPv6 pool of a network created without --ipv6 and allocates nothing).
+    enable_ipv6: bool = False
+    subnet6: str = ""
+    gateway6: str = ""
+    ip_range6: str = ""
 
     @property
     def network(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(self.subnet)
+
+    @property
+    def network6(self) -> ipaddress.IPv6Network | None:
+        return ipaddress.IPv6Network(self.subnet6) if self.subnet6 else None
+
+    @property
+    def ipv6(self) -> bool:
+        """Whether the network's bridge and containers get IPv6 addresses."""
+        return self.enable_ipv6 and bool(self.subnet6)
 
     @classmethod
     def from_json(cls, doc: dict) -> NetworkRecord:
@@ -97,6 +112,38 @@ def plan_addresses(
     if ip_range:
         try:
             rng = ipaddress.IPv4Network(ip_range, strict=True)
+        except ValueError as e:
+            raise InvalidParameter(f"invalid ip range {ip_range}: {e}")
+        if not rng.subnet_of(net):
+            raise InvalidParameter(f"ip range {ip_range} is not inside subnet {net}")
+    return str(net), str(gw), ip_range
+
+
+def plan_addresses6(
+    subnet: str, gateway: str, ip_range: str, used: Iterable[ipaddress.IPv6Network]
+) -> tuple[str, str, str]:
+    """The IPv6 pool (subnet, gateway, ip_range) checked; the gateway defaults to the subnet's ::1."""
+    try:
+        net = ipaddress.IPv6Network(subnet, strict=True)
+    except ValueError as e:
+        raise InvalidParameter(f"invalid subnet {subnet}: {e}")
+    if net.prefixlen > 126:
+        raise InvalidParameter(f"invalid subnet {subnet}: at most /126")
+    for u in used:
+        if net.overlaps(u):
+            raise Conflict(f"Pool overlaps with other one on this address space ({u})")
+    if gateway:
+        try:
+            gw = ipaddress.IPv6Address(gateway)
+        except ValueError:
+            raise InvalidParameter(f"invalid gateway {gateway}")
+        if gw not in net or gw == net.network_address:
+            raise InvalidParameter(f"gateway {gateway} is not a host address of subnet {net}")
+    else:
+        gw = net.network_address + 1
+    if ip_range:
+        try:
+            rng = ipaddress.IPv6Network(ip_range, strict=True)
         except ValueError as e:
             raise InvalidParameter(f"invalid ip range {ip_range}: {e}")
         if not rng.subnet_of(net):
@@ -179,3 +226,6 @@ class NetworkStore:
 
     def subnets(self) -> list[ipaddress.IPv4Network]:
         return [r.network for r in self.all()]
+
+    def subnets6(self) -> list[ipaddress.IPv6Network]:
+        return [r.network6 for r in self.all() if r.network6 is not None]

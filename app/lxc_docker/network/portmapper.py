@@ -134,6 +134,12 @@ class PortMapper:
                 raise SystemError_(f"Bind for {host_ip}:{port} failed: {e.strerror or e}")
         raise SystemError_(f"Bind for {host_ip} failed: no free {proto} port found after {attempts} attempts")
 
+    def rules_for(
+        self, proto: str, host_ip: str, host_port: int, container_ip: str, container_port: int
+    ) -> list[Rule]:
+        """The iptables rules of one published port (the default bridge's: in its own chains)."""
+        return port_rules(self.chain, self.bridge, proto, host_ip, host_port, container_ip, container_port)
+
     def map(
         self, owner: str, proto: str, host_ip: str, host_port: int, container_ip: str, container_port: int
     ) -> Mapping:
@@ -142,9 +148,7 @@ class PortMapper:
         mapping = Mapping(proto, host_ip, port, container_ip, container_port)
         try:
             if self.rules is not None:
-                rules = port_rules(
-                    self.chain, self.bridge, proto, host_ip, port, container_ip, container_port
-                )
+                rules = self.rules_for(proto, host_ip, port, container_ip, container_port)
                 self.rules.add(rules)
                 mapping.rules = rules
             mapping.handle = self.proxy.add(proto, sock, (container_ip, container_port))

@@ -76,6 +76,8 @@ def add_run_flags(fs: FlagSet, *, create: bool = False) -> FlagSet:
         dest="net",
     )
     fs.list(["-network-alias"], "Add network-scoped alias for the container")
+    fs.string(["-ip"], "", "IPv4 address (e.g., 172.30.100.104) on a user-defined network")
+    fs.string(["-ip6"], "", "IPv6 address (e.g., 2001:db8::33) on a user-defined network")
     fs.string(["#name", "-name"], "", "Assign a name to the container")
     fs.bool(["P", "-publish-all"], False, "Publish all exposed ports to the host interfaces")
     fs.list(
@@ -227,6 +229,14 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         if opts.net in ("bridge", "default", "host", "none") or opts.net.startswith("container:"):
             raise ValueError("network-scoped alias is supported only for containers in user defined networks")
         config["NetworkingConfig"] = {"EndpointsConfig": {opts.net: {"Aliases": list(opts.network_alias)}}}
+    ipam = {k: v for k, v in (("IPv4Address", opts.ip), ("IPv6Address", opts.ip6)) if v}
+    if ipam:
+        if opts.net in ("bridge", "default", "host", "none") or opts.net.startswith("container:"):
+            raise ValueError("user specified IP address is supported on user defined networks only")
+        endpoints = config.setdefault("NetworkingConfig", {"EndpointsConfig": {opts.net: {}}})[
+            "EndpointsConfig"
+        ]
+        endpoints[opts.net]["IPAMConfig"] = ipam
     security = {}
     if opts.cap_add:
         security["CapAdd"] = list(opts.cap_add)

@@ -179,6 +179,12 @@ def endpoints_config(body: Any) -> dict[str, dict[str, Any]]:
                 ipaddress.IPv4Address(wanted)
             except ValueError:
                 raise InvalidParameter(f"invalid IPv4 address {wanted!r} for network {name}")
+        wanted6 = ipam.get("IPv6Address") or ""
+        if wanted6:
+            try:
+                ipaddress.IPv6Address(wanted6)
+            except ValueError:
+                raise InvalidParameter(f"invalid IPv6 address {wanted6!r} for network {name}")
         links = cfg.get("Links") or []
         if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
             raise InvalidParameter(f"NetworkingConfig.EndpointsConfig.{name}.Links: a list of strings")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 from ...client.api import ApiError
@@ -63,22 +64,16 @@ def _create(cli, args: list[str]) -> int:
     fs.list(["-gateway"], "IPv4 Gateway for the master subnet")
     fs.list(["-ip-range"], "Allocate container ip from a sub-range")
     fs.bool(["-internal"], False, "Restrict external access to the network")
+    fs.bool(["-ipv6"], False, "Enable IPv6 networking")
     fs.list(["-label"], "Set metadata on a network")
     fs.list(["o", "-opt"], "Set driver specific options")
     opts, rest = _parse(cli, fs, args, 1, 1)
-    if len(opts.subnet) > 1 or len(opts.gateway) > 1 or len(opts.ip_range) > 1:
-        raise CommandError("only one --subnet, --gateway and --ip-range are supported")
-    pool = {}
-    for key, values in (("Subnet", opts.subnet), ("Gateway", opts.gateway), ("IPRange", opts.ip_range)):
-        if values:
-            pool[key] = values[0]
-    if pool and "Subnet" not in pool:
-        raise CommandError("every ip-range or gateway must have a corresponding subnet")
     body = {
         "Name": rest[0],
         "CheckDuplicate": True,
         "Driver": opts.driver,
-        "IPAM": {"Driver": "default", "Config": [pool] if pool else []},
+        "EnableIPv6": bool(opts.ipv6),
+        "IPAM": {"Driver": "default", "Config": _pools(opts.subnet, opts.gateway, opts.ip_range)},
         "Internal": bool(opts.internal),
         "Options": _kv(opts.opt, "option"),
         "Labels": _kv(opts.label, "label"),
@@ -89,6 +84,35 @@ def _create(cli, args: list[str]) -> int:
         raise CommandError(str(e))
     cli.out.write(f"{result['Id']}\n")
     return 0
+
+
+def _pools(subnets: list[str], gateways: list[str], ranges: list[str]) -> list[dict[str, str]]:
+    """One IPAM pool per --subnet (at most one IPv4 and one IPv6), each gateway and ip-range given
+    to the subnet that contains it, as Docker's CLI pairs them."""
+    pools: list[dict[str, str]] = []
+    nets = []
+    for subnet in subnets:
+        try:
+            net = ipaddress.ip_network(subnet, strict=False)
+        except ValueError:
+            raise CommandError(f"invalid subnet {subnet!r}")
+        if any(n.version == net.version for n in nets):
+            raise CommandError(f"only one IPv{net.version} --subnet is supported")
+        nets.append(net)
+        pools.append({"Subnet": subnet})
+    for key, values in (("Gateway", gateways), ("IPRange", ranges)):
+        for value in values:
+            try:
+                wanted = ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise CommandError(f"invalid {key.lower()} {value!r}")
+            owner = next(
+                (i for i, n in enumerate(nets) if n.version == wanted.version and wanted.subnet_of(n)), None
+            )
+            if owner is None or key in pools[owner]:
+                raise CommandError("every ip-range or gateway must have a corresponding subnet")
+            pools[owner][key] = value
+    return pools
 
 
 def _ls(cli, args: list[str]) -> int:
@@ -150,10 +174,12 @@ def _connect(cli, args: list[str]) -> int:
     fs = cli.flags("network connect", "[OPTIONS] NETWORK CONTAINER", SUBCOMMANDS["connect"])
     fs.list(["-alias"], "Add network-scoped alias for the container")
     fs.string(["-ip"], "", "IPv4 address")
+    fs.string(["-ip6"], "", "IPv6 address")
     opts, rest = _parse(cli, fs, args, 2, 2)
     endpoint: dict = {"Aliases": list(opts.alias)}
-    if opts.ip:
-        endpoint["IPAMConfig"] = {"IPv4Address": opts.ip}
+    ipam = {k: v for k, v in (("IPv4Address", opts.ip), ("IPv6Address", opts.ip6)) if v}
+    if ipam:
+        endpoint["IPAMConfig"] = ipam
     try:
         body = {"Container": rest[1], "EndpointConfig": endpoint}
         cli.client.call("POST", f"/networks/{rest[0]}/connect", json_body=body).close()
