@@ -42,6 +42,8 @@ def config_from_flags(opts: Any) -> DaemonConfig:
         tls_ca=opts.tlscacert,
         tls_cert=opts.tlscert,
         tls_key=opts.tlskey,
+        log_driver=getattr(opts, "log_driver", "json-file"),
+        log_opts=list(getattr(opts, "log_opt", [])),
     )
 
 

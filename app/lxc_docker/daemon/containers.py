@@ -27,6 +27,7 @@ from ..sysutil import atomic
 from ..sysutil.journal import Journal
 from .container import DEFAULT_PATH, Container
 from .events import EventBus
+from .logdrivers import LoggerFactory
 from .names import NameRegistry, validate
 from .streams import Streams
 
@@ -148,6 +149,8 @@ class ContainerService:
         self.on_created: list[Callable[[Container, int], None]] = []
         # Create-time steps (volumes); each returns the undo to run if a later step of create() fails.
         self.on_create: list[Callable[[Container], Callable[[], None]]] = []
+        self.loggers = LoggerFactory()  # logging drivers: the daemon sets its default (--log-driver)
+        self.on_create.append(self.loggers.on_create)
         self.restored = threading.Event()  # see restore()
         self.restored.set()
         # After a signal went to PID 1 (a paused container is thawed so that it gets it).
@@ -251,7 +254,7 @@ class ContainerService:
             raise
         finally:
             intent.done()
-        c.streams = Streams(c.log_path, c.tty)
+        c.streams = Streams(c.log_path, c.tty, self.loggers.opener(c))
         with self._lock:
             self._containers[c.id] = c
         self.events.publish("create", c.id, from_=config["Image"], name=c.name.lstrip("/"))
@@ -563,7 +566,7 @@ class ContainerService:
                 continue
             if not self.driver.exists(c.id):
                 log.warning("container %s lost its layer; it cannot run again", c.id)
-            c.streams = Streams(c.log_path, c.tty)
+            c.streams = Streams(c.log_path, c.tty, self.loggers.opener(c))
             try:
                 self.names.reserve(c.name, c.id)
             except Conflict:
