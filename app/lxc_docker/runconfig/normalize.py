@@ -129,6 +129,9 @@ def merge_start_host_config(current: dict[str, Any], given: Any, api_version: Ve
             if v not in (None, "", False, [], {}) or k not in merged
         }
     )
+    if "LogConfig" in current and not (merged.get("LogConfig") or {}).get("Type"):
+        # The daemon's default was filled in at create (our 1.9 CLI sends its flags again here).
+        merged["LogConfig"] = current["LogConfig"]
     return merged
 
 
