@@ -273,3 +273,28 @@ def test_reading_other_drivers_is_refused():
 
     with pytest.raises(LogsNotReadable, match="configured logging driver does not support reading"):
         LoggerFactory().check_readable(C())
+
+
+def test_syslog_over_tcp_frames_each_message_with_a_newline():
+    from lxc_docker.daemon.logdrivers.syslog import SyslogDriver
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    try:
+        d = SyslogDriver(info({"syslog-address": f"tcp://127.0.0.1:{port}", "syslog-format": "rfc3164"}))
+        conn, _ = server.accept()
+        d.log("stdout", b"a", time.time_ns())
+        d.log("stdout", b"b", time.time_ns())
+        d.close()
+        conn.settimeout(5)
+        data = b""
+        while chunk := conn.recv(4096):
+            data += chunk
+        conn.close()
+        assert [m.rsplit(b": ", 1)[1] for m in data.splitlines()] == [b"a", b"b"]
+    finally:
+        server.close()
+    with pytest.raises(OSError, match=f"dial tcp 127.0.0.1:{port}: connect: connection refused"):
+        SyslogDriver(info({"syslog-address": f"tcp://127.0.0.1:{port}"}))

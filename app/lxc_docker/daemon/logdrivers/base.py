@@ -110,11 +110,15 @@ class Copier:
             if not lines:
                 return
             now = time.time_ns()
-            for line in lines:
-                try:
-                    self.driver.log(stream, line, now)
-                except Exception as e:  # a logger's failure must not stop the copy to attached clients
-                    log.warning("log driver %s: %s", self.driver.name, e)
+            try:
+                batch = getattr(self.driver, "log_lines", None)
+                if batch is not None:
+                    batch(stream, lines, now)
+                else:
+                    for line in lines:
+                        self.driver.log(stream, line, now)
+            except Exception as e:  # a logger's failure must not stop the copy to attached clients
+                log.warning("log driver %s: %s", self.driver.name, e)
 
     def close(self) -> None:
         with self._lock:

@@ -37,22 +37,41 @@ class JsonFileDriver:
         return os.open(self.path, flags, 0o600)
 
     def log(self, stream: str, line: bytes, when_ns: int, partial: bool = False) -> None:
-        entry = {
-            "log": (line if partial else line + b"\n").decode("utf-8", "replace"),
-            "stream": stream,
-            "time": timeutil.format_rfc3339(when_ns),
-        }
-        if self._attrs:
-            entry["attrs"] = self._attrs
-        data = json.dumps(entry).encode() + b"\n"
+        self.log_lines(stream, [line], when_ns, partial)
+
+    def log_lines(self, stream: str, lines: list[bytes], when_ns: int, partial: bool = False) -> None:
+        """Lines that arrived together: one write per file (a chatty container pays one syscall
+        per read, not per line)."""
+        stamp = timeutil.format_rfc3339(when_ns)
+        entries = []
+        for line in lines:
+            entry = {
+                "log": (line if partial else line + b"\n").decode("utf-8", "replace"),
+                "stream": stream,
+                "time": stamp,
+            }
+            if self._attrs:
+                entry["attrs"] = self._attrs
+            entries.append(json.dumps(entry).encode() + b"\n")
         with self._lock:
             if self._fd < 0:
                 return
-            # As Docker: the size is looked at before a write, so a file ends at the first line past it.
-            if self.max_size > 0 and self._size >= self.max_size:
-                self._rotate()
-            os.write(self._fd, data)
-            self._size += len(data)
+            if self.max_size <= 0:
+                os.write(self._fd, b"".join(entries))
+                return
+            pending: list[bytes] = []
+            for data in entries:
+                # As Docker: the size is looked at before a write, so a file ends at the first line
+                # past it.
+                if self._size >= self.max_size:
+                    if pending:
+                        os.write(self._fd, b"".join(pending))
+                        pending = []
+                    self._rotate()
+                pending.append(data)
+                self._size += len(data)
+            if pending:
+                os.write(self._fd, b"".join(pending))
 
     def _rotate(self) -> None:
         os.close(self._fd)
