@@ -45,6 +45,16 @@ def real_cli(daemon):
     return run
 
 
+def demux(body: bytes) -> list[str]:
+    """Lines of a multiplexed log stream (8-byte headers)."""
+    lines, i = [], 0
+    while i + 8 <= len(body):
+        size = int.from_bytes(body[i + 4 : i + 8], "big")
+        lines.append(body[i + 8 : i + 8 + size].decode().rstrip("\n"))
+        i += 8 + size
+    return lines
+
+
 def inspect(daemon, cid: str) -> dict:
     return json.loads(daemon.out("inspect", cid))[0]
 
@@ -81,6 +91,16 @@ def test_json_file_rotates_and_logs_reads_every_file_in_order(daemon):
     # What max-file kept: the newest lines, oldest file first, none twice, none missing in between.
     assert numbers == list(range(numbers[0], 200)) and numbers[0] > 0
     assert daemon.out("logs", "--tail", "2", cid).splitlines() == out[-2:]
+    # The API: timestamps on every line, tail and since across the files.
+    logs_url = f"/v1.24/containers/{cid}/logs?stdout=1"
+    status, _, body = request(daemon.sock, "GET", logs_url + "&timestamps=1&tail=3")
+    frames = demux(body)
+    assert status == 200 and [line.split(" ", 1)[1] for line in frames] == out[-3:]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", line.split(" ", 1)[0]) for line in frames)
+    status, _, body = request(daemon.sock, "GET", logs_url + "&since=4102444800")
+    assert status == 200 and body == b""  # nothing logged after 2100
+    status, _, body = request(daemon.sock, "GET", logs_url + "&since=1")
+    assert demux(body) == out
 
 
 def test_follow_survives_rotations(daemon):
