@@ -298,3 +298,13 @@ def test_syslog_over_tcp_frames_each_message_with_a_newline():
         server.close()
     with pytest.raises(OSError, match=f"dial tcp 127.0.0.1:{port}: connect: connection refused"):
         SyslogDriver(info({"syslog-address": f"tcp://127.0.0.1:{port}"}))
+
+
+def test_json_file_records_the_labels_and_env_it_is_asked_for(tmp_path):
+    path = str(tmp_path / "c-json.log")
+    config = {"labels": "com.example", "env": "MODE,ABSENT"}
+    d = JsonFileDriver(path, config, info(config))
+    d.log("stdout", b"x", time.time_ns())
+    d.close()
+    (entry,) = read(path)
+    assert entry["attrs"] == {"com.example": "x", "MODE": "prod"} and entry["log"] == "x\n"
