@@ -308,3 +308,8 @@ def test_json_file_records_the_labels_and_env_it_is_asked_for(tmp_path):
     d.close()
     (entry,) = read(path)
     assert entry["attrs"] == {"com.example": "x", "MODE": "prod"} and entry["log"] == "x\n"
+
+
+def test_a_bad_tag_template_is_refused_at_create():
+    with pytest.raises(logopts.LogOptError, match="log-tag"):
+        logopts.check("syslog", {"tag": "{{.ID"})

@@ -97,6 +97,13 @@ def check(kind: str, config: dict[str, str], *, stat_sockets: bool = True) -> No
     for key in config:
         if key not in OPTIONS[kind]:
             raise LogOptError(f"unknown log opt '{key}' for {kind} log driver")
+    if config.get("tag"):
+        from .. import template
+
+        try:
+            template.parse(config["tag"], "log-tag")
+        except template.TemplateError as e:
+            raise LogOptError(str(e)) from None
     if kind == "json-file":
         json_file_limits(config)
     elif kind == "syslog":

@@ -82,7 +82,9 @@ class LoggerFactory:
         cfg = self.config_of(c)
         try:
             driver = self._driver(cfg["Type"], info_of(c, cfg["Config"]))
-        except (OSError, ValueError) as e:
+        except DockerError:
+            raise
+        except Exception as e:  # OSError from the endpoint, a tag template that fails to render...
             raise DockerError(f"Failed to initialize logging driver: {_describe(e)}") from None
         return Copier(driver)
 
