@@ -132,7 +132,6 @@ def info_of(c: Container, config: dict[str, str]) -> LogInfo:
         config=dict(config),
         labels=dict(cfg.get("Labels") or {}),
         env=list(cfg.get("Env") or []),
-        hostname=cfg.get("Hostname") or "",
     )
 
 

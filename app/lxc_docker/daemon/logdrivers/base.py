@@ -36,7 +36,6 @@ class LogInfo:
     config: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     env: list[str] = field(default_factory=list)
-    hostname: str = ""
 
     @property
     def short_name(self) -> str:
