@@ -89,6 +89,11 @@ def main() -> None:
             print(summary(label, times))
     finally:
         d.stop()
+        # The overlay driver's home stays bind-mounted after the daemon: unmount before removing.
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split()[1] for line in f if line.split()[1].startswith(work + "/")]
+        for mnt in sorted(mounts, reverse=True):
+            subprocess.run(["umount", "-l", mnt], check=False)
         subprocess.run(["rm", "-rf", work], check=False)
 
 
