@@ -43,6 +43,8 @@ def config_from_flags(opts: Any) -> DaemonConfig:
         tls_cert=opts.tlscert,
         tls_key=opts.tlskey,
         insecure_registries=list(opts.insecure_registry),
+        log_driver=getattr(opts, "log_driver", "json-file"),
+        log_opts=list(getattr(opts, "log_opt", [])),
     )
 
 

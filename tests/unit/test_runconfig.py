@@ -441,16 +441,23 @@ def test_complete_documentation_example():
     assert config["ExposedPorts"] == {"443/tcp": {}}
 
 
-def test_log_config_has_one_driver_and_refuses_what_it_would_not_apply():
+def test_log_config_keeps_an_empty_type_for_the_daemon_and_refuses_bad_drivers_and_options():
     from lxc_docker.errors import InvalidParameter
     from lxc_docker.runconfig.normalize import normalize_host_config
 
     def log_config(value):
         return normalize_host_config({"LogConfig": value}, (1, 24))["LogConfig"]
 
-    assert log_config({"Type": "", "Config": {}}) == {"Type": "json-file", "Config": {}}
+    # "" is the daemon's default (--log-driver), filled in by the daemon at create.
+    assert log_config({"Type": "", "Config": {}}) == {"Type": "", "Config": {}}
     assert log_config({"Type": "json-file", "Config": {"labels": "a,b"}})["Config"] == {"labels": "a,b"}
+    rotated = log_config({"Type": "json-file", "Config": {"max-size": "1m", "max-file": "3"}})
+    assert rotated["Type"] == "json-file"
     with pytest.raises(InvalidParameter, match="no log driver named 'asdf' is registered"):
         log_config({"Type": "asdf", "Config": {}})
-    with pytest.raises(InvalidParameter, match="unknown log opt 'max-size' for json-file"):
-        log_config({"Type": "json-file", "Config": {"max-size": "1m"}})
+    with pytest.raises(InvalidParameter, match="no log driver named 'awslogs' is registered"):
+        log_config({"Type": "awslogs", "Config": {}})
+    with pytest.raises(InvalidParameter, match="unknown log opt 'max-size' for syslog log driver"):
+        log_config({"Type": "syslog", "Config": {"max-size": "1m"}})
+    with pytest.raises(InvalidParameter, match="invalid size: '1x'"):
+        log_config({"Type": "json-file", "Config": {"max-size": "1x"}})

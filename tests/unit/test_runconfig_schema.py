@@ -262,11 +262,19 @@ def test_auto_remove_is_read_from_1_25_only():
 
 
 def test_later_keys_appear_only_at_versions_that_have_them():
-    body = {"Image": "b", "HostConfig": {"LogConfig": {"Type": "json-file", "Config": {}}}}
-    config, host = normalize_create_body(body, V1_9)
-    assert "Labels" not in config and "LogConfig" not in host
-    config, host = normalize_create_body(body, V1_24)
-    assert "Labels" not in config and host["LogConfig"]["Type"] == "json-file"
+    body = {"Image": "b", "StopSignal": "SIGUSR1"}
+    config, _ = normalize_create_body(body, V1_9)
+    assert "Labels" not in config and "StopSignal" not in config
+    config, _ = normalize_create_body(body, V1_24)
+    assert "Labels" not in config and config["StopSignal"] == "SIGUSR1"
+
+
+def test_log_config_is_read_at_every_version():
+    # Our own CLI speaks 1.9 and sends `--log-driver` in HostConfig.LogConfig, as today's CLI does.
+    body = {"Image": "b", "HostConfig": {"LogConfig": {"Type": "none", "Config": {}}}}
+    for version in (V1_9, V1_24):
+        _, host = normalize_create_body(body, version)
+        assert host["LogConfig"] == {"Type": "none", "Config": {}}
 
 
 def test_network_mode_is_read_at_every_version():

@@ -89,6 +89,8 @@ def global_flags() -> FlagSet:
     fs.bool(["r", "-restart"], True, "Restart previously running containers")
     fs.string(["s", "-storage-driver"], "", "Force the docker runtime to use a specific storage driver")
     fs.string(["e", "-exec-driver"], "native", "Force the docker runtime to use a specific exec driver")
+    fs.string(["-log-driver"], "json-file", "Default driver for container logs (daemon mode)")
+    fs.list(["-log-opt"], "Set log driver options (daemon mode)")
     fs.string(["-oci-runtime"], "runc", "The OCI runtime (name in PATH or path) of the 'oci' exec driver")
     fs.string(
         ["G", "-group"],

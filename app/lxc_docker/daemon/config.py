@@ -42,6 +42,9 @@ class DaemonConfig:
     tls_cert: str = ""
     tls_key: str = ""
     insecure_registries: list[str] = field(default_factory=list)  # --insecure-registry (issue 10)
+    # Containers' default logging driver and its options (later Docker's --log-driver/--log-opt).
+    log_driver: str = "json-file"
+    log_opts: list[str] = field(default_factory=list)
 
     @property
     def default_port(self) -> int:
@@ -76,6 +79,7 @@ class DaemonConfig:
                 raise InvalidParameter(str(e))
         if self.tls_verify:
             self.tls = True
+        self.log_config()
         if self.tls:
             files = [("--tlscert", self.tls_cert), ("--tlskey", self.tls_key)]
             if self.tls_verify:
@@ -126,3 +130,14 @@ class DaemonConfig:
             )
         if not self.root.startswith("/"):
             raise InvalidParameter(f"-g needs an absolute path, not {self.root!r}")
+
+    def log_config(self) -> tuple[str, dict[str, str]]:
+        """(driver, options) of --log-driver/--log-opt; InvalidParameter in Docker's words when bad."""
+        from ..runconfig import logopts
+
+        try:
+            opts = logopts.parse_flag_opts(self.log_opts)
+            logopts.check(self.log_driver or "json-file", opts, stat_sockets=False)
+        except logopts.LogOptError as e:
+            raise InvalidParameter(str(e)) from None
+        return self.log_driver or "json-file", opts

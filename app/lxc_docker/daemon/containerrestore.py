@@ -46,7 +46,7 @@ class ContainerRestore:
                 continue
             if not self.driver.exists(c.id):
                 log.warning("container %s lost its layer; it cannot run again", c.id)
-            c.streams = Streams(c.log_path, c.tty)
+            c.streams = Streams(c.log_path, c.tty, self.loggers.opener(c))
             try:
                 self.names.reserve(c.name, c.id)
             except Conflict:

@@ -28,6 +28,7 @@ from .containerrestore import ContainerRestore
 from .containerstore import ContainerStore
 from .containerstore import memory_limit_supported as memory_limit_supported  # daemon.py's `info`
 from .events import EventBus
+from .logdrivers import LoggerFactory
 from .names import NameRegistry
 from .restartrules import should_restart
 from .runcommand import run_command
@@ -111,6 +112,8 @@ class ContainerService(ContainerStore, ContainerRestore):
         self.on_created: list[Callable[[Container, int], None]] = []
         # Create-time steps (volumes); each returns the undo to run if a later step of create() fails.
         self.on_create: list[Callable[[Container], Callable[[], None]]] = []
+        self.loggers = LoggerFactory()  # logging drivers: the daemon sets its default (--log-driver)
+        self.on_create.append(self.loggers.on_create)
         self.restored = threading.Event()  # see restore()
         self.restored.set()
         # After a signal went to PID 1 (a paused container is thawed so that it gets it).

@@ -122,7 +122,7 @@ class ContainerStore:
             raise
         finally:
             intent.done()
-        c.streams = Streams(c.log_path, c.tty)
+        c.streams = Streams(c.log_path, c.tty, self.loggers.opener(c))
         with self._lock:
             self._containers[c.id] = c
         self.events.publish("create", c.id, from_=config["Image"], name=c.name.lstrip("/"))

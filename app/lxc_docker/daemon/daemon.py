@@ -73,6 +73,7 @@ class Daemon:
                 cgroup_parent=self.cgroup_parent,
                 restart=config.restart,
             )
+            self.containers.loggers.set_default(*config.log_config())
             self.volumes = wire_volumes(
                 VolumeService(config.root, self.containers, self.driver, self.events), self.containers
             )
@@ -205,6 +206,7 @@ class Daemon:
             "Driver": self.driver.name,
             "DriverStatus": [list(kv) for kv in self.driver.status()],
             "ExecutionDriver": exec_driver_version(self.exec_driver),
+            "LoggingDriver": self.containers.loggers.default["Type"],
             "Debug": self.config.debug,
             "NFd": nfd,
             "NGoroutines": threading.active_count(),

@@ -1,4 +1,4 @@
-"""A container's stdio: pipes or a pty, copied to the JSON log and to every attached client.
+"""A container's stdio: pipes or a pty, copied to its logging driver and to every attached client.
 
 Output is framed per client: Docker's 8-byte multiplexing header without a TTY, raw bytes with one.
 Input from any attached client goes through one daemon-side pipe, which exists before the container
@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 
 from ..execution.keptio import KeptIO
+from .logdrivers.base import Copier, NoneDriver
 from .logs import LogWriter
 
 log = logging.getLogger(__name__)
@@ -64,16 +65,18 @@ class Subscriber:
 
 
 class Streams:
-    def __init__(self, log_path: str, tty: bool) -> None:
+    def __init__(self, log_path: str, tty: bool, open_log: Callable[[], Copier] | None = None) -> None:
         self.log_path = log_path
         self.tty = tty
+        # The run's logging driver (daemon/logdrivers): opened at each start, closed at the exit.
+        self.open_log: Callable[[], Copier] = open_log or (lambda: LogWriter(log_path))
         self._lock = threading.Lock()
         self._subs: list[Subscriber] = []
         self._stdin_r: int | None = None
         self._stdin_w: int | None = None
         self._master: int | None = None
         self._pumps: list[threading.Thread] = []
-        self._log: LogWriter | None = None
+        self._log: Copier | None = None
         self.kept: KeptIO | None = None
         self.running = False
 
@@ -112,8 +115,9 @@ class Streams:
     # -- starting and stopping -----------------------------------------------------------------------
 
     def prepare(self, open_stdin: bool) -> tuple[int | None, int, int, list[int]]:
-        """Fds for the container (stdin, stdout, stderr) and the list the daemon closes after spawn."""
-        self._log = LogWriter(self.log_path)
+        """Fds for the container (stdin, stdout, stderr) and the list the daemon closes after spawn.
+        Raises when the logging driver cannot start (an unreachable endpoint fails the start)."""
+        self._log = self.open_log()
         child_stdin: int | None = None
         if open_stdin:
             child_stdin, _ = self._stdin_pipe()
@@ -145,7 +149,11 @@ class Streams:
     def resume(self, kept: KeptIO, open_stdin: bool) -> None:
         """Take back the daemon's ends of a container that ran on while the daemon was down (from the
         exec driver): what it printed meanwhile is in the pipes, and goes to the log first."""
-        self._log = LogWriter(self.log_path)
+        try:
+            self._log = self.open_log()
+        except Exception as e:  # the container runs on; its output still reaches attached clients
+            log.warning("container's logging driver did not start again: %s", e)
+            self._log = Copier(NoneDriver())
         self.kept = kept
         fds = kept.fds
         if self.tty:

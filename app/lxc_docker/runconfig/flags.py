@@ -8,6 +8,7 @@ built by `schema`, so the keys and defaults sent are the ones the daemon reads.
 from __future__ import annotations
 
 from ..mflag import FlagSet, Options
+from . import logopts
 from .parse import (
     parse_attach,
     parse_dns,
@@ -64,6 +65,8 @@ def add_run_flags(fs: FlagSet, *, create: bool = False) -> FlagSet:
     fs.list(["#link", "-link"], "Add link to another container (name:alias)")
     fs.list(["l", "-label"], "Set meta data on a container (KEY=VALUE or KEY)")
     fs.list(["-label-file"], "Read in a line delimited file of labels")
+    fs.string(["-log-driver"], "", "Logging driver for the container")
+    fs.list(["-log-opt"], "Log driver options")
     fs.list(["#lxc-conf", "-lxc-conf"], 'Add custom lxc options -lxc-conf="lxc.cgroup.cpuset.cpus = 0,1"')
     fs.string(
         ["m", "-memory"], "", "Memory limit (format: <number><optional unit>, where unit = b, k, m or g)"
@@ -244,6 +247,12 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         security["CapDrop"] = list(opts.cap_drop)
     if opts.security_opt:
         security["SecurityOpt"] = [parse_security_opt(value) for value in opts.security_opt]
+    logging = {}
+    if opts.log_driver or opts.log_opt:
+        log_opts = logopts.parse_flag_opts(list(opts.log_opt))
+        if opts.log_driver == "none" and log_opts:
+            raise ValueError("invalid logging opts for driver none")
+        logging["LogConfig"] = {"Type": opts.log_driver, "Config": log_opts}
     host_config = new_host_config(
         Binds=binds or None,
         ContainerIDFile=opts.cidfile,
@@ -257,5 +266,6 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         **({"RestartPolicy": policy} if policy["Name"] != "no" else {}),
         **security,
         **network,
+        **logging,
     )
     return config, host_config, opts

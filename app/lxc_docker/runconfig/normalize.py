@@ -11,7 +11,7 @@ import ipaddress
 from typing import Any
 
 from ..errors import InvalidParameter
-from . import restart, schema, security
+from . import logopts, restart, schema, security
 from .schema import Version
 
 DEFAULT_VERSION: Version = schema.CORE_VERSION
@@ -100,23 +100,22 @@ def normalize_host_config(host: Any, api_version: Version = DEFAULT_VERSION) -> 
     return result
 
 
-# The one log driver: the daemon writes each container's output as JSON lines (daemon/logs.py).
-# Options it does not apply (max-size, max-file rotation) are refused rather than ignored.
-_LOG_OPTIONS = {"json-file": {"labels", "env"}}
-
-
 def _check_log_config(value: Any) -> dict[str, Any]:
+    """A LogConfig as sent; Type "" stays "" (the daemon's default, filled in at create), any other
+    driver and its options are checked here (runconfig/logopts.py) so a bad one is a 400."""
     if value is None:
-        return {"Type": "json-file", "Config": {}}
-    kind = value.get("Type") or "json-file"  # "" means the daemon's default, as in Docker
-    if not isinstance(kind, str) or kind not in _LOG_OPTIONS:
-        raise InvalidParameter(f"logger: no log driver named '{kind}' is registered")
+        return {"Type": "", "Config": {}}
+    kind = value.get("Type") or ""
+    if not isinstance(kind, str):
+        raise InvalidParameter("HostConfig.LogConfig.Type must be a string")
     config = value.get("Config") or {}
     if not isinstance(config, dict) or not all(isinstance(v, str) for v in config.values()):
         raise InvalidParameter("HostConfig.LogConfig.Config must map names to strings")
-    for key in config:
-        if key not in _LOG_OPTIONS[kind]:
-            raise InvalidParameter(f"unknown log opt '{key}' for {kind} log driver")
+    if kind:
+        try:
+            logopts.check(kind, config)
+        except logopts.LogOptError as e:
+            raise InvalidParameter(str(e)) from None
     return {"Type": kind, "Config": dict(config)}
 
 
@@ -130,6 +129,9 @@ def merge_start_host_config(current: dict[str, Any], given: Any, api_version: Ve
             if v not in (None, "", False, [], {}) or k not in merged
         }
     )
+    if "LogConfig" in current and not (merged.get("LogConfig") or {}).get("Type"):
+        # The daemon's default was filled in at create (our 1.9 CLI sends its flags again here).
+        merged["LogConfig"] = current["LogConfig"]
     return merged
 
 

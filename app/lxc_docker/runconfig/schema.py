@@ -231,7 +231,8 @@ HOST_CONFIG_FIELDS: tuple[Field, ...] = (
     Field(
         "RestartPolicy", _object, {"Name": "no", "MaximumRetryCount": 0}, since=(1, 15), every_version=True
     ),
-    Field("LogConfig", _object, {"Type": "json-file", "Config": {}}, since=(1, 18)),
+    # Every version: our CLI (1.9) sends `--log-driver` here.
+    Field("LogConfig", _object, {"Type": "json-file", "Config": {}}, since=(1, 18), every_version=True),
     Field("AutoRemove", _boolean, False, since=(1, 25)),
 )
 

@@ -1,4 +1,5 @@
-"""`attach` (a hijacked, bidirectional stream) and `logs` (the JSON log, optionally followed)."""
+"""`attach` (a hijacked, bidirectional stream) and `logs` (the json-file log, across its rotated
+files, optionally followed; other drivers cannot be read back, as in Docker)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ...daemon import logs as logfile
 from ...daemon.streams import frame
+from ...errors import DockerError, InvalidParameter
 from ..http import Request
 from ..router import Route
 
@@ -18,8 +20,15 @@ if TYPE_CHECKING:
 DETACH = b"\x10\x11"  # Ctrl-P Ctrl-Q
 
 
+class LogReaders(Protocol):
+    def check_readable(self, c: Container) -> None: ...
+
+
 class ContainerLookup(Protocol):
     def get(self, name: str) -> Container: ...
+
+    @property
+    def loggers(self) -> LogReaders: ...
 
 
 class AttachBackend(Protocol):
@@ -36,7 +45,7 @@ def attach(backend: AttachBackend, req: Request, res: Response, name: str) -> No
     sock = res.hijack("application/vnd.docker.raw-stream")
     sub = None
     try:
-        if req.q_bool("logs"):
+        if req.q_bool("logs") and _readable(backend, c):
             for entry in logfile.read(c.log_path):
                 stream = entry.get("stream", "stdout")
                 if (stream == "stdout" and want_out) or (stream == "stderr" and want_err):
@@ -69,10 +78,14 @@ def logs(backend: AttachBackend, req: Request, res: Response, name: str) -> None
     tail = -1 if tail_raw in ("", "all") else max(int(tail_raw) if tail_raw.isdigit() else -1, -1)
     timestamps = req.q_bool("timestamps")
     follow = req.q_bool("follow")
+    since = _since(req.q("since", ""))
+    backend.containers.loggers.check_readable(c)  # before the stream: an error is a plain answer
     writer = res.stream(
         "application/vnd.docker.raw-stream" if c.tty else "application/vnd.docker.multiplexed-stream"
     )
-    for entry in logfile.read(c.log_path, follow=follow, tail=tail, is_running=lambda: c.state.running):
+    running = lambda: c.state.running  # noqa: E731
+    entries = logfile.read(c.log_path, follow=follow, tail=tail, since=since, is_running=running)
+    for entry in entries:
         stream = entry.get("stream", "stdout")
         if (stream == "stdout" and not want_out) or (stream == "stderr" and not want_err):
             continue
@@ -86,6 +99,24 @@ ROUTES = [
     Route("POST", "/containers/{name}/attach", attach),
     Route("GET", "/containers/{name}/logs", logs),
 ]
+
+
+def _since(text: str) -> float:
+    """`since`: seconds since the epoch, maybe with a fraction (`1465990000.123456789`)."""
+    if not text:
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidParameter(f"invalid value for since: {text!r}") from None
+
+
+def _readable(backend: AttachBackend, c: Container) -> bool:
+    try:
+        backend.containers.loggers.check_readable(c)
+        return True
+    except DockerError:
+        return False  # attach's `logs`: nothing stored to replay; the live stream still follows
 
 
 def _alive(sock: socket.socket) -> bool:

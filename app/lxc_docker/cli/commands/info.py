@@ -17,6 +17,8 @@ def run(cli, args: list[str]) -> int:
     for key, value in info.get("DriverStatus") or []:
         w(f" {key}: {value}\n")
     w(f"Execution Driver: {info.get('ExecutionDriver', '')}\n")
+    if info.get("LoggingDriver"):
+        w(f"Logging Driver: {info['LoggingDriver']}\n")
     w(f"Kernel Version: {info.get('KernelVersion', '')}\n")
     if info.get("OperatingSystem"):
         w(f"Operating System: {info['OperatingSystem']}\n")
