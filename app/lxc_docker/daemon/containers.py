@@ -337,6 +337,7 @@ class ContainerService:
             args=list(c.args),
             env=env,
             user=config.get("User") or "",
+            group_add=list(c.host_config.get("GroupAdd") or ()),
             workdir=config.get("WorkingDir") or "",
             hostname=hostname,
             tty=bool(config.get("Tty")),
