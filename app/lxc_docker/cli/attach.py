@@ -153,14 +153,39 @@ def pump(
 # -- attaching to a container through the API -------------------------------------------------------
 
 
+def default_detach_keys(given: str = "") -> str | None:
+    """`--detach-keys` if given, else the `detachKeys` of ~/.docker/config.json (as Docker's CLI
+    reads it), else None: the daemon's Ctrl-P Ctrl-Q."""
+    if given:
+        return given
+    from .. import jsonlite
+    from .authconfig import config_json_path
+
+    try:
+        with open(config_json_path(), "rb") as f:
+            doc = jsonlite.loads(f.read() or b"{}")
+    except (OSError, ValueError):
+        return None
+    keys = doc.get("detachKeys") if isinstance(doc, dict) else None
+    return keys if isinstance(keys, str) and keys else None
+
+
 def open_attach(
-    cli: Cli, container: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool = False
+    cli: Cli,
+    container: str,
+    *,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    logs: bool = False,
+    detach_keys: str = "",
 ) -> tuple[_socket.socket, bytes]:
     """Hijack `POST /containers/{id}/attach` for the given streams; return (socket, buffered bytes)."""
     from ..client import transport
     from ..client.api import error_from
 
     query = {
+        "detachKeys": default_detach_keys(detach_keys),
         "logs": 1 if logs else None,
         "stream": 1,
         "stdin": 1 if stdin else None,
@@ -267,6 +292,14 @@ def wait(cli: Cli, container: str) -> int:
     """Block until the container exits; its exit code."""
     result = cli.client.json("POST", f"/containers/{container}/wait") or {}
     return int(result.get("StatusCode", 0))
+
+
+def detached(cli: Cli, container: str) -> bool:
+    """After a terminal session's stream ended: whether the container still runs once the short
+    grace of `exit_status` has passed (the daemon ended the stream on the detach keys)."""
+    exit_status(cli, container)
+    info = cli.client.json("GET", f"/containers/{container}/json") or {}
+    return bool((info.get("State") or {}).get("Running"))
 
 
 def exit_status(cli: Cli, container: str, grace: float = 1.0) -> int:

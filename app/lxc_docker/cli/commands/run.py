@@ -45,6 +45,7 @@ def _run(cli: Cli, cid: str, config: dict, host_config: dict, opts) -> int:
             stdin=config["AttachStdin"],
             stdout=config["AttachStdout"],
             stderr=config["AttachStderr"],
+            detach_keys=opts.detach_keys,
         )
     except ApiError as e:
         if opts.rm:
@@ -69,6 +70,8 @@ def _run(cli: Cli, cid: str, config: dict, host_config: dict, opts) -> int:
         )
         if not attach_output:
             return 0
+        if config["Tty"] and config["AttachStdin"] and attach.detached(cli, cid):
+            return 0  # the user typed the detach keys: the container runs on (and is not removed)
         status = attach.wait(cli, cid)
     finally:
         if undo_signals is not None:

@@ -28,9 +28,7 @@ def _number(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def resolve(
-    spec: str, passwd: str, group: str, added: Sequence[str] = ()
-) -> tuple[int, int, list[int]]:
+def resolve(spec: str, passwd: str, group: str, added: Sequence[str] = ()) -> tuple[int, int, list[int]]:
     """(uid, gid, supplementary gids) for `spec`, given the texts of /etc/passwd and /etc/group.
 
     A numeric uid or gid missing from the files is used as it is (with gid 0 for a bare uid); a
