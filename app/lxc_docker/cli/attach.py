@@ -294,20 +294,18 @@ def wait(cli: Cli, container: str) -> int:
     return int(result.get("StatusCode", 0))
 
 
-def detached(cli: Cli, container: str) -> bool:
-    """After a terminal session's stream ended: whether the container still runs once the short
-    grace of `exit_status` has passed (the daemon ended the stream on the detach keys)."""
-    exit_status(cli, container)
-    info = cli.client.json("GET", f"/containers/{container}/json") or {}
-    return bool((info.get("State") or {}).get("Running"))
-
-
 def exit_status(cli: Cli, container: str, grace: float = 1.0) -> int:
     """The exit code after an attached stream ended: the container's, or 0 if it is still running.
 
     The stream also ends when the user detaches (Ctrl-P Ctrl-Q) and the container goes on; and when
     it exits, the daemon may close the stream a moment before it records the exit. So wait briefly.
     """
+    status = exit_status_within(cli, container, grace)
+    return 0 if status is None else status
+
+
+def exit_status_within(cli: Cli, container: str, grace: float = 1.0) -> int | None:
+    """The container's exit code if it exits within `grace` seconds, else None (detached)."""
     from ..client import transport
     from ..client.api import error_from
 
@@ -320,7 +318,7 @@ def exit_status(cli: Cli, container: str, grace: float = 1.0) -> int:
         with resp:
             data = resp.read()
     except TimeoutError:
-        return 0
+        return None
     from .. import jsonlite
 
     return int((jsonlite.loads(data) if data.strip() else {}).get("StatusCode", 0))

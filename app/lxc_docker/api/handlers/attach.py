@@ -13,6 +13,9 @@ from .. import websocket
 from ..http import Request
 from ..router import Route
 
+# How long the session waits for the client's answer to our close frame before it drops the socket.
+WS_CLOSE_WAIT = 5.0
+
 if TYPE_CHECKING:
     from ...daemon.container import Container
     from ..response import Response
@@ -75,20 +78,25 @@ def attach_ws(backend: AttachBackend, req: Request, res: Response, name: str) ->
     )
     # Docker sends text frames before API 1.28 and binary ones from then on (moby#28176).
     ws = websocket.WebSocket(sock, buffered, binary=req.at_least(1, 28))
+    stream = req.q_bool("stream")
+    stdin = stream and want_stdin and bool(c.config.get("OpenStdin"))
+    # The client's frames are read for the whole session: pings and its close need answers, and
+    # its close (or detach keys) ends the session.
+    client_gone = threading.Event()
+    reader = threading.Thread(target=_ws_input, args=(c, ws, keys, stdin, client_gone), daemon=True)
+    reader.start()
     sub = None
     try:
         if req.q_bool("logs"):
             for entry in logfile.read(c.log_path):
-                stream = entry.get("stream", "stdout")
-                if (stream == "stdout" and want_out) or (stream == "stderr" and want_err):
+                kind = entry.get("stream", "stdout")
+                if (kind == "stdout" and want_out) or (kind == "stderr" and want_err):
                     ws.sendall(entry["log"].encode())
-        if not req.q_bool("stream"):
+        if not stream:
             return
         sub = c.streams.subscribe(ws, want_out, want_err)  # type: ignore[arg-type]
         sub.multiplex = False
-        stdin = want_stdin and bool(c.config.get("OpenStdin"))
-        threading.Thread(target=_ws_input, args=(c, ws, sub, keys, stdin), daemon=True).start()
-        while not sub.done.wait(1.0):
+        while not sub.done.wait(0.5) and not client_gone.is_set():
             pass
     except OSError:
         pass
@@ -96,6 +104,8 @@ def attach_ws(backend: AttachBackend, req: Request, res: Response, name: str) ->
         if sub is not None:
             c.streams.unsubscribe(sub)
         ws.close()
+        # RFC 6455 7.1.1: the client answers our close, then the server closes the TCP connection.
+        reader.join(WS_CLOSE_WAIT)
         try:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -186,25 +196,24 @@ def _copy_stdin(c: Container, sock: socket.socket, sub, keys: bytes) -> None:
         c.streams.close_stdin()
 
 
-def _ws_input(c: Container, ws: websocket.WebSocket, sub, keys: bytes, stdin: bool) -> None:
-    """Reads the client's frames for the whole session (pings and the close need answers even when
-    stdin is not attached); their payloads go to stdin when it is."""
+def _ws_input(c: Container, ws: websocket.WebSocket, keys: bytes, stdin: bool, gone: threading.Event) -> None:
+    """Reads the client's frames until it closes or goes away; their payloads go to stdin when it
+    is attached (with a tty, up to the detach keys)."""
     held = b""
+    detached = False
     for message in ws.messages():
-        if not stdin:
+        if not stdin or detached:
             continue
         data, held = held + message, b""
         if c.tty:
             data, detached, held = split_detach(data, keys)
             if detached:
-                if data:
-                    c.streams.write_stdin(data)
-                break
+                gone.set()  # the session ends; the close handshake is still read here
         if data and not c.streams.write_stdin(data):
-            break
-    else:
+            stdin = False
+    if stdin and not detached:
         if held:
             c.streams.write_stdin(held)
-        if stdin and c.config.get("StdinOnce"):
+        if c.config.get("StdinOnce"):
             c.streams.close_stdin()
-    sub.done.set()  # the client closed, went away or detached: the session ends
+    gone.set()

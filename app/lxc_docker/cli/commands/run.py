@@ -70,9 +70,17 @@ def _run(cli: Cli, cid: str, config: dict, host_config: dict, opts) -> int:
         )
         if not attach_output:
             return 0
-        if config["Tty"] and config["AttachStdin"] and attach.detached(cli, cid):
-            return 0  # the user typed the detach keys: the container runs on (and is not removed)
-        status = attach.wait(cli, cid)
+        if config["Tty"] and config["AttachStdin"]:
+            # The stream also ends on the detach keys: then the container runs on (and stays).
+            brief = attach.exit_status_within(cli, cid)
+            if brief is None:
+                info = cli.client.json("GET", f"/containers/{cid}/json") or {}
+                if (info.get("State") or {}).get("Running"):
+                    return 0
+                brief = attach.wait(cli, cid)  # a slow exit, not a detach
+            status = brief
+        else:
+            status = attach.wait(cli, cid)
     finally:
         if undo_signals is not None:
             undo_signals()
