@@ -175,6 +175,16 @@ def test_our_cli_run_detach_keys_from_config_file(daemon, tmp_path):
         daemon.cli("rm", "-f", "detach-run")
 
 
+def test_our_cli_exec_detach_keys_from_config_file(daemon, cat, tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"detachKeys": "ctrl-x"}))
+    env = our_env({"DOCKER_CONFIG": str(tmp_path)})
+    argv = [*docker_cmd(), "-H", daemon.host, "exec", "-i", "-t", cat]
+    status, out = on_terminal([*argv, "sh", "-c", "echo $$ > /tmp/pid; exec cat"], env, CTRL_X)
+    assert status == 0, out
+    pid = daemon.out("exec", cat, "cat", "/tmp/pid").strip()
+    assert daemon.cli("exec", cat, "kill", "-0", pid).returncode == 0  # the exec'd cat runs on
+
+
 def test_our_cli_run_detach_keys_flag(daemon):
     argv = [*docker_cmd(), "-H", daemon.host, "run", "-it", "--detach-keys", "ctrl-x"]
     try:
