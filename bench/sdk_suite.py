@@ -52,7 +52,9 @@ def scratch_venv(work: str) -> tuple[str, str]:
     py = os.path.join(venv, "bin", "python")
     pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     # docker 7.0.0 predates requests 2.32, whose adapter change breaks its http+docker scheme.
+    # websocket-client: the attach/ws test imports it (docker[websockets] is that extra).
     deps = [f"docker[ssh]=={SDK_VERSION}", "requests<2.32", "pytest==7.4.2", "pytest-timeout==2.1.0"]
+    deps.append("websocket-client==1.9.2")
     subprocess.run([*pip, *deps], check=True)
     dl = os.path.join(work, "sdist")
     subprocess.run(

@@ -64,3 +64,19 @@ def test_missing_files_allow_numbers_and_root_only():
     assert resolve("12:34", "", "") == (12, 34, [])
     with pytest.raises(UnknownUser):
         resolve("nobody", "", "")
+
+
+def test_group_add_names_and_numbers_follow_the_users_own_groups():
+    # HostConfig.GroupAdd: a name or a number of /etc/group, else a number as it is.
+    assert resolve("bob", PASSWD, GROUP, ["audio", "users", "4242", "0"]) == (
+        1001,
+        100,
+        [10, 29, 100, 4242, 0],
+    )
+
+
+def test_group_add_unknown_name_and_out_of_range_number_are_refused():
+    with pytest.raises(UnknownUser, match="Unable to find group staff"):
+        resolve("", PASSWD, GROUP, ["staff"])
+    with pytest.raises(UnknownUser, match="Invalid group id 4294967296"):
+        resolve("", PASSWD, GROUP, ["4294967296"])

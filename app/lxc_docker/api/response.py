@@ -89,3 +89,16 @@ class Response:
         # An attached shell may sit idle for hours: the stream has no idle timeout.
         sock.settimeout(None)
         return sock
+
+    def switch_protocols(self, headers: list[tuple[str, str]]) -> tuple[socket.socket, bytes]:
+        """Answer 101 with `headers` and take over the connection (a WebSocket); returns the socket
+        and the bytes the client sent after the request head, already read."""
+        self._conn.close_after = False  # no "Connection: close" beside "Connection: Upgrade"
+        self._conn.send_head(101, "Switching Protocols", headers)
+        self.started = self.hijacked = True
+        self._conn.hijacked = True
+        buffered = bytes(self._conn.inbox)
+        self._conn.inbox.clear()
+        sock = self._conn.sock
+        sock.settimeout(None)
+        return sock, buffered

@@ -219,7 +219,8 @@ class ApiServer:
                     f"Host {host!r} is not a name or address of this daemon (DNS rebinding protection); "
                     "connect with localhost, an IP address of this host or the name given to -H"
                 )
-        if listener.check_origin and head.headers.get("Origin") is not None:
+        origin = head.headers.get("Origin")
+        if listener.check_origin and origin is not None and not _same_origin(origin, head, listener):
             raise Forbidden(
                 "cross-origin request refused: a web page may not drive the Docker daemon "
                 "(start the daemon with --api-enable-cors to allow browsers)"
@@ -251,6 +252,14 @@ def _is_control(head: RequestHead) -> bool:
     if path.startswith("/v"):
         path = "/" + path.split("/", 2)[-1] if path.count("/") >= 2 else path
     return path in _CONTROL_PATHS
+
+
+def _same_origin(origin: str, head: RequestHead, listener: Listener) -> bool:
+    """An Origin naming the daemon's own address (what WebSocket clients such as the SDK's send):
+    no page is served from there, and the Host check above has vouched for the name."""
+    host = head.headers.get("Host")
+    scheme = "https" if listener.tls is not None else "http"
+    return host is not None and origin.strip().lower() == f"{scheme}://{host.strip().lower()}"
 
 
 def _host_name(value: str) -> str:

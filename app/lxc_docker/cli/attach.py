@@ -153,14 +153,39 @@ def pump(
 # -- attaching to a container through the API -------------------------------------------------------
 
 
+def default_detach_keys(given: str = "") -> str | None:
+    """`--detach-keys` if given, else the `detachKeys` of ~/.docker/config.json (as Docker's CLI
+    reads it), else None: the daemon's Ctrl-P Ctrl-Q."""
+    if given:
+        return given
+    from .. import jsonlite
+    from .authconfig import config_json_path
+
+    try:
+        with open(config_json_path(), "rb") as f:
+            doc = jsonlite.loads(f.read() or b"{}")
+    except (OSError, ValueError):
+        return None
+    keys = doc.get("detachKeys") if isinstance(doc, dict) else None
+    return keys if isinstance(keys, str) and keys else None
+
+
 def open_attach(
-    cli: Cli, container: str, *, stdin: bool, stdout: bool, stderr: bool, logs: bool = False
+    cli: Cli,
+    container: str,
+    *,
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    logs: bool = False,
+    detach_keys: str = "",
 ) -> tuple[_socket.socket, bytes]:
     """Hijack `POST /containers/{id}/attach` for the given streams; return (socket, buffered bytes)."""
     from ..client import transport
     from ..client.api import error_from
 
     query = {
+        "detachKeys": default_detach_keys(detach_keys),
         "logs": 1 if logs else None,
         "stream": 1,
         "stdin": 1 if stdin else None,
@@ -275,6 +300,12 @@ def exit_status(cli: Cli, container: str, grace: float = 1.0) -> int:
     The stream also ends when the user detaches (Ctrl-P Ctrl-Q) and the container goes on; and when
     it exits, the daemon may close the stream a moment before it records the exit. So wait briefly.
     """
+    status = exit_status_within(cli, container, grace)
+    return 0 if status is None else status
+
+
+def exit_status_within(cli: Cli, container: str, grace: float = 1.0) -> int | None:
+    """The container's exit code if it exits within `grace` seconds, else None (detached)."""
     from ..client import transport
     from ..client.api import error_from
 
@@ -287,7 +318,7 @@ def exit_status(cli: Cli, container: str, grace: float = 1.0) -> int:
         with resp:
             data = resp.read()
     except TimeoutError:
-        return 0
+        return None
     from .. import jsonlite
 
     return int((jsonlite.loads(data) if data.strip() else {}).get("StatusCode", 0))

@@ -1,25 +1,41 @@
-"""`commit --change`: the Dockerfile instructions newer clients send to edit the committed config."""
+"""`commit --change` and `import --change`: the Dockerfile instructions newer clients send to edit the
+committed or imported image's config."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shlex
 from typing import Any
 
 from ..builder.parser import label_pairs
 from ..errors import InvalidParameter
+from ..runconfig.schema import CONFIG_DEFAULTS
 
 
-def _args(rest: str) -> list[str]:
+def json_list(rest: str) -> list[str] | None:
+    """The JSON form of an instruction's arguments (`["a", "b"]`), or None when it is not one."""
     rest = rest.strip()
     if rest.startswith("["):
         try:
             value = json.loads(rest)
         except ValueError:
-            value = None
+            return None
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
-    return ["/bin/sh", "-c", rest]
+    return None
+
+
+def _args(rest: str) -> list[str]:
+    value = json_list(rest)
+    return value if value is not None else ["/bin/sh", "-c", rest.strip()]
+
+
+def import_config(changes: list[str]) -> dict[str, Any]:
+    """An imported image's config: the defaults every image config has, edited by `changes`."""
+    config = copy.deepcopy(CONFIG_DEFAULTS)
+    apply_changes(config, changes)
+    return config
 
 
 def apply_changes(config: dict[str, Any], changes: list[str]) -> None:
@@ -56,7 +72,9 @@ def apply_changes(config: dict[str, Any], changes: list[str]) -> None:
             config["WorkingDir"] = rest.strip()
         elif instr == "VOLUME":
             vols = dict(config.get("Volumes") or {})
-            paths = _args(rest) if rest.strip().startswith("[") else rest.split()
+            paths = json_list(rest)
+            if paths is None:
+                paths = rest.split()
             for v in paths:
                 vols[v] = {}
             config["Volumes"] = vols

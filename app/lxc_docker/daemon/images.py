@@ -22,6 +22,7 @@ from ..image.graph import Graph
 from ..image.image import Image
 from ..image.tags import TagStore
 from ..sysutil.journal import Journal
+from .commitchanges import import_config
 from .events import EventBus
 
 Progress = Callable[[dict[str, Any]], None]
@@ -119,15 +120,25 @@ class ImageService:
     # -- changes -------------------------------------------------------------------------------------
 
     def import_image(
-        self, src: str, repo: str, tag: str, body: BinaryIO, progress: Progress = _no_progress
+        self,
+        src: str,
+        repo: str,
+        tag: str,
+        body: BinaryIO,
+        progress: Progress = _no_progress,
+        changes: list[str] | None = None,
+        message: str = "",
     ) -> Image:
         repo, tag = self._check_new_name(repo, tag)
+        # `import -c`: checked before the layer is read, so a bad change leaves nothing behind.
+        config = import_config(changes) if changes else None
         if src == "-":
             stream: BinaryIO = body
         else:
             stream = _download(src, progress)
         try:
-            image = self.create_tagged("import", stream, repo, tag, comment=f"Imported from {src}")
+            comment = message or f"Imported from {src}"
+            image = self.create_tagged("import", stream, repo, tag, comment=comment, config=config)
         finally:
             if stream is not body:
                 stream.close()

@@ -32,6 +32,7 @@ def run_command(c: Container, rootfs: str, cgroup_parent: str) -> Command:
         args=list(c.args),
         env=env,
         user=config.get("User") or "",
+        group_add=list(c.host_config.get("GroupAdd") or ()),
         workdir=config.get("WorkingDir") or "",
         hostname=hostname,
         tty=bool(config.get("Tty")),

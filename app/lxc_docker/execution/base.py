@@ -51,6 +51,9 @@ class Command:
     args: list[str]  # arguments after the program
     env: list[str]  # "KEY=VALUE", complete: the daemon adds HOME, PATH, HOSTNAME, container=lxc, TERM
     user: str = ""  # "", "name", "uid", "uid:gid", "name:group", resolved in the container's /etc files
+    # HostConfig.GroupAdd: group names (from the container's /etc/group) or numbers, added to the
+    # supplementary groups of PID 1 and of every exec'd process.
+    group_add: list[str] = field(default_factory=list)
     workdir: str = ""  # created if missing, as Docker does; "" means "/"
     hostname: str = ""
     tty: bool = False

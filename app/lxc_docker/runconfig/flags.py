@@ -60,6 +60,7 @@ def add_run_flags(fs: FlagSet, *, create: bool = False) -> FlagSet:
     fs.list(["-env-file"], "Read in a line delimited file of ENV variables")
     fs.string(["#entrypoint", "-entrypoint"], "", "Overwrite the default entrypoint of the image")
     fs.list(["#expose", "-expose"], "Expose a port from the container without publishing it to your host")
+    fs.list(["-group-add"], "Add additional groups to join")
     fs.string(["h", "-hostname"], "", "Container host name")
     fs.bool(["i", "-interactive"], False, "Keep stdin open even if not attached")
     fs.list(["#link", "-link"], "Add link to another container (name:alias)")
@@ -98,6 +99,7 @@ def add_run_flags(fs: FlagSet, *, create: bool = False) -> FlagSet:
             True,
             "Proxify all received signal to the process (even in non-tty mode)",
         )
+        fs.string(["-detach-keys"], "", "Override the key sequence for detaching a container")
     fs.string(
         ["-restart"],
         "no",
@@ -245,6 +247,8 @@ def parse_run(args: list[str], fs: FlagSet | None = None) -> tuple[dict[str, Any
         security["CapAdd"] = list(opts.cap_add)
     if opts.cap_drop:
         security["CapDrop"] = list(opts.cap_drop)
+    if opts.group_add:
+        security["GroupAdd"] = list(opts.group_add)
     if opts.security_opt:
         security["SecurityOpt"] = [parse_security_opt(value) for value in opts.security_opt]
     logging = {}

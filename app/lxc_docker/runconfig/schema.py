@@ -225,6 +225,8 @@ HOST_CONFIG_FIELDS: tuple[Field, ...] = (
     Field("CapAdd", _strings, None, since=(1, 14), every_version=True),
     Field("CapDrop", _strings, None, since=(1, 14), every_version=True),
     Field("SecurityOpt", _strings, None, since=(1, 17), every_version=True),
+    # Every version: our CLI (1.9) sends `--group-add` here; a dropped group would deny access quietly.
+    Field("GroupAdd", _strings, None, since=(1, 20), every_version=True),
     # Read at every version: our CLI speaks 1.9 and sends `--net` here, as today's CLI does at any.
     Field("NetworkMode", _string, "default", since=(1, 15), every_version=True),
     # Every version: our CLI (1.9) sends `--restart` here, and losing it would silently not restart.

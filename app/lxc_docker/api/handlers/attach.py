@@ -8,16 +8,19 @@ import threading
 from typing import TYPE_CHECKING, Protocol
 
 from ...daemon import logs as logfile
+from ...daemon.execio import DEFAULT_DETACH_KEYS, parse_detach_keys
 from ...daemon.streams import frame
 from ...errors import DockerError, InvalidParameter
+from .. import websocket
 from ..http import Request
 from ..router import Route
+
+# How long the session waits for the client's answer to our close frame before it drops the socket.
+WS_CLOSE_WAIT = 5.0
 
 if TYPE_CHECKING:
     from ...daemon.container import Container
     from ..response import Response
-
-DETACH = b"\x10\x11"  # Ctrl-P Ctrl-Q
 
 
 class LogReaders(Protocol):
@@ -41,6 +44,8 @@ class AttachBackend(Protocol):
 def attach(backend: AttachBackend, req: Request, res: Response, name: str) -> None:
     c = backend.containers.get(name)
     want_stdin, want_out, want_err = req.q_bool("stdin"), req.q_bool("stdout"), req.q_bool("stderr")
+    # Checked before the hijack: a bad notation is a 400, as in Docker.
+    keys = detach_keys(req)
     # Clients of API 1.24 tell framed from raw output by the container's Tty, not by content type.
     sock = res.hijack("application/vnd.docker.raw-stream")
     sub = None
@@ -55,7 +60,7 @@ def attach(backend: AttachBackend, req: Request, res: Response, name: str) -> No
             return
         sub = c.streams.subscribe(sock, want_out, want_err)
         if want_stdin and c.config.get("OpenStdin"):
-            threading.Thread(target=_copy_stdin, args=(c, sock, sub), daemon=True).start()
+            threading.Thread(target=_copy_stdin, args=(c, sock, sub, keys), daemon=True).start()
         # Ends when the container exits, the client goes away, or it detaches.
         while not sub.done.wait(1.0):
             if not _alive(sock):
@@ -63,6 +68,53 @@ def attach(backend: AttachBackend, req: Request, res: Response, name: str) -> No
     finally:
         if sub is not None:
             c.streams.unsubscribe(sub)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def attach_ws(backend: AttachBackend, req: Request, res: Response, name: str) -> None:
+    """The same attach over a WebSocket: output as data frames of raw bytes (never multiplexed),
+    client messages to stdin, the close handshake when either side ends."""
+    c = backend.containers.get(name)
+    want_stdin, want_out, want_err = req.q_bool("stdin"), req.q_bool("stdout"), req.q_bool("stderr")
+    keys = detach_keys(req)
+    key = websocket.check_handshake(req.method, req.headers)
+    accept = websocket.accept_key(key)
+    sock, buffered = res.switch_protocols(
+        [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
+    )
+    # Docker sends text frames before API 1.28 and binary ones from then on (moby#28176).
+    ws = websocket.WebSocket(sock, buffered, binary=req.at_least(1, 28))
+    stream = req.q_bool("stream")
+    stdin = stream and want_stdin and bool(c.config.get("OpenStdin"))
+    # The client's frames are read for the whole session: pings and its close need answers, and
+    # its close (or detach keys) ends the session.
+    client_gone = threading.Event()
+    reader = threading.Thread(target=_ws_input, args=(c, ws, keys, stdin, client_gone), daemon=True)
+    reader.start()
+    sub = None
+    try:
+        if req.q_bool("logs"):
+            for entry in logfile.read(c.log_path):
+                kind = entry.get("stream", "stdout")
+                if (kind == "stdout" and want_out) or (kind == "stderr" and want_err):
+                    ws.sendall(entry["log"].encode())
+        if not stream:
+            return
+        sub = c.streams.subscribe(ws, want_out, want_err)  # type: ignore[arg-type]
+        sub.multiplex = False
+        while not sub.done.wait(0.5) and not client_gone.is_set():
+            pass
+    except OSError:
+        pass
+    finally:
+        if sub is not None:
+            c.streams.unsubscribe(sub)
+        ws.close()
+        # RFC 6455 7.1.1: the client answers our close, then the server closes the TCP connection.
+        reader.join(WS_CLOSE_WAIT)
         try:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -97,6 +149,7 @@ def logs(backend: AttachBackend, req: Request, res: Response, name: str) -> None
 
 ROUTES = [
     Route("POST", "/containers/{name}/attach", attach),
+    Route("GET", "/containers/{name}/attach/ws", attach_ws),
     Route("GET", "/containers/{name}/logs", logs),
 ]
 
@@ -131,24 +184,39 @@ def _alive(sock: socket.socket) -> bool:
         return False
 
 
-def _copy_stdin(c: Container, sock: socket.socket, sub) -> None:
-    held = b""  # a trailing Ctrl-P waits to see whether Ctrl-Q follows
+def detach_keys(req: Request) -> bytes:
+    """The `detachKeys` query (Docker's notation), or Ctrl-P Ctrl-Q."""
+    text = req.q("detachKeys")
+    return parse_detach_keys(text) if text else DEFAULT_DETACH_KEYS
+
+
+def split_detach(data: bytes, keys: bytes) -> tuple[bytes, bool, bytes]:
+    """(bytes to pass on, whether the keys were typed, a tail held back as maybe their start)."""
+    at = data.find(keys)
+    if at != -1:
+        return data[:at], True, b""
+    for n in range(min(len(keys) - 1, len(data)), 0, -1):
+        if keys.startswith(data[-n:]):
+            return data[:-n], False, data[-n:]
+    return data, False, b""
+
+
+def _copy_stdin(c: Container, sock: socket.socket, sub, keys: bytes) -> None:
+    held = b""  # a tail that may be the start of the detach keys
     try:
         while True:
             data = sock.recv(65536)
             if not data:
                 break
-            data = held + data
-            held = b""
+            data, held = held + data, b""
+            # As in Docker, the keys are looked for only with a tty: without one stdin is binary.
             if c.tty:
-                at = data.find(DETACH)
-                if at != -1:
-                    if at:
-                        c.streams.write_stdin(data[:at])
+                data, detached, held = split_detach(data, keys)
+                if detached:
+                    if data:
+                        c.streams.write_stdin(data)
                     sub.done.set()  # detach: the container keeps running
                     return
-                if data.endswith(DETACH[:1]):
-                    held, data = data[-1:], data[:-1]
             if data and not c.streams.write_stdin(data):
                 break
     except OSError:
@@ -157,3 +225,26 @@ def _copy_stdin(c: Container, sock: socket.socket, sub) -> None:
         c.streams.write_stdin(held)
     if c.config.get("StdinOnce") and not sub.done.is_set():
         c.streams.close_stdin()
+
+
+def _ws_input(c: Container, ws: websocket.WebSocket, keys: bytes, stdin: bool, gone: threading.Event) -> None:
+    """Reads the client's frames until it closes or goes away; their payloads go to stdin when it
+    is attached (with a tty, up to the detach keys)."""
+    held = b""
+    detached = False
+    for message in ws.messages():
+        if not stdin or detached:
+            continue
+        data, held = held + message, b""
+        if c.tty:
+            data, detached, held = split_detach(data, keys)
+            if detached:
+                gone.set()  # the session ends; the close handshake is still read here
+        if data and not c.streams.write_stdin(data):
+            stdin = False
+    if stdin and not detached:
+        if held:
+            c.streams.write_stdin(held)
+        if c.config.get("StdinOnce"):
+            c.streams.close_stdin()
+    gone.set()

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from ... import reference
 from ...daemon import filtering
+from ...daemon.commitchanges import import_config
 from ...errors import DockerError, InvalidParameter
 from ...image import saveload
 from .. import filters, serializers
@@ -34,7 +35,16 @@ class ImageStore(Protocol):
 
     def digests_of(self, image_id: str) -> builtins.list[str]: ...
 
-    def import_image(self, src: str, repo: str, tag: str, body: BinaryIO, progress: Progress) -> Image: ...
+    def import_image(
+        self,
+        src: str,
+        repo: str,
+        tag: str,
+        body: BinaryIO,
+        progress: Progress,
+        changes: builtins.list[str] | None = None,
+        message: str = "",
+    ) -> Image: ...
 
     def tag(self, name: str, repo: str, tag: str, force: bool = False) -> None: ...
 
@@ -121,8 +131,11 @@ def create(backend: ImagesBackend, req: Request, res: Response) -> None:
     repo, tag = req.q("repo"), req.q("tag")
     # Validate the name before reading the body: a bad name must not leave an untagged image.
     backend.images._check_new_name(repo, tag)
+    import_config(req.q_all("changes"))  # a bad change is a 400, before the stream starts
     writer = res.stream()
-    image = backend.images.import_image(src, repo, tag, req.body, writer.write_json)
+    image = backend.images.import_image(
+        src, repo, tag, req.body, writer.write_json, changes=req.q_all("changes"), message=req.q("message")
+    )
     writer.write_json({"status": serializers.image_id(image.id, req.version)})
 
 

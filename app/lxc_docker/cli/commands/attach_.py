@@ -9,6 +9,7 @@ from ..main import CommandError
 def flags(cli):
     fs = cli.flags("attach", "[OPTIONS] CONTAINER", "Attach to a running container")
     fs.bool(["#nostdin", "-no-stdin"], False, "Do not attach stdin")
+    fs.string(["-detach-keys"], "", "Override the key sequence for detaching a container")
     fs.bool(
         ["#sig-proxy", "-sig-proxy"],
         True,
@@ -26,7 +27,9 @@ def run(cli, args: list[str]) -> int:
     cid = info.get("Id") or rest[0]
     tty = bool(container_config.get("Tty"))
     stdin = not opts.no_stdin and bool(container_config.get("OpenStdin"))
-    sock, buffered = attach.open_attach(cli, cid, stdin=stdin, stdout=True, stderr=True)
+    sock, buffered = attach.open_attach(
+        cli, cid, stdin=stdin, stdout=True, stderr=True, detach_keys=opts.detach_keys
+    )
     undo_signals = attach.forward_signals(cli, cid) if opts.sig_proxy and not tty else None
     try:
         attach.interact(cli, cid, sock, buffered, tty=tty, attach_stdin=stdin)

@@ -39,7 +39,7 @@ def run(cli, args: list[str]) -> int:
         "AttachStdout": not opts.detach,
         "AttachStderr": not opts.detach,
         "Detach": opts.detach,
-        "DetachKeys": opts.detach_keys,
+        "DetachKeys": attach.default_detach_keys(opts.detach_keys) or "",
         "Cmd": cmd,
         "Env": list(opts.env),
         "WorkingDir": opts.workdir,

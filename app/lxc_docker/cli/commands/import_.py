@@ -14,16 +14,19 @@ from ..progress import display
 
 
 def flags(cli):
-    return cli.flags(
+    fs = cli.flags(
         "import",
-        "file|URL|- [REPOSITORY[:TAG]]",
+        "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
         "Create an empty filesystem image and import the contents of the tarball "
         "(.tar, .tar.gz, .tgz, .bzip, .tar.xz, .txz) into it, then optionally tag it.",
     )
+    fs.list(["c", "-change"], "Apply Dockerfile instruction to the created image")
+    fs.string(["m", "-message"], "", "Set commit message for imported image")
+    return fs
 
 
 def run(cli, args: list[str]) -> int:
-    _, rest = cli.parse(flags(cli), args, 1, 2)
+    opts, rest = cli.parse(flags(cli), args, 1, 2)
     src = rest[0]
     repo, tag = "", ""
     if len(rest) == 2:
@@ -41,7 +44,13 @@ def run(cli, args: list[str]) -> int:
         except OSError as e:
             raise CommandError(f"open {src}: {(e.strerror or str(e)).lower()}") from None
         src = "-"
-    query = {"fromSrc": src, "repo": repo or None, "tag": tag or None}
+    query = {
+        "fromSrc": src,
+        "repo": repo or None,
+        "tag": tag or None,
+        "changes": opts.change or None,
+        "message": opts.message or None,
+    }
     try:
         display(cli.client.stream("POST", "/images/create", query, body=body), cli.out)
     finally:

@@ -45,6 +45,7 @@ def _run(cli: Cli, cid: str, config: dict, host_config: dict, opts) -> int:
             stdin=config["AttachStdin"],
             stdout=config["AttachStdout"],
             stderr=config["AttachStderr"],
+            detach_keys=opts.detach_keys,
         )
     except ApiError as e:
         if opts.rm:
@@ -69,7 +70,17 @@ def _run(cli: Cli, cid: str, config: dict, host_config: dict, opts) -> int:
         )
         if not attach_output:
             return 0
-        status = attach.wait(cli, cid)
+        if config["Tty"] and config["AttachStdin"]:
+            # The stream also ends on the detach keys: then the container runs on (and stays).
+            brief = attach.exit_status_within(cli, cid)
+            if brief is None:
+                info = cli.client.json("GET", f"/containers/{cid}/json") or {}
+                if (info.get("State") or {}).get("Running"):
+                    return 0
+                brief = attach.wait(cli, cid)  # a slow exit, not a detach
+            status = brief
+        else:
+            status = attach.wait(cli, cid)
     finally:
         if undo_signals is not None:
             undo_signals()

@@ -17,6 +17,7 @@ def flags(cli):
         ["a", "-attach"], False, "Attach container's stdout/stderr and forward all signals to the process"
     )
     fs.bool(["i", "-interactive"], False, "Attach container's stdin")
+    fs.string(["-detach-keys"], "", "Override the key sequence for detaching a container")
     return fs
 
 
@@ -25,7 +26,7 @@ def run(cli, args: list[str]) -> int:
     if opts.attach or opts.interactive:
         if len(rest) > 1:
             raise CommandError("Impossible to start and attach multiple containers at once.")
-        return _start_attached(cli, rest[0], opts.interactive)
+        return _start_attached(cli, rest[0], opts.interactive, opts.detach_keys)
     failed = False
     for name in rest:
         try:
@@ -40,13 +41,15 @@ def run(cli, args: list[str]) -> int:
     return 0
 
 
-def _start_attached(cli: Cli, name: str, interactive: bool) -> int:
+def _start_attached(cli: Cli, name: str, interactive: bool, detach_keys: str = "") -> int:
     info = cli.client.json("GET", f"/containers/{name}/json") or {}
     container_config = info.get("Config") or {}
     cid = info.get("Id") or name
     tty = bool(container_config.get("Tty"))
     stdin = interactive and bool(container_config.get("OpenStdin"))
-    sock, buffered = attach.open_attach(cli, cid, stdin=stdin, stdout=True, stderr=True)
+    sock, buffered = attach.open_attach(
+        cli, cid, stdin=stdin, stdout=True, stderr=True, detach_keys=detach_keys
+    )
     undo_signals = attach.forward_signals(cli, cid) if not tty else None
     try:
         attach.interact(

@@ -123,6 +123,7 @@ def prepare(command: Command) -> Init:
             command.user,
             _read_account_file(root, "/etc/passwd"),
             _read_account_file(root, "/etc/group"),
+            command.group_add,
         )
     except users.UnknownUser as e:
         raise ContainerStartError(str(e), 1)

@@ -216,7 +216,10 @@ def _finish(spec: dict) -> tuple[str, list[str], dict[str, str]]:
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
     try:
         uid, gid, groups = user.resolve(
-            spec.get("user") or "", user.read("/etc/passwd"), user.read("/etc/group")
+            spec.get("user") or "",
+            user.read("/etc/passwd"),
+            user.read("/etc/group"),
+            spec.get("group_add") or (),
         )
     except user.UnknownUser as e:
         raise _Failure(str(e))

@@ -311,6 +311,7 @@ class OciDriver:
                 command.user,
                 _read_in_root(command.rootfs, "/etc/passwd"),
                 _read_in_root(command.rootfs, "/etc/group"),
+                command.group_add,
             )
         except native_user.UnknownUser as e:
             raise ContainerStartError(str(e), 1)

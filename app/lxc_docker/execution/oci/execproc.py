@@ -149,6 +149,7 @@ def run(
             process.user,
             read_in_root(command.rootfs, "/etc/passwd"),
             read_in_root(command.rootfs, "/etc/group"),
+            command.group_add,
         )
     except native_user.UnknownUser as e:
         raise ContainerStartError(str(e), 1)
