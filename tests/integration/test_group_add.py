@@ -83,6 +83,20 @@ def test_run_and_exec_get_the_added_groups(d):
         d.cli("rm", "-f", cid)
 
 
+def test_exec_keeps_the_groups_after_a_daemon_crash(d):
+    # A container taken back after `kill -9` of the daemon gets its Command rebuilt from its config:
+    # an exec then still resolves users and groups in the container's own root.
+    cid = d.out("run", "-d", "--group-add", "devs", "groups", "sleep", "600").strip()
+    try:
+        d.proc.kill()
+        d.proc.wait()
+        d.start()
+        assert d.out("inspect", "-f", "{{.State.Running}}", cid).strip() == "true"
+        assert ids(d.out("exec", "-u", "nobody", cid, "id", "-G")) == ("65534", {"777"})
+    finally:
+        d.cli("rm", "-f", cid)
+
+
 def test_an_unknown_group_name_fails_the_start(d):
     r = d.cli("run", "--group-add", "nosuch", "groups", "true")
     assert r.returncode != 0

@@ -6,6 +6,7 @@ a ghost when it still runs but was not kept (`_adopt`), else recorded as stopped
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -16,6 +17,7 @@ from ..errors import Conflict
 from ..execution.base import Command
 from ..sysutil import atomic
 from .container import Container
+from .runcommand import run_command
 from .streams import Streams
 
 if TYPE_CHECKING:
@@ -74,8 +76,7 @@ class ContainerRestore:
         kept = self.exec.resume(command, c.state.pid)
         if kept is None:
             return False
-        self.driver.get(c.id)
-        c.command = command
+        c.command = dataclasses.replace(command, rootfs=self.driver.get(c.id))
         try:
             c.streams.resume(kept, bool(c.config.get("OpenStdin")))
         except (OSError, ValueError) as e:  # it runs on, without its output
@@ -90,8 +91,7 @@ class ContainerRestore:
     def _adopt(self: ContainerService, c: Container) -> None:
         # Its stdio went with the old daemon: Docker 0.9 calls such a container a ghost.
         c.state.ghost = True
-        self.driver.get(c.id)
-        c.command = self._taken_back(c)
+        c.command = dataclasses.replace(self._taken_back(c), rootfs=self.driver.get(c.id))
 
         def watch() -> None:
             code = self.exec.adopt(c.command, c.state.pid)
@@ -104,8 +104,7 @@ class ContainerRestore:
         threading.Thread(target=watch, name=f"adopt-{c.id[:12]}", daemon=True).start()
 
     def _taken_back(self: ContainerService, c: Container) -> Command:
-        """The Command of a container an earlier daemon started: what kill, exec and the driver's
-        wait need to find it (its id, program and cgroups), nothing to start it with."""
-        return Command(
-            id=c.id, rootfs="", entrypoint=c.path, args=c.args, env=[], cgroup_parent=self.cgroup_parent
-        )
+        """The Command of a container an earlier daemon started, rebuilt from its config: kill and the
+        driver's wait need its id and cgroups, an exec its user, added groups and security options
+        (the rootfs is filled in once the layer is held again)."""
+        return run_command(c, "", self.cgroup_parent)
