@@ -1,7 +1,9 @@
 """`docker build`: a 6-step Dockerfile cold and fully cached, and the cached rebuild of a 10-step
 Dockerfile with a 50 MB context (how much of it is spent sending the context).
 
-Usage: sudo python3 bench/bench_build.py [RUNS]
+Usage: sudo python3 bench/bench_build.py [RUNS] [--build] [--dev]
+Our daemon and CLI are the zipapp get.sh installs (bench/ours.py; --dev: this checkout); the daemon
+has a bridge of its own (never docker0), so RUN steps get networking, as users' builds do.
 With DOCKER_HOST set, the same builds also run against that engine through the docker CLI at
 /usr/local/bin/docker (DOCKER_BUILDKIT=0, the classic builder) for comparison.
 
@@ -20,7 +22,8 @@ import sys
 import tempfile
 import time
 
-from common import REPO, Daemon, docker_entry
+import ours as entries
+from common import REPO, docker_entry, start_daemon, stop_daemon
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from lib.busybox import write_rootfs_tar  # noqa: E402
@@ -115,10 +118,12 @@ def _stats(times: list[float]) -> str:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    args = entries.take_options(sys.argv[1:])
+    runs = int(args[0]) if args else 5
+    entries.header("bench_build.py", runs, networking="a bridge of its own")
     work = tempfile.mkdtemp(prefix="ldbb-", dir="/var/tmp")
     other = os.environ.get("DOCKER_HOST")
-    d = Daemon(os.path.join(work, "daemon"), []).start()
+    d = start_daemon(base=os.path.join(work, "daemon"))
     try:
         busybox = write_rootfs_tar(os.path.join(work, "busybox.tar"))
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DOCKER_HOST")}
@@ -129,7 +134,6 @@ def main() -> None:
                 docker + ["import", "-", BASE], stdin=f, env=env, stdout=subprocess.DEVNULL, check=True
             )
         small, big = make_contexts(work)
-        print(f"command: sudo python3 bench/bench_build.py {runs}   (client: {' '.join(docker)})")
         print(f"context of the 10-step build: {context_size(big) / 1e6:.1f} MB in 10,041 files")
         measure("lxc-docker", docker, env, small, big, runs)
         if other and os.path.exists(DOCKER_CLI):
@@ -145,7 +149,7 @@ def main() -> None:
                 )
             measure(f"docker at {other}", [DOCKER_CLI], env2, small, big, runs)
     finally:
-        d.stop()
+        stop_daemon(d)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,6 +1,8 @@
 """Client round trip: `docker version` as a whole process against the bare interpreter's start-up.
 
-Usage: sudo python3 bench/bench_client.py [RUNS]
+Usage: sudo python3 bench/bench_client.py [RUNS] [--build] [--dev]
+Our daemon and CLI are the zipapp get.sh installs (bench/ours.py; --dev: this checkout). The daemon runs
+without networking (-b none): `docker version` starts no container, which is all a bridge would touch.
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ import os
 import statistics
 import sys
 
+import ours as entries
 from common import docker_entry, start_daemon, stop_daemon, summary, time_command
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    d = start_daemon()
+    args = entries.take_options(sys.argv[1:])
+    runs = int(args[0]) if args else 50
+    entries.header("bench_client.py", runs, networking="none, no container runs")
+    d = start_daemon(network=False)
     try:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         env["DOCKER_HOST"] = d.host
@@ -26,7 +31,6 @@ def main() -> None:
         for _ in range(runs):
             bare += time_command(["/usr/bin/python3", "-c", "pass"], 1)
             ours += time_command(entry + ["version"], 1, env)
-        print(f"command: sudo python3 bench/bench_client.py {runs}  (entry: {' '.join(entry)})")
         print(summary("/usr/bin/python3 -c pass", bare))
         print(summary("docker version (whole process, one API call)", ours))
         print(f"ratio: {statistics.median(ours) / statistics.median(bare):.2f}x the bare interpreter")

@@ -1,7 +1,9 @@
 """Container figures: `run --rm busybox true`, 20 parallel `run -d`, memory, create and `ps -a` at scale.
 
-Usage: sudo python3 bench/bench_containers.py [RUNS]
-The daemon runs without networking (-b none) unless BENCH_BRIDGE names a bridge to use.
+Usage: sudo python3 bench/bench_containers.py [RUNS] [--build] [--dev]
+Our daemon and CLI are the zipapp get.sh installs (bench/ours.py; --dev: this checkout). The daemon
+gets a bridge of its own (never docker0), made and removed here; BENCH_BRIDGE=NAME uses an existing
+bridge instead, BENCH_BRIDGE=none runs without networking (-b none).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import tempfile
 import threading
 import time
 
-from common import REPO, Daemon, docker_entry
+import ours as entries
+from common import REPO, docker_entry, start_daemon, stop_daemon
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from lib.busybox import write_rootfs_tar  # noqa: E402
@@ -28,11 +31,40 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def engine_processes(pid: int) -> int:
+    """The daemon and its descendants in its own PID namespace (keeper, helpers): every process the
+    engine runs besides the containers' own, which live in namespaces of theirs."""
+    parents: dict[int, int] = {}
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                parents[int(name)] = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+    ours, grew = {pid}, True
+    while grew:
+        found = {p for p, parent in parents.items() if parent in ours} - ours
+        grew = bool(found)
+        ours |= found
+    own_ns = os.readlink(f"/proc/{pid}/ns/pid")
+    count = 0
+    for p in ours:
+        try:
+            count += os.readlink(f"/proc/{p}/ns/pid") == own_ns
+        except OSError:
+            continue  # exited meanwhile
+    return count
+
+
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    args = entries.take_options(sys.argv[1:])
+    runs = int(args[0]) if args else 30
     work = tempfile.mkdtemp(prefix="ldbc-", dir="/var/tmp")
     bridge = os.environ.get("BENCH_BRIDGE")
-    d = Daemon(os.path.join(work, "d"), ["-b", bridge] if bridge else []).start()
+    extra = ["-b", bridge] if bridge and bridge != "none" else []
+    d = start_daemon(*extra, base=os.path.join(work, "d"), network=not bridge)
+    bridge = bridge or f"{d.extra_args[1]}, its own"
+    entries.header("bench_containers.py", runs, networking=bridge)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["DOCKER_HOST"] = d.host
     docker = docker_entry()
@@ -52,6 +84,7 @@ def main() -> None:
             dk("run", "--rm", "busybox", "true")
             times.append(time.perf_counter() - start)
         idle_rss = rss_kib(d.proc.pid)
+        idle_procs = engine_processes(d.proc.pid)
         ids: list[str] = []
         lock = threading.Lock()
 
@@ -69,9 +102,7 @@ def main() -> None:
         parallel = time.perf_counter() - start
         running = len(dk("ps", "-q").stdout.split())
         busy_rss = rss_kib(d.proc.pid)
-        children = subprocess.run(
-            ["pgrep", "-P", str(d.proc.pid)], capture_output=True, text=True
-        ).stdout.split()
+        busy_procs = engine_processes(d.proc.pid)
         dk("rm", "-f", *ids)
         creates = []
         for _ in range(100):
@@ -91,10 +122,6 @@ def main() -> None:
             dk("ps", "-a")
             ps_times.append(time.perf_counter() - start)
         print(
-            f"command: sudo python3 bench/bench_containers.py {runs}   (entry: {' '.join(docker)}, "
-            f"network: {bridge or 'none'})"
-        )
-        print(
             f"run --rm busybox true: median {statistics.median(times) * 1000:.0f} ms "
             f"(min {min(times) * 1000:.0f}, n={runs})"
         )
@@ -102,14 +129,14 @@ def main() -> None:
         print(
             f"daemon RSS idle: {idle_rss / 1024:.1f} MiB; "
             f"with 20 running containers: {busy_rss / 1024:.1f} MiB "
-            f"(+{(busy_rss - idle_rss) / 20:.0f} KiB each); daemon children besides containers: "
-            f"{len(children) - 20}"
+            f"(+{(busy_rss - idle_rss) / 20:.0f} KiB each); engine processes outside the "
+            f"containers: {idle_procs} idle, {busy_procs} with 20 running"
         )
         print(f"create, one after another: median {statistics.median(creates) * 1000:.0f} ms each (n=100)")
         print(f"ps -a with {len(created)} containers: median {statistics.median(ps_times) * 1000:.0f} ms")
         dk("rm", *created)
     finally:
-        d.stop()
+        stop_daemon(d)
         subprocess.run(["rm", "-rf", work])
 
 

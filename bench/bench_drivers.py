@@ -1,6 +1,6 @@
 """The execution drivers side by side, beside Docker 20.10, in one run of this script.
 
-Usage: sudo python3 bench/bench_drivers.py [--runs N] [--parallel M]
+Usage: sudo python3 bench/bench_drivers.py [--runs N] [--parallel M] [--build] [--dev]
 
 For lxc-docker with `-e native`, `-e oci --oci-runtime runc`, `-e oci --oci-runtime crun` and
 `-e lxc`, and for Debian's dockerd 20.10 (runc through containerd and a shim per container), each
@@ -16,7 +16,9 @@ image imported:
   /proc/PID/smaps_rollup, which shares a binary's pages among the processes mapping it). The
   containers' own processes (`sleep`) are the same on every engine and are not counted.
 
-dockerd runs as common.dockerd_argv starts it (--iptables=false, its own --data-root and --exec-root).
+Our daemons are the zipapp get.sh installs (bench/ours.py: packaging/dist, built when stale or with
+--build; --dev runs this checkout instead). dockerd runs as common.dockerd_argv starts it
+(--iptables=false, its own --data-root and --exec-root).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import ours as entries  # noqa: E402
 from common import REPO, Engine, Rig, clean_env, docker_entry, interleaved, is_root, print_header, report, sh  # noqa: E402
 
 DRIVERS = (
@@ -80,13 +83,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10, help="runs of each `run --rm` (default 10)")
     ap.add_argument("--parallel", type=int, default=20, help="containers started at once (default 20)")
+    entries.add_options(ap)
     opts = ap.parse_args()
     if not is_root("bench_drivers.py"):
         return 1
-    print_header(f"sudo python3 bench/bench_drivers.py --runs {opts.runs} --parallel {opts.parallel}")
+    entries.use_options(opts)
+    flags = entries.flags()
+    print_header(f"sudo python3 bench/bench_drivers.py --runs {opts.runs} --parallel {opts.parallel}{flags}")
+    print(entries.ours().describe())
     rig = Rig("bench-drivers-")
     try:
-        env = clean_env(PYTHONPATH=os.path.join(REPO, "app"))
+        env = clean_env(PYTHONPATH=os.path.join(REPO, "app"))  # for --dev; the zipapp runs with -I
         entry = docker_entry()
         for index, (name, args) in enumerate(DRIVERS):
             bridge = f"lbd{os.getpid() % 10000}{index}"

@@ -1,10 +1,10 @@
 """`docker exec CONTAINER true` as whole processes: our CLI and the docker CLI 28 against our daemon,
 beside Docker 20.10's own `docker exec` against its own dockerd, measured in one run of this script.
 
-Usage: sudo python3 bench/bench_exec.py [--runs N]
+Usage: sudo python3 bench/bench_exec.py [--runs N] [--build] [--dev]
 
-Our daemon runs from this checkout (the launcher scripts/setup-dev.sh installs in .venv, what
-`pip install` gives), our CLI likewise. Each engine gets a bridge of its own (never docker0) and
+Our daemon and CLI are the zipapp get.sh installs (bench/ours.py: packaging/dist, built when stale or
+with --build; --dev runs this checkout instead). Each engine gets a bridge of its own (never docker0) and
 imports the same busybox rootfs tar (tests/lib/busybox.py); one container `sleep`s in each, and the
 commands run alternately so a slow spell of the shared machine hits all alike. dockerd 20.10 runs as
 common.dockerd_argv starts it: its own data root, exec root, socket, pidfile and bridge, and no iptables.
@@ -18,16 +18,20 @@ import os
 import shlex
 import sys
 
+import ours as entries
 from common import GO_CLI_28, Rig, clean_env, docker_entry, interleaved, is_root, print_header, report, sh
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=30, help="runs of each command (default 30)")
+    entries.add_options(ap)
     opts = ap.parse_args()
     if not is_root("bench_exec.py"):
         return 1
-    print_header(f"sudo python3 bench/bench_exec.py --runs {opts.runs}")
+    entries.use_options(opts)
+    print_header(f"sudo python3 bench/bench_exec.py --runs {opts.runs}{entries.flags()}")
+    print(entries.ours().describe())
     rig = Rig("bench-exec-")
     boxes: dict[str, str] = {}
     try:

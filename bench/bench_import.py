@@ -1,7 +1,9 @@
 """`docker import`, `save` and `load` of a 200 MB, 10,000-file rootfs, against plain `tar -x` and `cat`.
 
-Usage: sudo python3 bench/bench_import.py [RUNS]
-The daemon's graph root and the `tar -x` target are on the same filesystem (/var/tmp).
+Usage: sudo python3 bench/bench_import.py [RUNS] [--build] [--dev]
+The daemon's graph root and the `tar -x` target are on the same filesystem (/var/tmp). Our daemon and
+CLI are the zipapp get.sh installs (bench/ours.py; --dev: this checkout); the daemon runs without
+networking (-b none): no container runs, so a bridge would touch nothing measured.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import sys
 import tempfile
 import time
 
+import ours as entries
 from bench_extract import CACHE, _generate
-from common import Daemon, docker_entry
+from common import docker_entry, start_daemon, stop_daemon
 
 
 def timed(
@@ -42,12 +45,14 @@ def drop_caches() -> None:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    args = entries.take_options(sys.argv[1:])
+    runs = int(args[0]) if args else 3
+    entries.header("bench_import.py", runs, networking="none, no container runs")
     if not os.path.exists(CACHE):
         _generate(CACHE)
     size_mb = os.path.getsize(CACHE) / 1e6
     work = tempfile.mkdtemp(prefix="ldbi-", dir="/var/tmp")
-    d = Daemon(os.path.join(work, "daemon"), []).start()
+    d = start_daemon(base=os.path.join(work, "daemon"), network=False)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["DOCKER_HOST"] = d.host
     docker = docker_entry()
@@ -75,10 +80,10 @@ def main() -> None:
             )
             os.unlink(saved)
     finally:
-        d.stop()
+        stop_daemon(d)
         shutil.rmtree(work, ignore_errors=True)
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"command: sudo python3 bench/bench_import.py {runs}   (archive {size_mb:.0f} MB, ~10,000 entries)")
+    print(f"archive {size_mb:.0f} MB, ~10,000 entries")
     for key, value in med.items():
         print(f"{key:>8}: median {value:.2f} s over {runs} runs")
     print(f"import / tar -x = {med['import'] / med['tar -x']:.2f}")

@@ -1,7 +1,9 @@
 """What the intent journal costs: API round trips of `create` (with a volume), `rm -v` and `commit`,
 each of which now writes and removes one fsynced intent file, and the store check of a small root.
 
-Usage: sudo python3 bench/bench_intents.py [RUNS]
+Usage: sudo python3 bench/bench_intents.py [RUNS] [--build] [--dev]
+Our daemon is the zipapp get.sh installs (bench/ours.py; --dev: this checkout), without networking
+(-b none): no container starts (an address is only given at start), so a bridge touches nothing here.
 Run it from another checkout (e.g. one of main before the journal) to compare; it prints the median
 and the minimum of each.
 """
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import ours as entries
 from common import REPO, start_daemon, stop_daemon
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
@@ -35,10 +38,12 @@ def line(label: str, times: list[float]) -> str:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-    tar = write_rootfs_tar(os.path.join("/tmp", "ldb-busybox.tar"))
-    d = start_daemon()
+    args = entries.take_options(sys.argv[1:])
+    runs = int(args[0]) if args else 30
+    entries.header("bench_intents.py", runs, networking="none, no container starts")
+    d = start_daemon(network=False)
     try:
+        tar = write_rootfs_tar(os.path.join(d.base, "busybox.tar"))
         d.out("import", "-", "busybox", input=open(tar, "rb").read())
         body = json.dumps({"Image": "busybox", "Cmd": ["true"], "Volumes": {"/data": {}}}).encode()
         headers = {"Content-Type": "application/json"}
@@ -55,7 +60,7 @@ def main() -> None:
         print(line("commit (tagged)", commits))
         print(line("rm -v", removes))
         d.stop()
-        command = docker_cmd() + ["-d", "--check", "-g", d.root, "-p", d.pidfile]
+        command = (entries.ours().daemon or docker_cmd()) + ["-d", "--check", "-g", d.root, "-p", d.pidfile]
         check = [timed(subprocess.run, command, capture_output=True, env=our_env()) for _ in range(5)]
         if check[0][1].returncode in (0, 1):  # a checkout without --check answers 2 (a usage error)
             print(line(f"docker -d --check, whole process ({runs + 1} images)", [t for t, _ in check]))

@@ -1,7 +1,9 @@
 """Live restore figures: `run --rm busybox true` through the keeper, the keeper's memory, and how long a
 daemon killed with SIGKILL takes to come back with N counting containers up again.
 
-Usage: sudo python3 bench/bench_live_restore.py [RUNS] [CONTAINERS]
+Usage: sudo python3 bench/bench_live_restore.py [RUNS] [CONTAINERS] [--build] [--dev]
+Our daemon and CLI are the zipapp get.sh installs (bench/ours.py; --dev: this checkout); the daemon
+has a bridge of its own (never docker0), so the containers run with networking.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import sys
 import tempfile
 import time
 
+import ours as entries
 from bench_containers import rss_kib
-from common import REPO, Daemon, summary, time_command
+from common import REPO, docker_entry, start_daemon, stop_daemon, summary, time_command
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from lib.busybox import write_rootfs_tar  # noqa: E402
-from lib.daemon import docker_cmd, our_env  # noqa: E402
+from lib.daemon import our_env  # noqa: E402
 
 COUNTER = "i=0; while true; do echo $i; i=$((i+1)); sleep 0.2; done"
 
@@ -38,14 +41,16 @@ def keeper_pids(root: str) -> list[int]:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    args = entries.take_options(sys.argv[1:])
+    runs = int(args[0]) if args else 20
+    count = int(args[1]) if len(args) > 1 else 20
+    entries.header("bench_live_restore.py", runs, count, networking="a bridge of its own")
     work = tempfile.mkdtemp(prefix="ldbl-", dir="/var/tmp")
-    d = Daemon(os.path.join(work, "d")).start()
+    d = start_daemon(base=os.path.join(work, "d"))
     try:
         tar = write_rootfs_tar(os.path.join(work, "busybox.tar"))
         d.out("import", "-", "busybox", input=open(tar, "rb").read())
-        cmd = docker_cmd() + ["-H", d.host]
+        cmd = docker_entry() + ["-H", d.host]
         print(
             summary(
                 "run --rm busybox true",
@@ -70,7 +75,7 @@ def main() -> None:
         )
         subprocess.run(cmd + ["rm", "-f", *ids], env=our_env(), capture_output=True, check=True)
     finally:
-        d.stop()
+        stop_daemon(d)
         shutil.rmtree(work, ignore_errors=True)
 
 

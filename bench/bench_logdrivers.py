@@ -1,7 +1,9 @@
 """Log throughput: a container printing LINES lines (`seq`), timed from `run -d` to `wait`, with
 json-file (plain and rotated), none, and fluentd to a loopback listener that reads and discards.
 
-Usage: sudo python3 bench/bench_logdrivers.py [RUNS] [LINES] [--plain]
+Usage: sudo python3 bench/bench_logdrivers.py [RUNS] [LINES] [--plain] [--build] [--dev]
+Our daemon and CLI are the zipapp get.sh installs (bench/ours.py; --dev: this checkout); the daemon
+has a bridge of its own (never docker0), so the containers run with networking, as users' do.
 For a before/after figure, copy this file into another checkout's bench/ (e.g. main's, exported with
 `git archive main app bench tests | tar -x -C /tmp/main`) and run it there with `--plain` (json-file
 only, the one driver that tree knows).
@@ -17,7 +19,8 @@ import tempfile
 import threading
 import time
 
-from common import REPO, Daemon, docker_entry, summary
+import ours as entries
+from common import REPO, docker_entry, start_daemon, stop_daemon, summary
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from lib.busybox import write_rootfs_tar  # noqa: E402
@@ -44,13 +47,13 @@ def sink() -> int:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[1:] if a != "--plain"]
+    args = [a for a in entries.take_options(sys.argv[1:]) if a != "--plain"]
     plain = "--plain" in sys.argv[1:]
     runs = int(args[0]) if args else 5
     lines = int(args[1]) if len(args) > 1 else 200000
     work = tempfile.mkdtemp(prefix="ldbl-", dir="/var/tmp")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DOCKER_HOST")}
-    d = Daemon(os.path.join(work, "d"), []).start()
+    d = start_daemon(base=os.path.join(work, "d"))
     env["DOCKER_HOST"] = d.host
     ours = docker_entry()
     try:
@@ -74,7 +77,9 @@ def main() -> None:
                 "--log-opt",
                 f"fluentd-address=127.0.0.1:{sink()}",
             ]
-        print(f"# {lines} lines from `seq`, run -d to wait; {runs} runs each; daemon from {REPO}")
+        plain_flag = ["--plain"] if plain else []
+        entries.header("bench_logdrivers.py", runs, lines, *plain_flag, networking="a bridge of its own")
+        print(f"# {lines} lines from `seq`, run -d to wait; {runs} runs each")
         for label, flags in configs.items():
             times = []
             for _ in range(runs):
@@ -88,7 +93,7 @@ def main() -> None:
                 subprocess.run(ours + ["rm", cid], env=env, capture_output=True)
             print(summary(label, times))
     finally:
-        d.stop()
+        stop_daemon(d)
         # The overlay driver's home stays bind-mounted after the daemon: unmount before removing.
         with open("/proc/self/mounts") as f:
             mounts = [line.split()[1] for line in f if line.split()[1].startswith(work + "/")]

@@ -1,8 +1,10 @@
 """`ps -a --filter label=x` with 500 containers, half of them labelled: the whole client process.
 
-Usage: sudo python3 bench/bench_ps_filter.py [RUNS] [CONTAINERS]
+Usage: sudo python3 bench/bench_ps_filter.py [RUNS] [CONTAINERS] [--build] [--dev]
 Creates the containers through the API (they never run), then times our CLI (and the docker CLI 28
-when /usr/local/bin/docker exists) listing them, filtered and not.
+when /usr/local/bin/docker exists) listing them, filtered and not. Our daemon and CLI are the zipapp
+get.sh installs (bench/ours.py; --dev: this checkout). The daemon runs without networking (-b none):
+no container ever starts, so a bridge would touch nothing measured.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import subprocess
 import sys
 import tempfile
 
-from common import REPO, Daemon, docker_entry, summary, time_command
+import ours as entries
+from common import REPO, docker_entry, start_daemon, stop_daemon, summary, time_command
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from lib.busybox import write_rootfs_tar  # noqa: E402
@@ -24,10 +27,12 @@ DOCKER_CLI = "/usr/local/bin/docker"
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 500
+    args = entries.take_options(sys.argv[1:])
+    runs = int(args[0]) if args else 10
+    count = int(args[1]) if len(args) > 1 else 500
+    entries.header("bench_ps_filter.py", runs, count, networking="none, no container runs")
     work = tempfile.mkdtemp(prefix="ldbf-", dir="/var/tmp")
-    d = Daemon(os.path.join(work, "d"), []).start()
+    d = start_daemon(base=os.path.join(work, "d"), network=False)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DOCKER_HOST")}
     env["DOCKER_HOST"] = d.host
     env["DOCKER_CONFIG"] = os.path.join(work, "cli-config")
@@ -64,7 +69,7 @@ def main() -> None:
             time_command(argv, 1, env)
             print(summary("docker CLI 28: ps -a --filter label=x", time_command(argv, runs, env)))
     finally:
-        d.stop()
+        stop_daemon(d)
         shutil.rmtree(work, ignore_errors=True)
 
 

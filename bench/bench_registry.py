@@ -1,9 +1,12 @@
 """v2 pull and push of a ~200 MB, 3-layer image against Debian's docker-registry on 127.0.0.1: our
 daemon, Docker 20.10 (Debian's dockerd, its own data root and socket) and `cat` of the same blobs.
 
-Usage: sudo python3 bench/bench_registry.py [MB]
+Usage: sudo python3 bench/bench_registry.py [MB] [--build] [--dev]
 One run of each, side by side: push to an empty registry (ours, then Docker's to a second empty
 registry) and pull into an empty store (ours, then Docker's, from the registry ours pushed to).
+Our daemons and CLI are the zipapp get.sh installs (bench/ours.py; --dev: this checkout). Both engines
+run without networking (-b none, --bridge=none): no container runs, and pull and push go from the
+daemon itself to 127.0.0.1, which a bridge does not touch.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import sys
 import tempfile
 import time
 
-from common import REPO, docker_entry, start_daemon
+import ours as entries
+from common import REPO, docker_entry, start_daemon, stop_daemon
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from lib.busybox import write_rootfs_tar  # noqa: E402
@@ -90,11 +94,13 @@ class Dockerd:
 
 
 def main() -> None:
-    mb = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    args = entries.take_options(sys.argv[1:])
+    mb = int(args[0]) if args else 200
+    entries.header("bench_registry.py", mb, networking="none, no container runs")
     work = tempfile.mkdtemp(prefix="ldb-reg-", dir="/var/tmp")
     ours_reg, theirs_reg = Registry().start(), Registry().start()
-    a = start_daemon()
-    b = start_daemon()
+    a = start_daemon(network=False)
+    b = start_daemon(network=False)
     dockerd = None
     try:
         image = make_image(a, work, mb)
@@ -137,8 +143,7 @@ def main() -> None:
         if dockerd is not None:
             dockerd.stop()
         for d in (a, b):
-            d.stop()
-            shutil.rmtree(d.base, ignore_errors=True)
+            stop_daemon(d)
         ours_reg.stop()
         theirs_reg.stop()
         shutil.rmtree(work, ignore_errors=True)

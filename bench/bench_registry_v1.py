@@ -3,8 +3,12 @@
 `/v2`) and over v2 (the registry itself), then pulled into empty stores; `cat` of the layer files
 the registry keeps as the floor.
 
-Usage: sudo python3 bench/bench_registry_v1.py [MB]
+Usage: sudo python3 bench/bench_registry_v1.py [MB] [--build] [--dev]
 The v1 runs go through the proxy (a Python relay, 64 KiB reads): its cost is in the v1 figures.
+Our daemons and CLI are the zipapp get.sh installs (bench/ours.py; --dev: this checkout); the registry
+is this checkout's `docker registry` (tests/lib/registryserver.py), the same for every figure. The daemons run
+without networking (-b none): no container runs, and pull and push go from the daemon itself to
+127.0.0.1, which a bridge does not touch.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 
+import ours as entries
 from bench_registry import make_image, timed
-from common import REPO, docker_entry, start_daemon
+from common import REPO, docker_entry, start_daemon, stop_daemon
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from lib.registryserver import Registry  # noqa: E402
@@ -25,11 +30,13 @@ from lib.v1proxy import V1Proxy  # noqa: E402
 
 
 def main() -> None:
-    mb = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    args = entries.take_options(sys.argv[1:])
+    mb = int(args[0]) if args else 200
+    entries.header("bench_registry_v1.py", mb, networking="none, no container runs")
     work = tempfile.mkdtemp(prefix="ldb-reg1-", dir="/var/tmp")
     reg = Registry()
     proxy = V1Proxy(reg.port)
-    daemons = [start_daemon() for _ in range(3)]
+    daemons = [start_daemon(network=False) for _ in range(3)]
     a, b, c = daemons
     try:
         image = make_image(a, work, mb)
@@ -51,8 +58,7 @@ def main() -> None:
         print(f"push over v2 (empty registry)                  {push_v2:7.2f} s")
     finally:
         for d in daemons:
-            d.stop()
-            shutil.rmtree(d.base, ignore_errors=True)
+            stop_daemon(d)
         proxy.close()
         reg.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -1,6 +1,8 @@
 """`stats --no-stream` of 20 running containers: the whole client process.
 
-Usage: sudo python3 bench/bench_stats.py [RUNS] [CONTAINERS]
+Usage: sudo python3 bench/bench_stats.py [RUNS] [CONTAINERS] [--build] [--dev]
+Our daemon and CLI are the zipapp get.sh installs (bench/ours.py; --dev: this checkout); the daemon
+has a bridge of its own (never docker0), so the containers have networking (and network counters).
 Starts the containers (`sleep`), then times our CLI (and the docker CLI 28 when /usr/local/bin/docker
 exists) printing one stats table of all of them. Each container's one-shot sample waits for a second
 sample one second after the first (a CPU % needs two, as Docker 1.12 to 20.10 did), and both CLIs ask
@@ -15,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 
-from common import REPO, Daemon, docker_entry, summary, time_command
+import ours as entries
+from common import REPO, docker_entry, start_daemon, stop_daemon, summary, time_command
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from lib.busybox import write_rootfs_tar  # noqa: E402
@@ -24,10 +27,12 @@ DOCKER_CLI = "/usr/local/bin/docker"
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    args = entries.take_options(sys.argv[1:])
+    runs = int(args[0]) if args else 5
+    count = int(args[1]) if len(args) > 1 else 20
+    entries.header("bench_stats.py", runs, count, networking="a bridge of its own")
     work = tempfile.mkdtemp(prefix="ldbs-", dir="/var/tmp")
-    d = Daemon(os.path.join(work, "d"), []).start()
+    d = start_daemon(base=os.path.join(work, "d"))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DOCKER_HOST")}
     env["DOCKER_HOST"] = d.host
     env["DOCKER_CONFIG"] = os.path.join(work, "cli-config")
@@ -58,7 +63,7 @@ def main() -> None:
     finally:
         for cid in ids:
             subprocess.run(ours + ["rm", "-f", cid], env=env, capture_output=True)
-        d.stop()
+        stop_daemon(d)
         shutil.rmtree(work, ignore_errors=True)
 
 

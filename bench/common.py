@@ -17,6 +17,9 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
+from ours import ours  # noqa: E402
+
+from lib.bridge import remove_rules_of  # noqa: E402
 from lib.busybox import write_rootfs_tar  # noqa: E402
 from lib.daemon import Daemon  # noqa: E402
 
@@ -26,16 +29,29 @@ DOCKERD = "/usr/sbin/dockerd"
 
 
 def docker_entry() -> list[str]:
-    """The entry point users get: the launcher scripts/setup-dev.sh installs, else python -m."""
-    launcher = os.path.join(REPO, ".venv", "bin", "docker")
-    if os.path.exists(launcher):
-        return [launcher]
-    return ["/usr/bin/python3", "-m", "lxc_docker"]
+    """Our CLI as the benchmarks measure it, bench/ours.py's choice: the zipapp get.sh installs, or with
+    --dev (BENCH_DEV=1) this checkout's launcher."""
+    return ours().cli
 
 
-def start_daemon(*extra: str) -> Daemon:
-    base = tempfile.mkdtemp(prefix="ldb-", dir="/tmp")
-    return Daemon(base, list(extra)).start()
+def start_daemon(*extra: str, base: str | None = None, network: bool = True) -> Daemon:
+    """Our daemon (bench/ours.py's choice, without -D as users run it) with its own root, socket and
+    pidfile under `base` (a new directory by default), and with `network` on a bridge of its own
+    (never docker0), which stop_daemon() removes; without, `-b none` (or the `-b` in `extra`)."""
+    entry = ours().daemon
+    base = base or tempfile.mkdtemp(prefix="ldb-", dir="/tmp")
+    bridge = Bridge(f"lbn{os.getpid() % 100000}{len(_BRIDGES)}") if network else None
+    if bridge:
+        _BRIDGES[base] = bridge
+    d = Daemon(base, (["-b", bridge.name] if bridge else []) + list(extra), entry=entry, debug=False)
+    try:
+        return d.start()
+    except BaseException:
+        stop_daemon(d)
+        raise
+
+
+_BRIDGES: dict[str, Bridge] = {}
 
 
 def time_command(
@@ -55,8 +71,19 @@ def summary(label: str, times: list[float]) -> str:
 
 
 def stop_daemon(d: Daemon) -> None:
-    d.stop()
-    shutil.rmtree(d.base, ignore_errors=True)
+    """Stops a daemon start_daemon() started; removes its mounts left behind, bridge and directory."""
+    try:
+        d.stop()
+    finally:
+        with open("/proc/self/mounts") as f:
+            mounts = [line.split()[1] for line in f if line.split()[1].startswith(d.base + "/")]
+        for mnt in sorted(mounts, reverse=True):
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
+        bridge = _BRIDGES.pop(d.base, None)
+        if bridge:
+            bridge.remove()
+            remove_rules_of(bridge.name)
+        shutil.rmtree(d.base, ignore_errors=True)
 
 
 # -- engines side by side ---------------------------------------------------------------------------

@@ -46,6 +46,10 @@ class Daemon:
     base: str
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = None
+    # The program run as `docker` for the daemon and cli(); None: this checkout (docker_cmd()). The
+    # benchmarks pass the zipapp packaging/build.sh makes, which is what users get.
+    entry: list[str] | None = None
+    debug: bool = True  # -D
 
     @property
     def sock(self) -> str:
@@ -74,9 +78,9 @@ class Daemon:
             if any(a in ("-b", "--bridge") or a.startswith(("-b=", "--bridge=")) for a in self.extra_args)
             else ["-b", "none"]
         )
-        return docker_cmd() + [
+        return (self.entry or docker_cmd()) + [
             "-d",
-            "-D",
+            *(["-D"] if self.debug else []),
             "-H",
             self.host,
             "-g",
@@ -143,7 +147,7 @@ class Daemon:
         check: bool = False,
     ) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            docker_cmd() + ["-H", self.host, *args],
+            (self.entry or docker_cmd()) + ["-H", self.host, *args],
             input=input,
             capture_output=True,
             timeout=timeout,
