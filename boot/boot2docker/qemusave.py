@@ -216,10 +216,13 @@ def restore(machine, meta: dict) -> None:
             else:
                 q.execute("migrate-incoming", uri="file:" + state)
             deadline = time.monotonic() + MIGRATE_TIMEOUT
-            while (q.execute("query-status") or {}).get("status") != "running":
+            while (status := (q.execute("query-status") or {}).get("status")) == "inmigrate":
                 if time.monotonic() > deadline:
                     raise vm.VMError(f"QEMU did not load the saved state within {MIGRATE_TIMEOUT:.0f} s")
                 time.sleep(0.1)
+            # The VM was stopped for the save, and QEMU carries that run state over: continue it.
+            if status != "running":
+                q.execute("cont")
     except (qemu.QemuError, OSError) as e:
         machine.kill()
         raise vm.VMError(f"QEMU could not continue the saved VM: {e}") from None
