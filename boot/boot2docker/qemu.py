@@ -100,7 +100,8 @@ def command(profile: Profile, vm_dir: str, accel: str, qmp: str, platform: str |
         # The line `save` and `resume` ask the VM's init to unmount and mount the 9p shares over (QEMU
         # cannot save a machine with a 9p share mounted): a pipe chardev, whose FIFOs ctl.in and
         # ctl.out the VM's directory holds.
-        args += ["-device", "virtio-serial-pci", "-chardev", f"pipe,id=ctl,path={os.path.join(vm_dir, 'ctl')}"]
+        ctl = os.path.join(vm_dir, "ctl")
+        args += ["-device", "virtio-serial-pci", "-chardev", f"pipe,id=ctl,path={ctl}"]
         args += ["-device", "virtserialport,chardev=ctl,name=boot2docker.ctl"]
         args += ["-pidfile", os.path.join(vm_dir, "qemu.pid"), "-daemonize"]
     return args

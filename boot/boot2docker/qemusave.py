@@ -203,9 +203,8 @@ def restore(machine, meta: dict) -> None:
         make_ctl(vm_dir)
     argv = list(meta["argv"]) + ["-incoming", "defer"]
     qmp_address = meta.get("qmp") or qemu.qmp_address(vm_dir, machine.platform)
-    vm.write_json(
-        machine.runfile, {"accel": meta.get("accel"), "qmp": qmp_address, "argv": meta["argv"], "started": time.time()}
-    )
+    run = {"accel": meta.get("accel"), "qmp": qmp_address, "argv": meta["argv"], "started": time.time()}
+    vm.write_json(machine.runfile, run)
     try:
         qemu.start(argv, vm_dir, machine.platform)
         state = os.path.join(vm_dir, STATE)
