@@ -151,6 +151,8 @@ def save(machine) -> None:
             "image": image_digest(profile.image_dir()),
             "qemu": qemu.version(profile.qemu),
             "argv": run["argv"],
+            # The forwards are in argv: a profile that moved the ports since would wait on others.
+            "ports": {"SSHPort": profile.sshport, "DockerPort": profile.dockerport},
             "accel": run.get("accel"),
             "qmp": run.get("qmp"),
             "saved": time.time(),
@@ -185,6 +187,13 @@ def check(machine, meta: dict) -> None:
             f"the VM was saved with another image than {profile.image_dir()} holds now, and cannot "
             f"continue with this one: {discard_hint}"
         )
+    ports = meta.get("ports") or {}
+    for key, now in (("SSHPort", profile.sshport), ("DockerPort", profile.dockerport)):
+        if key in ports and ports[key] != now:
+            raise vm.VMError(
+                f"the VM was saved with {key} {ports[key]} (its forward is part of the saved machine), "
+                f"not {now}: set {key} back, or {discard_hint}"
+            )
     current = qemu.version(profile.qemu)
     if current != meta.get("qemu"):
         raise vm.VMError(

@@ -405,7 +405,7 @@ def test_tls_turned_on_after_init_makes_the_certificates(b2d):
     assert sorted(os.listdir(share)) == ["ca.pem", "server-cert.pem", "server-key.pem"]
 
 
-def _fake_saved_state(b: B2D, **changes: str) -> None:
+def _fake_saved_state(b: B2D, **changes: object) -> None:
     """A saved state as `save` leaves it (the fake QEMU has no QMP to make one): the state file and
     its record, made by this image and the fake QEMU unless CHANGES say otherwise."""
     import hashlib
@@ -434,6 +434,9 @@ def test_a_state_saved_by_another_qemu_or_image_is_refused(b2d):
     _fake_saved_state(b2d, image="0" * 64)
     done = b2d.run("--no-tls", *b2d.ports, "up")
     assert done.returncode == 1 and "saved with another image" in done.stderr, done.stderr
+    _fake_saved_state(b2d, ports={"SSHPort": b2d.sshport, "DockerPort": 1})
+    done = b2d.run("--no-tls", *b2d.ports, "up")
+    assert done.returncode == 1 and "saved with DockerPort 1" in done.stderr, done.stderr
     assert all(call == ["qemu-system-x86_64", "--version"] for call in b2d.calls())  # nothing started
     done = b2d.run("stop")
     assert done.returncode == 0 and "discarded the VM's saved state" in done.stderr
