@@ -8,7 +8,9 @@ firmware (QEMU start to the kernel's first instant: QEMU, SeaBIOS, loading vmlin
 kernel (to the init's first line: decompression, unpacking the initramfs, drivers), root copy (the
 image into a tmpfs, which pivot_root needs), init (modules, network, data disk, shares, ssh), and the
 daemon (its start to its first /_ping answer). The first boot (which formats the data disk) is not
-timed. Uses a throwaway HOME and free ports; deletes the VM at the end.
+timed. With --save, then also `save` (the VM's state to disk, QEMU gone) and `up` from the saved state
+to the first /_ping, and the state file's size. Uses a throwaway HOME and free ports; deletes the VM at
+the end.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def main() -> int:
     parser.add_argument("--image", required=True, help="image directory (boot/build-image.sh OUT_DIR)")
     parser.add_argument("--accel", default="tcg")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--save", action="store_true", help="also time save and up from the saved state")
     opts = parser.parse_args()
     home = tempfile.mkdtemp(prefix="b2d-bench-")
     flags = ["--accel", opts.accel, "--dockerport", str(free_port()), "--sshport", str(free_port())]
@@ -77,6 +80,8 @@ def main() -> int:
                 time.sleep(0.02)
             report(seen, start, answered)
             b2d("stop")
+        if opts.save:
+            bench_save(b2d, profile)
     finally:
         subprocess.run([sys.executable, "-m", "boot2docker", *flags, "delete", "--force"], env=env)
         shutil.rmtree(home, ignore_errors=True)
@@ -89,6 +94,23 @@ def main() -> int:
     )
     print("command: " + " ".join([".venv/bin/python", "bench/bench_boot.py", *sys.argv[1:]]))
     return 0
+
+
+def bench_save(b2d, profile) -> None:
+    b2d("up")
+    start = time.monotonic()
+    b2d("save")
+    saved = time.monotonic() - start
+    size = os.path.getsize(os.path.join(profile.vm_dir(), "saved.state"))
+    start = time.monotonic()
+    b2d("up", "--no-wait")
+    while not vm.ping(profile, timeout=1.0):
+        if time.monotonic() - start > 300:
+            raise SystemExit("no /_ping answer within 300 s of up from the saved state")
+        time.sleep(0.02)
+    print(f"{'save':>10}: {saved:6.2f} s (state file {size / 2**20:.0f} MiB)")
+    print(f"{'resume':>10}: {time.monotonic() - start:6.2f} s (up from the saved state to the first /_ping)")
+    b2d("stop")
 
 
 def report(seen: dict[str, tuple[float, float]], start: float, answered: float) -> None:

@@ -9,8 +9,8 @@
 # into a plain directory, which cpio archives. Needs Debian 12 (apt, dpkg-deb, cpio, gzip, depmod,
 # python3) and, unless ZIPAPP names one, the zipapp from `packaging/build.sh zipapp`.
 #
-# Environment: ZIPAPP (our program to put in the image; default packaging/dist/docker-*.pyz, built
-# if missing),
+# Environment: ZIPAPP (our program, whose libraries go into the image unpacked; default
+# packaging/dist/docker-*.pyz, built if missing),
 # BOOT_CACHE (downloaded .debs, default /var/cache/lxc-docker-boot).
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -80,11 +80,12 @@ KVER=$(ls "$WORK/kernel/lib/modules")
 cp "$WORK/kernel/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
 # Only what the VM uses: virtio disk/net, 9p for the shared home, ext4 for the data disk, overlay for
 # images, bridge/veth/netfilter for container networking, the ACPI button for a clean power-off;
-# under VirtualBox, its SATA disk (ahci, sd_mod) and shared folders (vboxguest, vboxsf).
+# under VirtualBox, its SATA disk (ahci, sd_mod) and shared folders (vboxguest, vboxsf); the serial
+# port `save` and `resume` talk to the VM through (virtio_console).
 MODULES="virtio_pci virtio_blk virtio_net 9pnet_virtio 9p ext4 overlay bridge br_netfilter veth
  ip_tables iptable_filter iptable_nat ip6_tables ip6table_filter ip6table_nat xt_MASQUERADE
  xt_conntrack xt_addrtype xt_comment xt_tcpudp xt_nat xt_state nf_conntrack_netlink ipt_REJECT button
- evdev crc32c_generic crc32c_intel ahci sd_mod vboxguest vboxsf"
+ evdev crc32c_generic crc32c_intel ahci sd_mod vboxguest vboxsf virtio_console"
 depmod -b "$WORK/kernel" "$KVER"
 python3 "$HERE/modclosure.py" "$WORK/kernel/lib/modules/$KVER" "$ROOT/lib/modules/$KVER" $MODULES
 depmod -b "$ROOT" "$KVER"
@@ -126,18 +127,33 @@ chmod 1777 "$ROOT/tmp"
 install -m 0755 "$HERE/image/init" "$ROOT/init"
 install -m 0755 "$HERE/image/rcS" "$ROOT/etc/rcS"
 install -m 0755 "$HERE/image/rcK" "$ROOT/etc/rcK"
+install -m 0755 "$HERE/image/b2dctl" "$ROOT/etc/b2dctl"
 install -m 0644 "$HERE/image/inittab" "$ROOT/etc/inittab"
 install -m 0755 "$HERE/image/poweroff-button" "$ROOT/etc/acpi/PWRF/00000080"
-install -m 0755 "$ZIPAPP" "$ROOT/usr/local/bin/docker"
-# The daemon runs through shiv's bootstrap, which unpacks requests and pyroute2 on first use; done
-# here, into the image, so that no boot pays for it.
-SHIV_ROOT="$ROOT/opt/shiv" python3 "$ZIPAPP" -d --version >/dev/null 2>&1 || true
-[ -d "$ROOT/opt/shiv" ] || die "the zipapp did not unpack its libraries into the image"
-# shiv's .pyc files are checked against their sources' mtimes, which the initramfs need not keep:
-# every boot then compiled the whole daemon again (~20 s of emulated CPU under tcg). Unchecked ones
-# are used as they are.
-python3 -m compileall -q -f -j0 --invalidation-mode unchecked-hash -s "$ROOT" -p / "$ROOT/opt/shiv" \
-	>/dev/null || die "compileall of the daemon's libraries failed"
+# Our program, unpacked: the zipapp's libraries (lxc_docker, requests, pyroute2...) copied out of it
+# into /usr/lib/lxc-docker and precompiled, run by a three-line script. Run as a zipapp, the daemon
+# went through shiv's bootstrap, which unpacks the libraries into SHIV_ROOT under a name taken from
+# the program's file name and compiles them with mtime-checked .pyc files: the VM's root is fresh at
+# every boot, so every boot unpacked and compiled ~600 modules again (most of the daemon's 15 s
+# under tcg). Unchecked .pyc files are used as they are, whatever the initramfs did to mtimes.
+LIB=$ROOT/usr/lib/lxc-docker
+python3 "$HERE/unpack_zipapp.py" "$ZIPAPP" "$LIB" || die "could not unpack $ZIPAPP"
+python3 -m compileall -q -f -j0 --invalidation-mode unchecked-hash -s "$ROOT" -p / "$LIB" >/dev/null ||
+	die "compileall of the daemon's libraries failed"
+# -I -S: no site, no environment, no working directory on sys.path (as the zipapp's own shebang).
+cat >"$ROOT/usr/local/bin/docker" <<'PY'
+#!/usr/bin/python3 -IS
+import sys
+
+sys.path.insert(0, "/usr/lib/lxc-docker")
+from lxc_docker.main import main
+
+sys.exit(main())
+PY
+chmod 0755 "$ROOT/usr/local/bin/docker"
+got=$(python3 -B -I -S -c "import sys; sys.path.insert(0, '$LIB'); sys.argv[0] = 'docker'
+from lxc_docker.main import main; sys.exit(main())" -v) || die "the unpacked program does not run: $got"
+case "$got" in "Docker version "*) ;; *) die "the unpacked program printed: $got" ;; esac
 # The documented boot2docker account: docker / tcuser, with sudo rights (busybox has no sudo; root's
 # shell through `su` with the same password is what the VM offers). Hash made here, salt random.
 hash=$(openssl passwd -6 tcuser 2>/dev/null || python3 -W ignore -c 'import crypt; print(crypt.crypt("tcuser"))')

@@ -265,6 +265,8 @@ boot2docker_zipapp() {
 
 need_zipapp() {
 	[ -f "$OUT/$ZIPAPP" ] || zipapp
+	# Every package ships boot2docker beside docker.
+	[ -f "$OUT/$BOOT2DOCKER" ] || boot2docker_zipapp
 }
 
 # Fills @VERSION@ and friends into a recipe template.
@@ -281,7 +283,6 @@ deb() {
 	rm -rf "$BUILD/deb"
 	mkdir -p "$root/DEBIAN" "$root/$doc" "$root/usr/share/man/man1" "$root/usr/share/lintian/overrides"
 	install -D -m 0755 "$OUT/$ZIPAPP" "$root/usr/bin/docker"
-	[ -f "$OUT/$BOOT2DOCKER" ] || boot2docker_zipapp
 	install -D -m 0755 "$OUT/$BOOT2DOCKER" "$root/usr/bin/boot2docker"
 	# Debian 12 still keeps units in /lib (merged /usr makes it the same directory).
 	install -D -m 0644 "$ROOT/distro/systemd/docker.service" "$root/lib/systemd/system/docker.service"
@@ -329,7 +330,8 @@ rpmbuild_spec() {
 	rm -rf "$top"
 	mkdir -p "$top/SOURCES" "$top/SPECS" "$top/BUILD" "$top/RPMS" "$top/SRPMS" "$top/BUILDROOT"
 	cp "$OUT/$ZIPAPP" "$ROOT/distro/systemd/docker.service" "$ROOT/distro/systemd/docker.socket" \
-		"$ROOT/distro/sysvinit-redhat/docker" "$HERE/man/docker.1" "$top/SOURCES/"
+		"$ROOT/distro/sysvinit-redhat/docker" "$HERE/man/docker.1" "$OUT/$BOOT2DOCKER" \
+		"$HERE/man/boot2docker.1" "$top/SOURCES/"
 	cp "$ROOT/distro/sysconfig/docker" "$top/SOURCES/docker.sysconfig"
 	mv "$top/SOURCES/docker" "$top/SOURCES/docker.sysvinit"
 	fill "$spec" >"$top/SPECS/$(basename "$spec")"
@@ -377,10 +379,13 @@ arch() {
 	say "Arch package $OUT/lxc-docker-$VERSION-1-x86_64.pkg.tar.zst"
 	rm -rf "$dir"
 	mkdir -p "$dir/src"
-	cp "$OUT/$ZIPAPP" "$ROOT/distro/systemd/docker.service" "$ROOT/distro/systemd/docker.socket" \
-		"$HERE/man/docker.1" "$HERE/arch/lxc-docker.sysusers" "$HERE/arch/lxc-docker.tmpfiles" "$dir/src/"
+	cp "$OUT/$ZIPAPP" "$OUT/$BOOT2DOCKER" "$ROOT/distro/systemd/docker.service" "$ROOT/distro/systemd/docker.socket" \
+		"$HERE/man/docker.1" "$HERE/man/boot2docker.1" "$HERE/arch/lxc-docker.sysusers" \
+		"$HERE/arch/lxc-docker.tmpfiles" "$dir/src/"
 	local sums="" f
-	for f in "$ZIPAPP" docker.service docker.socket docker.1 lxc-docker.sysusers lxc-docker.tmpfiles; do
+	# In the PKGBUILD's source order.
+	for f in "$ZIPAPP" "$BOOT2DOCKER" docker.service docker.socket docker.1 boot2docker.1 lxc-docker.sysusers \
+		lxc-docker.tmpfiles; do
 		sums="$sums'$(sha256sum "$dir/src/$f" | cut -d' ' -f1)'"$'\n            '
 	done
 	sums=${sums%$'\n            '}
@@ -416,13 +421,14 @@ gentoo() {
 		"$ROOT/distro/systemd/docker.service" "$ROOT/distro/systemd/docker.socket" "$pkg/files/"
 	install -m 0644 "$ROOT/distro/openrc/lxc-docker-registry.initd" "$ROOT/distro/openrc/lxc-docker-registry.confd" \
 		"$ROOT/distro/systemd/lxc-docker-registry.service" "$pkg/files/"
+	install -m 0644 "$HERE/man/boot2docker.1" "$pkg/files/"
 	# Thin Manifest (layout.conf): distfiles only, with the hashes Portage checks by default.
-	"$BUILD/venv/bin/python" - "$OUT/$ZIPAPP" >"$pkg/Manifest" <<'EOF'
+	"$BUILD/venv/bin/python" - "$OUT/$BOOT2DOCKER" "$OUT/$ZIPAPP" >"$pkg/Manifest" <<'EOF'
 import hashlib, os, sys
-path = sys.argv[1]
-data = open(path, "rb").read()
-print("DIST", os.path.basename(path), len(data), "BLAKE2B", hashlib.blake2b(data).hexdigest(),
-      "SHA512", hashlib.sha512(data).hexdigest())
+for path in sys.argv[1:]:
+    data = open(path, "rb").read()
+    print("DIST", os.path.basename(path), len(data), "BLAKE2B", hashlib.blake2b(data).hexdigest(),
+          "SHA512", hashlib.sha512(data).hexdigest())
 EOF
 	mkdir -p "$OUT"
 	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \

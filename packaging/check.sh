@@ -131,14 +131,21 @@ rpm_() {
 		rpm -qip "$f"
 		rpm -qlp "$f" | tee "$SCRATCH/files"
 		grep -qx /usr/bin/docker "$SCRATCH/files" || fail "$f does not install /usr/bin/docker"
+		grep -qx /usr/bin/boot2docker "$SCRATCH/files" || fail "$f does not install /usr/bin/boot2docker"
+		grep -q '^/usr/share/man/man1/boot2docker\.1' "$SCRATCH/files" || fail "$f has no boot2docker man page"
+		cmp -s <(rpm2cpio "$f" | cpio -i --quiet --to-stdout ./usr/bin/boot2docker) "$OUT/boot2docker-$VERSION.pyz" ||
+			fail "$(basename "$f"): /usr/bin/boot2docker is not the boot2docker zipapp"
 		grep -qx /usr/lib/systemd/system/docker.socket "$SCRATCH/files" || fail "$f has no docker.socket"
 		# Debian's rpmbuild leaves a macro it does not know as text: any % left is one.
 		rpm_scriptlets "$f" "$SCRATCH/scriptlets"
 		if grep -n '%' "$SCRATCH"/scriptlets/*; then
 			fail "$(basename "$f"): a scriptlet holds an unexpanded %macro"
 		fi
-		[ "$(rpm -qp --suggests "$f" | sort | tr "\n" " ")" = "crun lxc runc " ] ||
-			fail "$(basename "$f") does not suggest lxc, runc and crun"
+		# The exec drivers' tools, and boot2docker's: QEMU (qemu-system-x86 on Fedora, qemu-x86 on
+		# openSUSE), ssh, openssl.
+		rpm -qp --suggests "$f" | sort | tr "\n" " " |
+			grep -qE '^crun lxc openssh-clients openssl qemu(-system)?-x86 runc $' ||
+			fail "$(basename "$f") does not suggest lxc, runc, crun, QEMU, openssh-clients and openssl"
 		grep -q groupadd "$SCRATCH/scriptlets/preinstall" || fail "$(basename "$f") creates no docker group"
 	done
 	echo "rpms: ok"
@@ -165,6 +172,11 @@ EOF
 	grep -q "^Optional Deps *: lxc: " "$SCRATCH/info" || fail "the package has no optdepends on lxc"
 	"${pacman[@]}" -Ql lxc-docker | tee "$SCRATCH/files"
 	grep -q '/usr/bin/docker$' "$SCRATCH/files" || fail "the package does not install /usr/bin/docker"
+	grep -q '/usr/bin/boot2docker$' "$SCRATCH/files" || fail "the package does not install /usr/bin/boot2docker"
+	grep -q "^Optional Deps *: .*qemu-system-x86: " "$SCRATCH/info" ||
+		grep -q "^ *qemu-system-x86: " "$SCRATCH/info" || fail "the package has no optdepends on QEMU"
+	cmp -s "$root/usr/bin/boot2docker" "$OUT/boot2docker-$VERSION.pyz" ||
+		fail "/usr/bin/boot2docker is not the boot2docker zipapp"
 	grep -q '/usr/lib/sysusers.d/lxc-docker.conf$' "$SCRATCH/files" || fail "no sysusers.d file (docker group)"
 	[ -x "$root/usr/bin/docker" ] || fail "/usr/bin/docker is not executable in the scratch root"
 	"${pacman[@]}" -R lxc-docker
@@ -205,6 +217,7 @@ gentoo_() {
 		insinto() { INSDESTTREE=$1; }
 		doins() { local f; for f in "$@"; do install -D -m 0644 "$f" "$D$INSDESTTREE/$(basename "$f")"; done; }
 		keepdir() { local d; for d in "$@"; do mkdir -p "$D$d"; touch "$D$d/.keep_lxc-docker"; done; }
+		doman() { local f; for f in "$@"; do install -D -m 0644 "$f" "$D/usr/share/man/man1/$(basename "$f")"; done; }
 		fperms() { local mode=$1; shift; local p; for p in "$@"; do chmod "$mode" "$D$p"; done; }
 		elog() { :; }
 		ewarn() { :; }
@@ -215,11 +228,14 @@ gentoo_() {
 		src_install
 		' ebuild "$ebuild"
 	local want
-	for want in usr/bin/docker etc/init.d/docker etc/conf.d/docker usr/lib/systemd/system/docker.service \
-		usr/lib/systemd/system/docker.socket; do
+	for want in usr/bin/docker usr/bin/boot2docker usr/share/man/man1/boot2docker.1 etc/init.d/docker \
+		etc/conf.d/docker usr/lib/systemd/system/docker.service usr/lib/systemd/system/docker.socket; do
 		[ -e "$image/$want" ] || fail "src_install did not install /$want"
 	done
 	cmp -s "$image/usr/bin/docker" "$OUT/docker-$VERSION.pyz" || fail "/usr/bin/docker is not the zipapp"
+	cmp -s "$image/usr/bin/boot2docker" "$OUT/boot2docker-$VERSION.pyz" ||
+		fail "/usr/bin/boot2docker is not the boot2docker zipapp"
+	grep -q "^DIST boot2docker-$VERSION.pyz " "$pkgdir/Manifest" || fail "the Manifest does not name boot2docker's zipapp"
 	echo "ebuild phases: ok"
 
 	say "pkgcheck scan (the overlay, made standalone)"

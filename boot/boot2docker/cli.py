@@ -151,7 +151,7 @@ def _simple(verb: str, method: str, doc: str) -> None:
 
 
 _simple("pause", "pause", "Pause the VM.")
-_simple("save", "save", "Suspend the VM (QEMU: kept paused in memory; VirtualBox: saved to disk).")
+_simple("save", "save", "Suspend the VM to disk; `up` or `resume` continues it.")
 _simple("resume", "resume", "Resume a paused or saved VM.")
 _simple("stop", "stop", "Power the VM off cleanly (ACPI), killing it after a timeout.")
 cli.add_command(cli.commands["stop"], "halt")

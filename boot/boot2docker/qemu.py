@@ -97,8 +97,29 @@ def command(profile: Profile, vm_dir: str, accel: str, qmp: str, platform: str |
         share = os.path.join(vm_dir, "share")
         args += ["-virtfs", f"local,path={share},mount_tag=b2d,security_model=none,readonly=on,id=b2d"]
         args += ["-virtfs", f"local,path={profile.sharedir},mount_tag=home,security_model=none,id=home"]
+        # The line `save` and `resume` ask the VM's init to unmount and mount the 9p shares over (QEMU
+        # cannot save a machine with a 9p share mounted): a pipe chardev, whose FIFOs ctl.in and
+        # ctl.out the VM's directory holds.
+        ctl = os.path.join(vm_dir, "ctl")
+        args += ["-device", "virtio-serial-pci", "-chardev", f"pipe,id=ctl,path={ctl}"]
+        args += ["-device", "virtserialport,chardev=ctl,name=boot2docker.ctl"]
         args += ["-pidfile", os.path.join(vm_dir, "qemu.pid"), "-daemonize"]
     return args
+
+
+def version(binary: str) -> str:
+    """QEMU's version line (`QEMU emulator version 7.2.19 (Debian ...)`): a saved state is refused by
+    another version."""
+    try:
+        done = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise QemuError(f"{binary} not found: install QEMU or set QEMU in the profile") from None
+    except subprocess.TimeoutExpired:
+        raise QemuError(f"{binary} --version did not answer within 60 s") from None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise QemuError(f"{binary} --version failed: {done.stderr.strip()}")
+    return lines[0]
 
 
 def start(args: list[str], vm_dir: str, platform: str | None = None) -> None:
@@ -166,6 +187,18 @@ class Qmp:
             request["arguments"] = arguments
         self.stream.write(json.dumps(request).encode() + b"\n")
         self.stream.flush()
+        answer = self._read()
+        if "error" in answer:
+            raise QemuError(f"QMP {name}: {answer['error'].get('desc', answer['error'])}")
+        return answer.get("return")
+
+    def execute_with_fd(self, name: str, fd: int, **arguments: object) -> object:
+        """A command that takes a file descriptor along (getfd): passed with SCM_RIGHTS."""
+        request: dict[str, object] = {"execute": name}
+        if arguments:
+            request["arguments"] = arguments
+        self.stream.flush()
+        socket.send_fds(self.sock, [json.dumps(request).encode() + b"\n"], [fd])
         answer = self._read()
         if "error" in answer:
             raise QemuError(f"QMP {name}: {answer['error'].get('desc', answer['error'])}")

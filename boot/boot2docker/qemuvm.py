@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from boot2docker import image, procs, qemu, vm
+from boot2docker import image, procs, qemu, qemusave, vm
 from boot2docker.profile import Profile
 
 
@@ -56,8 +56,11 @@ class QemuMachine:
         return qemu.Qmp(run.get("qmp") or qemu.qmp_address(self.dir, self.platform))
 
     def state(self) -> str:
-        """running, paused or stopped. A pid file whose process is gone is removed, with a notice."""
+        """running, paused, saved or stopped. A pid file whose process is gone is removed, with a
+        notice."""
         pid = self.pid()
+        if pid is None and qemusave.saved(self.dir) is not None:
+            return "saved"
         if pid is None:
             if os.path.exists(self.runfile):
                 self.notices.append("the VM is gone without a clean shutdown (it crashed or was killed)")
@@ -92,6 +95,13 @@ class QemuMachine:
         if not self.exists():
             raise vm.VMError(f"VM {self.profile.vm!r} does not exist: run `boot2docker init` first")
         state = self.state()
+        if state == "saved":
+            qemusave.restore(self, qemusave.saved(self.dir) or {})
+            return (
+                vm.wait_ready(self.profile, self.dir, self._alive, self.profile.boottimeout, progress)
+                if wait
+                else None
+            )
         if state == "paused":
             self.resume()
             return (
@@ -121,8 +131,12 @@ class QemuMachine:
         return vm.wait_ready(self.profile, self.dir, self._alive, self.profile.boottimeout, progress)
 
     def _start(self, accel: str, qmp: str) -> None:
-        vm.write_json(self.runfile, {"accel": accel, "qmp": qmp, "started": time.time()})
-        qemu.start(self.command(accel, qmp), self.dir, self.platform)
+        argv = self.command(accel, qmp)
+        # The command line is kept: a saved state continues only on the same machine (qemusave).
+        vm.write_json(self.runfile, {"accel": accel, "qmp": qmp, "argv": argv, "started": time.time()})
+        if self.platform != "win32":
+            qemusave.make_ctl(self.dir)
+        qemu.start(argv, self.dir, self.platform)
 
     def _alive(self) -> bool:
         pid = self.pid()
@@ -134,18 +148,26 @@ class QemuMachine:
             q.execute("stop")
 
     def resume(self) -> None:
+        meta = qemusave.saved(self.dir)
+        if meta is not None and self.pid() is None:
+            qemusave.restore(self, meta)
+            return
         self._running_or_fail()
         with self._qmp() as q:
             q.execute("cont")
 
     def _running_or_fail(self) -> None:
-        if self.state() == "stopped":
+        if self.state() in ("stopped", "saved"):
             raise vm.VMError(f"VM {self.profile.vm!r} is not running")
 
     def stop(self, timeout: float = 60.0) -> None:
         """ACPI power button (the VM's init stops the daemon and unmounts the data disk), then a kill
         once TIMEOUT passes."""
         pid = self.pid()
+        if self.state() == "saved":
+            qemusave.discard(self.dir)
+            self.notices.append("discarded the VM's saved state: the next `up` boots it afresh")
+            return
         if self.state() == "stopped" or pid is None:
             return
         try:
@@ -191,9 +213,10 @@ class QemuMachine:
         }
 
     def save(self) -> None:
-        # QEMU cannot write the machine's state to disk while a 9p share is mounted (virtio-9p blocks
-        # migration), so `save` keeps it in the paused QEMU process, as `pause` does.
-        self.pause()
-        self.notices.append(
-            "under QEMU the saved state stays in memory: `boot2docker resume` continues the VM"
-        )
+        """The VM's state to DIR/saved.state, then QEMU quits; `up` or `resume` continues it."""
+        state = self.state()
+        if state == "saved":
+            return
+        if state == "stopped":
+            raise vm.VMError(f"VM {self.profile.vm!r} is not running")
+        qemusave.save(self)

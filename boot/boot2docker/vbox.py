@@ -168,6 +168,9 @@ class VBoxMachine:
         self._run("controlvm", self.profile.vm, "savestate")
 
     def resume(self) -> None:
+        if self.state() == "saved":  # VirtualBox continues a saved VM by starting it
+            self._run("startvm", self.profile.vm, "--type", "headless")
+            return
         self._run("controlvm", self.profile.vm, "resume")
 
     def stop(self, timeout: float = 60.0) -> None:

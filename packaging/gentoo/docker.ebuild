@@ -9,7 +9,8 @@ EAPI=8
 
 DESCRIPTION="Docker 0.9 container engine in Python: daemon and client in one program"
 HOMEPAGE="@HOMEPAGE@"
-SRC_URI="@BASE_URL@/docker-${PV}.pyz"
+SRC_URI="@BASE_URL@/docker-${PV}.pyz
+	@BASE_URL@/boot2docker-${PV}.pyz"
 S="${WORKDIR}"
 
 LICENSE="Apache-2.0 MIT BSD MPL-2.0 || ( GPL-2+ Apache-2.0 )"
@@ -35,6 +36,9 @@ src_unpack() {
 
 src_install() {
 	newbin "${DISTDIR}/docker-${PV}.pyz" docker
+	# The VM helper (boot2docker up/ssh/shellinit); it runs app-emulation/qemu, ssh and openssl.
+	newbin "${DISTDIR}/boot2docker-${PV}.pyz" boot2docker
+	doman "${FILESDIR}/boot2docker.1"
 	newinitd "${FILESDIR}/docker.initd" docker
 	newconfd "${FILESDIR}/docker.confd" docker
 	insinto /usr/lib/systemd/system
@@ -54,5 +58,6 @@ pkg_postinst() {
 	elog "To start it at boot: rc-update add docker default, or systemctl enable docker."
 	elog "Optional execution drivers: app-containers/lxc for docker -d -e lxc, app-containers/runc"
 	elog "or app-containers/crun for docker -d -e oci (--oci-runtime runc|crun)."
+	elog "boot2docker runs the daemon in a VM: it needs app-emulation/qemu, net-misc/openssh and dev-libs/openssl."
 	elog "Members of the group docker can use the daemon without root; the group is root-equivalent."
 }

@@ -1,8 +1,8 @@
 """boot2docker for real: the image from boot/build-image.sh booted under QEMU's tcg accelerator (forced,
 though /dev/kvm exists here: what macOS and Windows hosts without an accelerator get), our Linux client
 talking to the daemon in it over TLS through the 127.0.0.1 forward: version, import, run, a bind mount
-from the shared home, the data disk across stop/up, and delete. User-mode networking with restrict=on:
-the VM reaches nothing but the forwarded ports."""
+from the shared home, save (suspend to disk) and up again, the data disk across stop/up, and delete.
+User-mode networking with restrict=on: the VM reaches nothing but the forwarded ports."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ BOOT_SECONDS = "180"
 def image_inputs(zipapp: Path) -> str:
     """The cache key of a built image: the build script, the VM's own files and our program."""
     digest = hashlib.sha256()
-    files = [REPO / "boot" / "build-image.sh", REPO / "boot" / "modclosure.py", zipapp]
+    files = [REPO / "boot" / name for name in ("build-image.sh", "modclosure.py", "unpack_zipapp.py")]
+    files.append(zipapp)
     files += sorted((REPO / "boot" / "image").iterdir())
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -108,6 +109,20 @@ def test_boot_run_share_persist_delete(vm_image, tmp_path):
         src = str(host.home / "src")
         shared = host.docker("run", "-v", f"{src}:/src", "busybox", "cat", "/src/hello.txt")
         assert shared.stdout == b"hello from the host's home\n", shared.stderr
+
+        # save: the machine's state to disk and QEMU gone; up continues it (the daemon, its image,
+        # the home share mounted again).
+        done = host.b2d("save")
+        assert done.returncode == 0, done.stderr
+        status = host.b2d("status")
+        assert (status.returncode, status.stdout) == (1, "saved\n")
+        assert (host.home / ".boot2docker" / "vms" / "boot2docker-vm" / "saved.state").stat().st_size > 0
+        done = host.b2d("up")
+        assert done.returncode == 0, done.stderr
+        assert "continues from its saved state" in done.stderr
+        shared = host.docker("run", "-v", f"{src}:/src", "busybox", "cat", "/src/hello.txt")
+        assert shared.stdout == b"hello from the host's home\n", shared.stderr
+        assert not (host.home / ".boot2docker" / "vms" / "boot2docker-vm" / "saved.state").exists()
 
         refused = host.b2d("delete")
         assert refused.returncode == 1 and "is running" in refused.stderr

@@ -28,6 +28,9 @@ if os.path.basename(sys.argv[0]) == "VBoxManage":
                "acpipowerbutton": "poweroff"}.get(args[2], state)
         open(state_file, "w").write(new)
     sys.exit(0)
+if args == ["--version"]:
+    print("QEMU emulator version 7.2.0 (fake)")
+    sys.exit(0)
 if "-serial" in args:
     console = args[args.index("-serial") + 1].removeprefix("file:")
     with open(console, "a") as f:

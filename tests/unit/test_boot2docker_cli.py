@@ -98,6 +98,12 @@ def expected_qemu(b: B2D, accel: str, cpu: str) -> list[str]:
         f"local,path={d}/share,mount_tag=b2d,security_model=none,readonly=on,id=b2d",
         "-virtfs",
         f"local,path={b.home},mount_tag=home,security_model=none,id=home",
+        "-device",
+        "virtio-serial-pci",
+        "-chardev",
+        f"pipe,id=ctl,path={d}/ctl",
+        "-device",
+        "virtserialport,chardev=ctl,name=boot2docker.ctl",
         "-pidfile",
         f"{d}/qemu.pid",
         "-daemonize",
@@ -321,12 +327,19 @@ def test_virtualbox_command_lines(b2d):
     assert b2d.run("pause").returncode == 0
     assert b2d.run("status").stdout == "paused\n"
     assert b2d.run("resume").returncode == 0
+    assert b2d.run("save").returncode == 0
+    status = b2d.run("status")
+    assert (status.returncode, status.stdout) == (1, "saved\n")
+    assert b2d.run("resume").returncode == 0
     assert b2d.run("halt").returncode == 0
     calls = [c for c in b2d.calls() if c[1] != "showvminfo"]
     assert calls == [
         ["VBoxManage", "startvm", name, "--type", "headless"],
         ["VBoxManage", "controlvm", name, "pause"],
         ["VBoxManage", "controlvm", name, "resume"],
+        ["VBoxManage", "controlvm", name, "savestate"],
+        # VirtualBox continues a saved VM by starting it.
+        ["VBoxManage", "startvm", name, "--type", "headless"],
         ["VBoxManage", "controlvm", name, "acpipowerbutton"],
     ]
 
@@ -390,3 +403,48 @@ def test_tls_turned_on_after_init_makes_the_certificates(b2d):
     assert done.returncode == 0, done.stderr
     share = os.path.join(b2d.vm_dir(), "share", "certs")
     assert sorted(os.listdir(share)) == ["ca.pem", "server-cert.pem", "server-key.pem"]
+
+
+def _fake_saved_state(b: B2D, **changes: object) -> None:
+    """A saved state as `save` leaves it (the fake QEMU has no QMP to make one): the state file and
+    its record, made by this image and the fake QEMU unless CHANGES say otherwise."""
+    import hashlib
+
+    d = b.vm_dir()
+    with open(os.path.join(b.image, "SHA256SUMS"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    meta = {"image": digest, "qemu": "QEMU emulator version 7.2.0 (fake)", "argv": ["qemu-system-x86_64"]}
+    meta.update(changes)
+    with open(os.path.join(d, "saved.state"), "wb") as f:
+        f.write(b"QEVM")
+    with open(os.path.join(d, "saved.json"), "w") as f:
+        json.dump(meta, f)
+
+
+def test_a_state_saved_by_another_qemu_or_image_is_refused(b2d):
+    assert b2d.run("--no-tls", "init", "--image", b2d.image).returncode == 0
+    _fake_saved_state(b2d, qemu="QEMU emulator version 6.2.0")
+    status = b2d.run("status")
+    assert (status.returncode, status.stdout) == (1, "saved\n")
+    for verb in ("up", "resume"):
+        done = b2d.run("--no-tls", *b2d.ports, verb)
+        assert done.returncode == 1
+        assert "saved by 'QEMU emulator version 6.2.0'" in done.stderr, done.stderr
+        assert "`boot2docker stop` discards the saved state" in done.stderr
+    _fake_saved_state(b2d, image="0" * 64)
+    done = b2d.run("--no-tls", *b2d.ports, "up")
+    assert done.returncode == 1 and "saved with another image" in done.stderr, done.stderr
+    _fake_saved_state(b2d, ports={"SSHPort": b2d.sshport, "DockerPort": 1})
+    done = b2d.run("--no-tls", *b2d.ports, "up")
+    assert done.returncode == 1 and "saved with DockerPort 1" in done.stderr, done.stderr
+    assert all(call == ["qemu-system-x86_64", "--version"] for call in b2d.calls())  # nothing started
+    done = b2d.run("stop")
+    assert done.returncode == 0 and "discarded the VM's saved state" in done.stderr
+    assert not os.path.exists(os.path.join(b2d.vm_dir(), "saved.state"))
+    assert b2d.run("status").stdout == "stopped\n"
+
+
+def test_save_of_a_stopped_vm_is_refused(b2d):
+    assert b2d.run("--no-tls", "init", "--image", b2d.image).returncode == 0
+    done = b2d.run("save")
+    assert done.returncode == 1 and "is not running" in done.stderr

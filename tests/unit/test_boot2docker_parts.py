@@ -214,3 +214,58 @@ def test_a_damaged_iso_is_refused(tmp_path):
         f.write(b"!")
     with pytest.raises(image.ImageError, match="boot2docker.iso does not match its SHA-256"):
         image.verify(path)
+
+
+def _zipapp(path: str, members: dict[str, bytes]) -> str:
+    """A zipapp laid out as packaging/zipapp/pack.py makes it: shiv's archive as the member shiv.pyz."""
+    import zipfile
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("__main__.py", b"")
+        z.writestr("shiv.pyz", inner.getvalue())
+    return path
+
+
+def _unpack_zipapp():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "boot", "unpack_zipapp.py")
+    spec = importlib.util.spec_from_file_location("unpack_zipapp", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_image_gets_the_zipapps_libraries_unpacked(tmp_path):
+    archive = _zipapp(
+        str(tmp_path / "docker.pyz"),
+        {
+            "site-packages/lxc_docker/main.py": b"MAIN\n",
+            "site-packages/lxc_docker/__pycache__/main.cpython-311.pyc": b"stale",
+            "site-packages/pyroute2/__init__.py": b"",
+            "site-packages/boot2docker/cli.py": b"",
+            "site-packages/click/core.py": b"",
+            "site-packages/click-8.5.1.dist-info/METADATA": b"",
+            "site-packages/bin/boot2docker": b"",
+            "_bootstrap/__init__.py": b"",
+        },
+    )
+    dest = tmp_path / "lib"
+    assert _unpack_zipapp().unpack(archive, str(dest)) == 2
+    assert (dest / "lxc_docker" / "main.py").read_bytes() == b"MAIN\n"
+    assert sorted(os.listdir(dest)) == ["lxc_docker", "pyroute2"]
+    assert not (dest / "lxc_docker" / "__pycache__").exists()
+
+
+def test_unpacking_refuses_a_member_outside_the_directory(tmp_path):
+    archive = _zipapp(
+        str(tmp_path / "docker.pyz"),
+        {"site-packages/lxc_docker/main.py": b"", "site-packages/lxc_docker/../../evil.py": b"x"},
+    )
+    with pytest.raises(SystemExit, match="refusing the member"):
+        _unpack_zipapp().unpack(archive, str(tmp_path / "lib"))
+    assert not (tmp_path / "evil.py").exists()
