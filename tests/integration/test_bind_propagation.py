@@ -92,9 +92,12 @@ def private_dir():
         _cleanup(base)
 
 
-def test_rshared_sends_the_containers_mounts_to_the_host(d, shared_dir):
-    d.out("run", "--rm", "--privileged", "-v", f"{shared_dir}:/mnt:rshared", "busybox", "sh", "-c", MOUNT_SUB)
+@pytest.mark.parametrize("mode", ["rshared", "ro,shared"])
+def test_shared_sends_the_containers_mounts_to_the_host(d, shared_dir, mode):
     sub = os.path.join(shared_dir, "sub")
+    os.mkdir(sub)  # a read-only bind can still be mounted on, not written
+    script = MOUNT_SUB + " && ! touch /mnt/x" if mode.startswith("ro") else MOUNT_SUB
+    d.out("run", "--rm", "--privileged", "-v", f"{shared_dir}:/mnt:{mode}", "busybox", "sh", "-c", script)
     assert _is_mountpoint(sub)
     with open(os.path.join(sub, "f")) as f:
         assert f.read() == "from-container\n"

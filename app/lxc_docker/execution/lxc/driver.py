@@ -228,8 +228,8 @@ class LxcDriver(Pid1Driver):
             pid = self._read_pid(proc, pid_r, directory, command.entrypoint)
             pidfd = os.pidfd_open(pid)
             self.events.watch(pid)
-            sharedbinds.attach(pid, command.mounts)  # LXC's own binds can only be slaves of the host's
             try:
+                sharedbinds.attach(pid, command.mounts)  # LXC's own binds can only be slaves of the host's
                 if on_created is not None:
                     on_created(pid)
             except (OSError, ContainerStartError, DockerError) as e:

@@ -29,12 +29,19 @@ from lxc_docker.sysutil.selfexec import mode_argv
 # architecture (the unified system call table, Linux 5.2).
 _SYS_OPEN_TREE = 428
 _SYS_MOVE_MOUNT = 429
+_SYS_MOUNT_SETATTR = 442
+_MOUNT_ATTR_RDONLY = 0x1
+_AT_EMPTY_PATH = 0x1000
 _OPEN_TREE_CLONE = 1
 _AT_FDCWD = -100
 _AT_RECURSIVE = 0x8000
 _MOVE_MOUNT_F_EMPTY_PATH = 0x04
 _MOVE_MOUNT_T_EMPTY_PATH = 0x40
 _TIMEOUT = 30
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in ("attr_set", "attr_clr", "propagation", "userns_fd")]
 
 
 def attach(pid: int, mounts: list[Mount]) -> None:
@@ -76,13 +83,23 @@ def _move_in(pid: int, spec: list[list]) -> None:
     trees = []
     mntns = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        for source, _destination, _writable, propagation in spec:
+        for source, _destination, writable, propagation in spec:
             flags = _OPEN_TREE_CLONE | os.O_CLOEXEC | (_AT_RECURSIVE if propagation == "rshared" else 0)
-            trees.append(_check(libc.syscall(_SYS_OPEN_TREE, _AT_FDCWD, os.fsencode(source), flags), source))
+            tree = _check(libc.syscall(_SYS_OPEN_TREE, _AT_FDCWD, os.fsencode(source), flags), source)
+            trees.append(tree)
+            if not writable:
+                # Read-only before it is moved in (the container's /proc can't name our descriptors),
+                # the top mount only, as a remount of an rbind does.
+                attr = _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
+                size = ctypes.sizeof(attr)
+                _check(
+                    libc.syscall(_SYS_MOUNT_SETATTR, tree, b"", _AT_EMPTY_PATH, ctypes.byref(attr), size),
+                    source,
+                )
         syscalls.setns(mntns, syscalls.CLONE_NEWNS)  # our root and cwd are now the container's
     finally:
         os.close(mntns)
-    for tree, (_source, destination, writable, _propagation) in zip(trees, spec, strict=True):
+    for tree, (_source, destination, _writable, _propagation) in zip(trees, spec, strict=True):
         # The destination is resolved inside the container's root like every other mount target
         # (the image is untrusted); LXC's own bind of the source is there already.
         target = _open_target(destination)
@@ -92,15 +109,6 @@ def _move_in(pid: int, spec: list[list]) -> None:
         finally:
             os.close(target)
             os.close(tree)
-        if not writable:
-            target = _open_target(destination)  # now leads onto the moved tree
-            try:
-                path = f"/proc/self/fd/{target}"
-                kept = os.statvfs(path).f_flag & (syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC)
-                flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY | kept
-                syscalls.mount(None, path, None, flags, None)
-            finally:
-                os.close(target)
 
 
 def _open_target(destination: str) -> int:
