@@ -87,8 +87,9 @@ class Runtime:
             # hierarchies, where every controller we set lives. In a mount namespace of its own
             # without that one mount, crun sees a plain v1 host and works. The namespace keeps the
             # host's propagation (a slave copy could never send an rshared bind's mounts back to the
-            # host); that one mount is made private first, so that its unmount stays inside. One
-            # namespace per call (made after the daemon mounted the rootfs): crun keeps no process.
+            # host); the mount it sits on is made private first, as an unmount propagates through its
+            # parent's peers: the unmount stays inside. One namespace per call (made after the daemon
+            # mounted the rootfs): crun keeps no process.
             self.prefix = [
                 "unshare",
                 "--mount",
@@ -96,7 +97,7 @@ class Runtime:
                 "unchanged",
                 "/bin/sh",
                 "-c",
-                f'mount --make-private {_UNIFIED} && umount -l {_UNIFIED} && exec "$0" "$@"',
+                f'mount --make-private {os.path.dirname(_UNIFIED)} && umount -l {_UNIFIED} && exec "$0" "$@"',
             ]
         os.makedirs(state_root, 0o700, exist_ok=True)
 
