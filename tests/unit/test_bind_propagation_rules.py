@@ -146,3 +146,14 @@ def test_inspect_shows_the_mode_and_propagation(tmp_path):
         "/b": ("", True, "rprivate"),
         "/c": ("Z", True, "rprivate"),
     }
+
+
+def test_lxc_runs_no_helper_without_a_shared_bind(monkeypatch):
+    from lxc_docker.execution.lxc import sharedbinds
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("no helper process without a shared bind")
+
+    monkeypatch.setattr(sharedbinds.subprocess, "run", refuse)
+    sharedbinds.attach(1, [Mount("/a", "/a", propagation="rslave"), Mount("/b", "/b")])
+    assert sharedbinds.main(["not-a-pid", "[]"]) == 1
