@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
         from .execution.native.keeper import main as keeper_main
 
         return keeper_main(args[1:])
+    if args[:1] == ["sharedbind"]:  # the lxc driver's shared binds (execution/lxc/sharedbinds.py)
+        from .execution.lxc.sharedbinds import main as sharedbind_main
+
+        return sharedbind_main(args[1:])
     if args[:1] == ["registry"]:  # the registry server (registry/server/), never on the client's path
         from .registry.server.main import main as registry_main
 

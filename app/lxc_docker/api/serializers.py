@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import timeutil
 from ..daemon.filtering import volume_name
+from ..runconfig.bindmode import parse_mode
 from ..timeutil import human_duration
 
 if TYPE_CHECKING:
@@ -171,12 +172,17 @@ def container_inspect(c: Container, version: Version) -> dict[str, Any]:
 
 def mounts(c: Container) -> list[dict[str, Any]]:
     """`Mounts` in inspect (API 1.24's MountPoint): a volume has a Name and the local Driver, a bind
-    the propagation it is mounted with (rprivate, Docker's default) and the mode it was given."""
-    modes = {}
+    the propagation it is mounted with (its mode's, else rprivate, Docker's default) and its mode."""
+    modes, propagation = {}, {}
     for spec in (c.host_config or {}).get("Binds") or ():
         parts = spec.split(":")
         if len(parts) >= 2 and parts[0].startswith("/"):  # `NAME:/path` mounts a volume, not a bind
-            modes[parts[1].rstrip("/") or "/"] = parts[2] if len(parts) > 2 else ""
+            dest = parts[1].rstrip("/") or "/"
+            modes[dest] = parts[2] if len(parts) > 2 else ""
+            try:
+                propagation[dest] = parse_mode(modes[dest]).propagation if modes[dest] else ""
+            except ValueError:  # refused at create or start: never mounted with it
+                pass
     out = []
     for dest, src in sorted((c.volumes or {}).items()):
         name = volume_name(src)
@@ -202,7 +208,7 @@ def mounts(c: Container) -> list[dict[str, Any]]:
                     "Destination": dest,
                     "Mode": modes.get(dest, ""),
                     "RW": rw,
-                    "Propagation": "rprivate",
+                    "Propagation": propagation.get(dest) or "rprivate",
                 }
             )
     return out

@@ -35,6 +35,7 @@ from ..errors import DockerError, InvalidParameter, NotFound
 from ..execution.base import Command, Mount
 from ..storage.base import StorageDriver
 from ..sysutil import atomic
+from . import bindpropagation
 from .container import Container
 from .namedvolumes import NamedVolumes, Publisher
 from .state import ZERO_TIME
@@ -133,8 +134,15 @@ class VolumeService(VolumeFiles):
             for key in ("Binds", "VolumesFrom"):
                 c.host_config[key] = saved.get(key)
             raise
+        propagation = bindpropagation.modes(c.volumes or {}, binds)  # raises if a source can't give it
         for dest in sorted(c.volumes or {}):
-            command.mounts.append(Mount(c.volumes[dest], dest, bool(c.volumes_rw.get(dest, True))))
+            mount = Mount(
+                c.volumes[dest],
+                dest,
+                bool(c.volumes_rw.get(dest, True)),
+                propagation=propagation.get(dest, ""),
+            )
+            command.mounts.append(mount)
 
     def on_remove(self, c: Container, remove_volumes: bool) -> None:
         self.finish_remove(c.id, list((c.volumes or {}).values()), remove_volumes)

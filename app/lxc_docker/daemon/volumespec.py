@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidParameter
+from ..runconfig.bindmode import MODE_HINT, BindMode, parse_mode
 from .volumestore import DATA, validate_name
 
 _HEX = frozenset("0123456789abcdef")
@@ -24,6 +25,7 @@ class Bind:
     source: str  # absolute host path, as given, or the name of a volume (`-v NAME:/path`)
     destination: str  # clean absolute container path
     writable: bool
+    propagation: str = ""  # one of runconfig.bindmode.PROPAGATIONS, "" when not given
 
     @property
     def named(self) -> bool:
@@ -41,21 +43,22 @@ def clean_destination(path: str, what: str = "volume") -> str:
 
 
 def parse_bind(spec: str) -> Bind:
-    """`/host:/container[:ro|:rw]` from HostConfig.Binds; the mode defaults to rw."""
+    """`/host:/container[:MODE]` from HostConfig.Binds (MODE: runconfig/bindmode.py); rw by default."""
     parts = spec.split(":") if isinstance(spec, str) else []
     if len(parts) not in (2, 3) or not all(parts):
         raise InvalidParameter(
-            f"Invalid bind specification: {spec!r} (use /host/path:/container/path[:ro|rw])"
+            f"Invalid bind specification: {spec!r} (use /host/path:/container/path[:ro|rw][,rshared...])"
         )
     source, destination = parts[0], parts[1]
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if mode not in ("ro", "rw"):
-        raise InvalidParameter(f"Invalid bind mode {mode!r} in {spec!r}: use ro or rw")
+    try:
+        mode = parse_mode(parts[2]) if len(parts) == 3 else BindMode()
+    except ValueError:
+        raise InvalidParameter(f"Invalid bind mode {parts[2]!r} in {spec!r}: {MODE_HINT}") from None
     if not source.startswith("/"):
         # Not a path, so the name of a volume, as in Docker 1.9+ (the daemon's working directory
         # means nothing to the user; the client makes its relative paths absolute).
         validate_name(source)
-    return Bind(source, clean_destination(destination, "bind"), mode == "rw")
+    return Bind(source, clean_destination(destination, "bind"), mode.writable, mode.propagation)
 
 
 def parse_binds(specs: Iterable[str] | None) -> list[Bind]:

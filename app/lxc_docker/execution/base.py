@@ -21,6 +21,8 @@ class Mount:
     destination: str  # absolute path in the container, resolved inside its root filesystem
     writable: bool = True
     private: bool = True  # made MS_PRIVATE after binding, so later mounts don't propagate either way
+    # A bind's propagation mode (shared, rslave...: sysutil/mountprop.py), "" for the default above.
+    propagation: str = ""
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from .bindmode import MODE_HINT, parse_mode
+
 _STREAMS = ("stdin", "stdout", "stderr")
 _PROTOS = ("tcp", "udp")
 _DIGITS = frozenset("0123456789")
@@ -108,9 +110,9 @@ def _clean(path: str) -> str:
 def parse_volume(spec: str) -> tuple[str, str | None]:
     """One `-v` value → (container path, bind for HostConfig.Binds or None).
 
-    `/data` asks the daemon for a new volume; `/host:/data[:ro|:rw]` binds a host path; `NAME:/data`
-    mounts the named volume NAME. A relative host path (`./dir`, `~/dir`) is made absolute against the
-    client's working directory (the daemon's own working directory would be meaningless to the user).
+    `/data` asks the daemon for a new volume; `/host:/data[:MODE]` binds a host path (MODE: bindmode.py);
+    `NAME:/data` mounts the named volume NAME. A relative host path (`./dir`, `~/dir`) is made absolute
+    against the client's working directory (the daemon's own working directory means nothing to the user).
     """
     parts = spec.split(":")
     if len(parts) > 3 or not all(parts):
@@ -132,8 +134,10 @@ def parse_volume(spec: str) -> tuple[str, str | None]:
     # Anything else names a volume (`-v NAME:/path`); the daemon checks the name.
     bind = f"{source}:{container_path}"
     if len(parts) == 3:
-        if parts[2] not in ("ro", "rw"):
-            raise ValueError(f"Invalid mode for volumes: {parts[2]} (use ro or rw)")
+        try:
+            parse_mode(parts[2])
+        except ValueError:
+            raise ValueError(f"Invalid mode for volumes: {parts[2]} ({MODE_HINT})") from None
         bind += ":" + parts[2]
     return container_path, bind
 

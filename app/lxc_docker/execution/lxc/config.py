@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from lxc_docker.execution.base import Command
 from lxc_docker.execution.native import devices
 from lxc_docker.runconfig.security import CAPABILITIES, capability_set
+from lxc_docker.sysutil import mountprop
 
 # /proc entries hidden behind /dev/null and made read-only for an unprivileged container, as the
 # native driver does (execution/native/mounts.py); `proc:mixed` already makes /proc/sys and
@@ -99,11 +100,19 @@ class Init:
     cwd: str = "/"
     # (host source, target relative to the rootfs with its symlinks resolved, writable, is a dir)
     mounts: list[tuple[str, str, bool, bool]] = field(default_factory=list)
+    propagation: dict[str, str] = field(default_factory=dict)  # target → a bind's rshared, rslave...
     console: str = ""  # with a tty: the host path of the pty slave, bound on /dev/console (as Docker 0.9)
 
 
 class ConfigError(Exception):
     pass
+
+
+def _root_propagation(init: Init) -> list[tuple[str, str]]:
+    # LXC turns the container's tree into a slave of the host's; a shared bind needs it to stay a
+    # peer, which LXC does for a propagation named in the rootfs's options.
+    mode = mountprop.root_propagation(list(init.propagation.values()))
+    return [("lxc.rootfs.options", mode)] if mode == "rshared" else []
 
 
 def fstab_escape(path: str) -> str:
@@ -226,6 +235,7 @@ def generate(
     out: list[tuple[str, str]] = [
         ("lxc.uts.name", command.hostname or command.id[:12]),
         ("lxc.rootfs.path", f"dir:{command.rootfs}"),
+        *_root_propagation(init),
         *_network(command),
         ("lxc.apparmor.profile", "generated" if host.apparmor and not privileged else "unconfined"),
         ("lxc.console.path", "none"),
@@ -243,6 +253,8 @@ def generate(
         options = "bind" if not is_dir else "rbind"
         if not writable:
             options += ",ro"
+        if init.propagation.get(target):
+            options += "," + init.propagation[target]  # LXC sets it on the mount after binding
         options += ",create=dir" if is_dir else ",create=file"
         out.append(("lxc.mount.entry", f"{fstab_escape(source)} {fstab_escape(target)} none {options} 0 0"))
     if not privileged:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from lxc_docker.errors import DockerError, DriverNotSupported
 from lxc_docker.execution.base import Command, ContainerStartError, Stdio
 from lxc_docker.execution.lxc import config as lxcconf
-from lxc_docker.execution.lxc import containerdir, ctty, tools
+from lxc_docker.execution.lxc import containerdir, ctty, sharedbinds, tools
 from lxc_docker.execution.lxc import seccomp as lxcseccomp
 from lxc_docker.execution.lxc.procevents import ProcEvents
 from lxc_docker.execution.native import cgroups as cgroups_mod
@@ -229,6 +229,7 @@ class LxcDriver(Pid1Driver):
             pidfd = os.pidfd_open(pid)
             self.events.watch(pid)
             try:
+                sharedbinds.attach(pid, command.mounts)  # LXC's own binds can only be slaves of the host's
                 if on_created is not None:
                     on_created(pid)
             except (OSError, ContainerStartError, DockerError) as e:

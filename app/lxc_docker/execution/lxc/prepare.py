@@ -127,14 +127,18 @@ def prepare(command: Command) -> Init:
         )
     except users.UnknownUser as e:
         raise ContainerStartError(str(e), 1)
-    mounts = []
+    mounts, propagation = [], {}
     for m in command.mounts:
         target, is_dir = _mount_target(root, m.source, m.destination)
         mounts.append((m.source, target, m.writable, is_dir))
+        # LXC makes the container's tree a slave of the host's: without rprivate, a bind would go on
+        # receiving the host's later mounts, where Docker's default lets nothing cross.
+        if m.propagation or m.private:
+            propagation[target] = m.propagation or "rprivate"
     workdir = os.path.normpath(command.workdir or "/")
     try:
         os.close(safepath.make_dirs(root, workdir, 0o755)[0])
     except OSError as e:
         raise ContainerStartError(f"Cannot use {workdir} as the working directory: {_describe(e)}", 1)
     look_path(root, command.entrypoint, command.env, workdir)
-    return Init(uid=uid, gid=gid, groups=groups, cwd=workdir, mounts=mounts)
+    return Init(uid=uid, gid=gid, groups=groups, cwd=workdir, mounts=mounts, propagation=propagation)

@@ -15,7 +15,7 @@ import stat
 
 from lxc_docker.archive import safepath
 from lxc_docker.execution.native import devices
-from lxc_docker.sysutil import syscalls
+from lxc_docker.sysutil import mountprop, syscalls
 from lxc_docker.sysutil.syscalls import (
     MNT_DETACH,
     MS_BIND,
@@ -26,6 +26,7 @@ from lxc_docker.sysutil.syscalls import (
     MS_RDONLY,
     MS_REC,
     MS_REMOUNT,
+    MS_SLAVE,
     MS_STRICTATIME,
     mount,
 )
@@ -83,8 +84,17 @@ def setup_rootfs(spec: dict, tty: bool) -> None:
     """
     root = os.path.realpath(spec["rootfs"])
     privileged = bool(spec.get("privileged"))
-    # Nothing we mount may propagate back to the host, nor host mounts arrive later.
-    _mount(None, "/", None, MS_REC | MS_PRIVATE, None, "/ private")
+    # Nothing we mount may propagate back to the host, nor host mounts arrive later, unless a bind
+    # asks for it: then the tree stays a peer (rshared) or becomes a slave (rslave) of the host's,
+    # as Docker sets rootfsPropagation, since a bind can only join its source's peer group from here.
+    mounts = spec.get("mounts") or ()
+    root_mode = mountprop.root_propagation([m.get("propagation", "") for m in mounts])
+    _mount(None, "/", None, mountprop.FLAGS[root_mode], None, "/ " + root_mode)
+    if root_mode != "rprivate":
+        # The mount under the rootfs is made private: binding the rootfs onto itself must not show
+        # on the host, and pivot_root refuses a new root whose parent mount is shared.
+        parent = mountprop.mount_of(root)[0]
+        _mount(None, parent, None, MS_PRIVATE, None, "the root filesystem's mount private")
     # pivot_root needs the new root to be a mount point.
     _mount(root, root, None, MS_BIND | MS_REC, None, "the root filesystem")
 
@@ -121,8 +131,11 @@ def setup_rootfs(spec: dict, tty: bool) -> None:
     if tty:
         _bind_console(os.path.join(dev, "console"))
 
-    for m in spec.get("mounts") or ():
-        bind(root, m["source"], m["destination"], m.get("writable", True), m.get("private", True))
+    for m in mounts:
+        propagation = m.get("propagation", "")
+        bind(
+            root, m["source"], m["destination"], m.get("writable", True), m.get("private", True), propagation
+        )
 
     if not privileged:
         restrict_proc(proc, os.path.join(dev, "null"))
@@ -145,8 +158,16 @@ def _bind_console(console: str) -> None:
             pass
 
 
-def bind(root: str, source: str, destination: str, writable: bool = True, private: bool = True) -> None:
-    """Bind-mount the host path `source` at `destination` inside `root`, creating the target."""
+def bind(
+    root: str,
+    source: str,
+    destination: str,
+    writable: bool = True,
+    private: bool = True,
+    propagation: str = "",
+) -> None:
+    """Bind-mount the host path `source` at `destination` inside `root`, creating the target; a
+    `propagation` (rshared...) is set on the new mount, else it is made private if `private`."""
     try:
         is_dir = stat.S_ISDIR(os.stat(source).st_mode)
     except OSError as e:
@@ -166,7 +187,11 @@ def bind(root: str, source: str, destination: str, writable: bool = True, privat
         os.close(fd)
     if not writable:
         _remount_read_only(target, what)
-    if private:
+    if propagation:
+        # A bind of a shared mount joins its peer group: `rshared` keeps it there (the container's
+        # mounts reach the host), `rslave` receives only, `rprivate` cuts it off.
+        _mount(None, target, None, mountprop.FLAGS[propagation], None, f"{what} {propagation}")
+    elif private:
         _mount(None, target, None, MS_PRIVATE | MS_REC, None, what)
 
 
@@ -200,6 +225,9 @@ def pivot(root: str) -> None:
         # to exist in the image; it is then detached from its own (old root) directory.
         syscalls.pivot_root(".", ".")
         os.fchdir(old)
+        # With a shared bind the old tree is still a peer of the host's: made a slave first, so that
+        # detaching it here unmounts nothing on the host.
+        mount(None, ".", None, MS_SLAVE | MS_REC, None)
         syscalls.umount(".", MNT_DETACH)
     except OSError as e:
         raise MountError(f"pivot_root into the container's root filesystem: {e.strerror}")

@@ -85,17 +85,19 @@ class Runtime:
             # /sys/fs/cgroup/unified holds a controller ("cgroups in hybrid mode not supported, drop
             # all controllers from cgroupv2"), even though the container only needs the v1
             # hierarchies, where every controller we set lives. In a mount namespace of its own
-            # without that one mount, crun sees a plain v1 host and works. The namespace is a slave
-            # of the host's, so the container's rootfs and volumes, mounted by the daemon later,
-            # still reach it; the unmount stays inside. One per call: crun keeps no process.
+            # without that one mount, crun sees a plain v1 host and works. The namespace keeps the
+            # host's propagation (a slave copy could never send an rshared bind's mounts back to the
+            # host); the mount it sits on is made private first, as an unmount propagates through its
+            # parent's peers: the unmount stays inside. One namespace per call (made after the daemon
+            # mounted the rootfs): crun keeps no process.
             self.prefix = [
                 "unshare",
                 "--mount",
                 "--propagation",
-                "slave",
+                "unchanged",
                 "/bin/sh",
                 "-c",
-                f'umount -l {_UNIFIED} && exec "$0" "$@"',
+                f'mount --make-private {os.path.dirname(_UNIFIED)} && umount -l {_UNIFIED} && exec "$0" "$@"',
             ]
         os.makedirs(state_root, 0o700, exist_ok=True)
 

@@ -20,6 +20,7 @@ from lxc_docker.execution.native import cgroups as native_cgroups
 from lxc_docker.execution.native import devices as native_devices
 from lxc_docker.execution.native import seccomp as native_seccomp
 from lxc_docker.runconfig.security import CAPABILITIES, capability_set
+from lxc_docker.sysutil import mountprop
 
 OCI_VERSION = "1.0.2"
 
@@ -93,7 +94,9 @@ def bind_mounts(command: Command) -> list[dict[str, Any]]:
     out = []
     for m in command.mounts:
         options = ["rbind", "rw" if m.writable else "ro"]
-        if m.private:
+        if m.propagation:
+            options.append(m.propagation)  # runc and crun set it on the mount after binding
+        elif m.private:
             options.append("rprivate")
         out.append({"destination": m.destination, "type": "bind", "source": m.source, "options": options})
     return out
@@ -241,7 +244,9 @@ def build(
         "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
         "cgroupsPath": f"/{command.cgroup_parent.strip('/')}/{command.id}",
         "resources": resources(command, swap_accounting),
-        "rootfsPropagation": "rprivate",
+        # rshared or rslave when a bind asks for it (a bind joins its source's peer group only
+        # if the tree it is bound from still is a peer), as Docker sets it.
+        "rootfsPropagation": mountprop.root_propagation([m.propagation for m in command.mounts]),
     }
     if command.privileged:
         linux["devices"] = list(devices or [])
