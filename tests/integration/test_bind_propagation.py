@@ -224,14 +224,16 @@ def test_docker_cli_28_rshared(native, shared_dir, private_dir):
     finally:
         native.cli("rm", "-f", cid)
 
-    # Without --rm: at API 1.24 CLI 28 removes a --rm container itself once it sees it die, and a
-    # start that fails has no `die` event to wait for.
+    # At API 1.24 CLI 28 removes a --rm container itself once it sees `die`: a start refused before
+    # the exec driver runs publishes `die` too, so the CLI ends (it waited forever) and the
+    # container is gone.
     r = _docker_cli(
-        native, "run", "--name", "refused", "-v", f"{private_dir}:/mnt:rshared", "busybox", "true"
+        native, "run", "--rm", "--name", "refused", "-v", f"{private_dir}:/mnt:rshared", "busybox", "true"
     )
     try:
         assert r.returncode != 0
         assert "is not a shared mount." in r.stderr.decode()
+        assert native.out("ps", "-a", "-q", "--no-trunc").split() == []
     finally:
         native.cli("rm", "-f", "refused")
 

@@ -197,10 +197,11 @@ class ContainerService(ContainerStore, ContainerRestore):
                     daemon=True,
                 )
                 thread.start()
-            except BaseException:
+            except BaseException as e:
                 c.state.starting = False
                 c.streams.abort(closers)
                 self._release(c)
+                self._start_failed(c, c.state.exit_code or 128, str(e))
                 raise
             ready.wait()
             if "error" in outcome:
@@ -232,25 +233,24 @@ class ContainerService(ContainerStore, ContainerRestore):
             code = self.exec.run(
                 command, stdio, on_start, on_created=lambda pid: [hook(c, pid) for hook in self.on_created]
             )
-        except ContainerStartError as e:
+        except BaseException as e:
+            if not isinstance(e, ContainerStartError):  # a driver bug must not leave it "starting"
+                log.exception("exec driver failed for %s", c.id)
             c.streams.abort(closers)
-            c.state.set_stopped(e.exit_code, error=str(e))
             self._release(c)
-            c.save()
-            outcome["error"] = DockerError(f"Cannot start container {c.id[:12]}: {e}")
-            self.events.publish("die", c.id, from_=c.config.get("Image", ""), exitCode=str(e.exit_code))
-            ready.set()
-            return
-        except BaseException as e:  # a driver bug must not leave the container "starting" forever
-            log.exception("exec driver failed for %s", c.id)
-            c.streams.abort(closers)
-            c.state.set_stopped(-1, error=str(e))
-            self._release(c)
-            c.save()
+            self._start_failed(c, e.exit_code if isinstance(e, ContainerStartError) else -1, str(e))
             outcome["error"] = DockerError(f"Cannot start container {c.id[:12]}: {e}")
             ready.set()
             return
         self._exited(c, code)
+
+    def _start_failed(self, c: Container, code: int, error: str) -> None:
+        """A start that failed, before or in the exec driver: the error is recorded and `die` is
+        published, so that clients waiting on events (the docker CLI below API 1.25 removes a `--rm`
+        container itself after `die`) end instead of waiting forever. Restart policies skip it."""
+        c.state.set_stopped(code, error=error)
+        c.save()
+        self.events.publish("die", c.id, from_=c.config.get("Image", ""), exitCode=str(code))
 
     def _exited(self, c: Container, code: int, after_restore: bool = False) -> None:
         """What follows the exit of a container's PID 1 (its run, or a resumed one's wait): its

@@ -57,7 +57,8 @@ class RestartManager:
             self._exited(c, code)
 
     def _exited(self, c: Container, code: int) -> None:
-        if self.containers.stopping or c.state.running or not should_restart(c, code):
+        # A start that failed (State.Error) is not an exit: Docker's restart manager never sees it.
+        if self.containers.stopping or c.state.running or c.state.error or not should_restart(c, code):
             self._delays.pop(c.id, None)
             with c.lock:
                 if c.state.restarting and not c.state.running:  # marked at the exit, now not restarted
