@@ -159,11 +159,7 @@ def pull(
         for fut in futures.values():
             fut.cancel()
         pool.shutdown(wait=True)
-        for img in reversed(created):
-            try:
-                graph.delete(img.id)
-            except Exception:  # keep rolling back the rest
-                log.exception("rollback of %s failed", img.id)
+        graph.roll_back(created)
         raise
     finally:
         pool.shutdown(wait=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -28,8 +27,6 @@ from . import blobs, manifest
 from .metadata import DistributionMetadata
 from .progress import Reporter
 from .session import Session
-
-log = logging.getLogger(__name__)
 
 WORKERS = 3
 _REGISTER = threading.Lock()
@@ -174,11 +171,7 @@ def pull(
         for f in locals().get("futures", {}).values():
             f.cancel()
         pool.shutdown(wait=True)
-        for img in reversed(created):
-            try:
-                graph.delete(img.id)
-            except Exception:  # keep rolling back the rest
-                log.exception("rollback of %s failed", img.id)
+        graph.roll_back(created)
         raise
     finally:
         pool.shutdown(wait=True)
