@@ -21,9 +21,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-import urllib3
-
 from ..archive.compression import decompressed
 from ..errors import ArchiveError, NotFound
 from ..image.graph import Graph
@@ -256,41 +253,15 @@ def _download(
 ) -> str:
     """The layer into `out`; returns its payload checksum. A dropped connection is resumed once with
     a Range request (a registry that ignores it is read again from the start)."""
-    h = payload_checksum_of(json_raw)
-    got, attempts = 0, 0
-    while True:
-        resp = v1.send("GET", url, stream=True, headers={"Range": f"bytes={got}-"} if got else {})
-        try:
-            check(resp, f"layer of {short}")
-            if got and resp.status_code != 206:
-                out.seek(0)
-                out.truncate()
-                h, got = payload_checksum_of(json_raw), 0
-            if size < 0 and not got and resp.headers.get("Content-Length", "").isdigit():
-                size = int(resp.headers["Content-Length"])
-            try:
-                for chunk in resp.iter_content(CHUNK):
-                    if size >= 0 and got + len(chunk) > size:
-                        raise blobs.VerificationError(
-                            f"layer {short}: the registry sent more than {size} bytes"
-                        )
-                    h.update(chunk)
-                    out.write(chunk)
-                    got += len(chunk)
-                    report.transfer("Downloading", short, got, max(size, got))
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
-                if attempts >= 1:
-                    raise RegistryError(
-                        f"layer {short}: transfer interrupted after {got} bytes: {e}"
-                    ) from None
-                attempts += 1
-                continue
-        finally:
-            resp.close()
-        if size >= 0 and got < size:
-            if attempts >= 1:
-                raise RegistryError(f"layer {short}: transfer interrupted after {got} of {size} bytes")
-            attempts += 1
-            continue
-        report.transfer("Downloading", short, got, max(size, got), force=True)
-        return "sha256:" + h.hexdigest()
+    h, got, size = blobs.resumable_get(
+        lambda headers: v1.send("GET", url, stream=True, headers=headers),
+        out,
+        size,
+        lambda: payload_checksum_of(json_raw),
+        lambda resp: check(resp, f"layer of {short}"),
+        lambda got, size: report.transfer("Downloading", short, got, max(size, got)),
+        f"layer {short}",
+        chunk_size=CHUNK,
+    )
+    report.transfer("Downloading", short, got, max(size, got), force=True)
+    return "sha256:" + h.hexdigest()
