@@ -9,17 +9,16 @@ import base64
 import io
 import json
 import os
-import shutil
-import subprocess
 import tarfile
 
 import pytest
 import requests
 
+from lib.clients import cli28
 from lib.registryserver import Registry
 from lib.registrytests import DAMAGES, check_clean, check_damaged_pull, fresh
 from lib.regproxy import RegistryProxy
-from lib.require import require, require_module
+from lib.require import require_module
 from lib.unixhttp import request
 
 DOCKER_CLI = "/usr/local/bin/docker"
@@ -307,23 +306,15 @@ def test_index_login_push_and_pull_with_tokens(busybox_tar, daemon_factory, monk
 
 
 def test_docker_cli_28_pulls_from_a_v1_registry(pushed, daemon_factory):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
     name, _ = pushed
     b = fresh(daemon_factory)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["DOCKER_CONFIG"] = "/tmp/lxc-docker-test-cli-config"
-
-    def cli28(*args):
-        return subprocess.run([DOCKER_CLI, "-H", b.host, *args], capture_output=True, env=env, timeout=120)
-
-    pulled = cli28("pull", f"{name}:v1")
-    assert pulled.returncode == 0, pulled.stderr
+    docker = cli28(b.host)
+    pulled = docker("pull", f"{name}:v1")
     assert b"Pull complete" in pulled.stdout
     assert b.out("run", "--rm", f"{name}:v1").strip() == "pushed"
-    every = cli28("pull", "-a", name)
-    assert every.returncode == 0, every.stderr
+    docker("pull", "-a", name)
     assert sorted(b.out("images", "--format", "{{.Tag}}", name).split()) == ["v1", "v2"]
-    missing = cli28("pull", name.replace("/bb", "/none") + ":v1")
+    missing = docker("pull", name.replace("/bb", "/none") + ":v1", check=False)
     assert missing.returncode == 1 and b"not found" in missing.stderr
 
 

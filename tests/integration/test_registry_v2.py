@@ -16,9 +16,10 @@ import urllib.request
 
 import pytest
 
+from lib.clients import cli28
 from lib.daemon import docker_cmd, our_env
 from lib.registrytests import DAMAGES, check_clean, check_damaged_pull, distribution_registry, fresh
-from lib.require import require, require_module, require_tools
+from lib.require import require_module, require_tools
 from lib.unixhttp import request
 from lib.v2registry import BINARY, Registry, free_port
 
@@ -337,25 +338,17 @@ def test_login_with_htpasswd_registry(daemon, daemon_factory, tmp_path):
 
 
 def test_docker_cli_28_pull_and_push(pushed, daemon, registry, daemon_factory):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
     name, _ = pushed
     b = fresh(daemon_factory)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["DOCKER_CONFIG"] = "/tmp/lxc-docker-test-cli-config"
-
-    def cli28(d, *args):
-        return subprocess.run([DOCKER_CLI, "-H", d.host, *args], capture_output=True, env=env, timeout=120)
-
-    pulled = cli28(b, "pull", name)
-    assert pulled.returncode == 0, pulled.stderr
+    docker = cli28(b.host)
+    pulled = docker("pull", name)
     assert b"Pull complete" in pulled.stdout and b"Digest: sha256:" in pulled.stdout
     assert b.out("run", "--rm", name).strip() == "pushed"
     target = f"{registry.host}/cli28/bb:v2"
     b.out("tag", name, target)
-    pushed28 = cli28(b, "push", target)
-    assert pushed28.returncode == 0, pushed28.stderr
+    pushed28 = docker("push", target)
     assert b"v2: digest: sha256:" in pushed28.stdout
-    missing = cli28(b, "pull", f"{registry.host}/cli28/none:v1")
+    missing = docker("pull", f"{registry.host}/cli28/none:v1", check=False)
     assert missing.returncode == 1 and b"not found" in missing.stderr
 
 

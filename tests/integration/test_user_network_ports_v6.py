@@ -10,7 +10,6 @@ import json
 import os
 import random
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,9 +17,10 @@ import urllib.request
 
 import pytest
 
+from lib.clients import cli28
 from lib.daemon import Daemon
 from lib.poll import poll
-from lib.require import require, require_module, require_tools
+from lib.require import require_module, require_tools
 from lib.usernets import Nets, free_subnet6, free_subnets, nets_cleaned_after
 
 require_tools("ip", "iptables", "iptables-save", "ip6tables", "ip6tables-save", module=True)
@@ -201,17 +201,7 @@ def test_published_port_from_outside_through_dnat(pdaemon, nets, outside):
 
 
 def docker28(d: Daemon):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env.update({"DOCKER_HOST": d.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-
-    def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120, text=True)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
-
-    return docker
+    return cli28(d.host, text=True)
 
 
 def test_publish_with_docker_cli_28(pdaemon, nets):

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 import urllib.parse
 
 import pytest
 
+from lib.clients import cli28
 from lib.daemon import Daemon
 from lib.poll import poll
-from lib.require import require, require_module, require_tools
+from lib.require import require_module, require_tools
 from lib.unixhttp import request
 from lib.usernets import Nets, free_subnets, nets_cleaned_after
 
@@ -196,16 +196,7 @@ def test_network_events(udaemon, nets):
 
 
 def test_docker_cli_28(udaemon, nets):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env.update({"DOCKER_HOST": udaemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-
-    def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120, text=True)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
-
+    docker = cli28(udaemon.host, text=True)
     (subnet,) = free_subnets(1)
     bridge = nets.bridge()
     nid = docker(
