@@ -1,5 +1,5 @@
 """v1 against v2 pull and push of a ~200 MB, 3-layer image through our own `docker registry` on
-127.0.0.1: the same image pushed over v1 (the registry behind tests/lib/v1proxy.py, which hides
+127.0.0.1: the same image pushed over v1 (the registry behind tests/lib/regproxy.py, which hides
 `/v2`) and over v2 (the registry itself), then pulled into empty stores; `cat` of the layer files
 the registry keeps as the floor.
 
@@ -26,7 +26,7 @@ from common import REPO, docker_entry, start_daemon, stop_daemon
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from lib.registryserver import Registry  # noqa: E402
-from lib.v1proxy import V1Proxy  # noqa: E402
+from lib.regproxy import RegistryProxy  # noqa: E402
 
 
 def main() -> None:
@@ -35,7 +35,7 @@ def main() -> None:
     entries.header("bench_registry_v1.py", mb, networking="none, no container runs")
     work = tempfile.mkdtemp(prefix="ldb-reg1-", dir="/var/tmp")
     reg = Registry()
-    proxy = V1Proxy(reg.port)
+    proxy = RegistryProxy(reg.port, hide_v2=True)
     daemons = [start_daemon(network=False) for _ in range(3)]
     a, b, c = daemons
     try:

@@ -10,7 +10,7 @@ import pytest
 from lib.bridge import own_bridge
 from lib.busybox import write_rootfs_tar
 from lib.clients import real_cli, sdk  # noqa: F401 (fixtures: the docker CLI 28, the docker SDK)
-from lib.daemon import Daemon
+from lib.daemon import Daemon, remove_base
 
 if os.geteuid() != 0:
     pytest.skip("integration tests need root (mounts, namespaces, device nodes)", allow_module_level=True)
@@ -62,15 +62,7 @@ def daemon(busybox_tar):
 
 
 def _cleanup_root(base: str) -> None:
-    import shutil
-    import subprocess
-
-    # Unmount anything a crashed daemon left under this root before deleting it.
-    with open("/proc/self/mounts") as f:
-        mounts = [line.split()[1] for line in f if line.split()[1].startswith(base + "/")]
-    for mnt in sorted(mounts, reverse=True):
-        subprocess.run(["umount", "-l", mnt], check=False)
-    shutil.rmtree(base, ignore_errors=True)
+    remove_base(base)  # unmounts what a crashed daemon left under this root, then deletes it
 
 
 @pytest.fixture(scope="module")

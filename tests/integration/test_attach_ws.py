@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import tempfile
 
 import pytest
 
-from lib.daemon import Daemon
+from lib.daemon import own_daemon
 from lib.poll import poll
 from lib.require import require_module
 from lib.unixhttp import api
@@ -36,20 +35,9 @@ def free_port() -> int:
 def d(busybox_tar):
     """A daemon on its unix socket and on tcp at 127.0.0.1 (the SDK builds ws:// URLs for tcp only)."""
     port = free_port()
-    daemon = Daemon(tempfile.mkdtemp(prefix="ldw-", dir="/tmp"), ["-H", f"tcp://127.0.0.1:{port}"]).start()
-    daemon.port = port
-    try:
-        daemon.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    with own_daemon(busybox_tar, ["-H", f"tcp://127.0.0.1:{port}"], prefix="ldw-") as daemon:
+        daemon.port = port
         yield daemon
-    finally:
-        try:
-            daemon.stop()
-        finally:
-            daemon.kill()
-            daemon.kill_keeper()
-            import shutil
-
-            shutil.rmtree(daemon.base, ignore_errors=True)
 
 
 @pytest.fixture

@@ -4,16 +4,17 @@ usage numbers)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import shutil
 import subprocess
 import time
 
 import pytest
 
+from lib.clients import cli28
 from lib.poll import poll
-from lib.require import require, require_module, require_tools
+from lib.require import require_tools
 from lib.unixhttp import api
 
 DOCKER_CLI = "/usr/local/bin/docker"
@@ -62,22 +63,8 @@ def counter(daemon):
 
 @pytest.fixture
 def real_cli(daemon):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        env.update({"DOCKER_HOST": daemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-        return subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120)
-
-    return run
-
-
-@pytest.fixture
-def sdk(daemon):
-    docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
-    client = docker.DockerClient(base_url=daemon.host, version="auto", timeout=60)
-    yield client
-    client.close()
+    """The docker CLI 28 (tests/lib/clients.py), its exit status left to the test."""
+    return functools.partial(cli28(daemon.host), check=False)
 
 
 # -- pause -------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import urllib.request
 import pytest
 
 from lib.bridge import own_bridge
-from lib.daemon import Daemon, docker_cmd, our_env
+from lib.daemon import Daemon, docker_cmd, our_env, own_daemon
 from lib.drivers import DRIVERS, tools_of
 from lib.poll import poll, wait_for
 from lib.require import require_tools
@@ -53,31 +53,10 @@ def driver(request):
 @pytest.fixture(scope="module")
 def d(driver, busybox_tar):
     """A daemon with this driver on a bridge of its own, with the busybox image."""
-    import tempfile
-
     name, args = driver
-    with own_bridge("ldx") as bridge:
-        daemon = Daemon(tempfile.mkdtemp(prefix="ldx-", dir="/tmp"), ["-b", bridge, *args]).start()
-        try:
-            daemon.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
-            daemon.driver_name = name
-            yield daemon
-        finally:
-            try:
-                daemon.stop()
-            finally:
-                daemon.kill()
-                _cleanup(daemon.base)
-
-
-def _cleanup(base: str) -> None:
-    import shutil
-
-    with open("/proc/self/mounts") as f:
-        mounts = [line.split()[1] for line in f if line.split()[1].startswith(base + "/")]
-    for mnt in sorted(mounts, reverse=True):
-        subprocess.run(["umount", "-l", mnt], check=False)
-    shutil.rmtree(base, ignore_errors=True)
+    with own_bridge("ldx") as bridge, own_daemon(busybox_tar, ["-b", bridge, *args], prefix="ldx-") as daemon:
+        daemon.driver_name = name
+        yield daemon
 
 
 def _inspect(d: Daemon, cid: str) -> dict:

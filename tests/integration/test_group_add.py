@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
-from lib.daemon import Daemon
+from lib.daemon import Daemon, own_daemon
 from lib.drivers import DRIVERS, tools_of
 from lib.require import require, require_module, require_tools
 from lib.unixhttp import api
@@ -32,14 +30,6 @@ def ids(out: str) -> tuple[str, set[str]]:
     return words[0], set(words[1:])
 
 
-def _cleanup(base: str) -> None:
-    with open("/proc/self/mounts") as f:
-        mounts = [line.split()[1] for line in f if line.split()[1].startswith(base + "/")]
-    for mnt in sorted(mounts, reverse=True):
-        subprocess.run(["umount", "-l", mnt], check=False)
-    shutil.rmtree(base, ignore_errors=True)
-
-
 def _groups_image(d: Daemon) -> None:
     cid = d.out("run", "-d", "busybox", "sh", "-c", MAKE_IMAGE).strip()
     assert d.out("wait", cid).strip() == "0"
@@ -53,18 +43,9 @@ def d(request, busybox_tar):
     tools, hint = tools_of(name)
     if tools:
         require_tools(*tools, hint=hint)
-    daemon = Daemon(tempfile.mkdtemp(prefix="ldg-", dir="/tmp"), list(args)).start()
-    try:
-        daemon.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    with own_daemon(busybox_tar, args, prefix="ldg-") as daemon:
         _groups_image(daemon)
         yield daemon
-    finally:
-        try:
-            daemon.stop()
-        finally:
-            daemon.kill()
-            daemon.kill_keeper()
-            _cleanup(daemon.base)
 
 
 def test_run_and_exec_get_the_added_groups(d):
@@ -112,18 +93,9 @@ def test_without_group_add_nothing_is_added(d):
 
 @pytest.fixture(scope="module")
 def native(busybox_tar):
-    daemon = Daemon(tempfile.mkdtemp(prefix="ldg-", dir="/tmp")).start()
-    try:
-        daemon.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    with own_daemon(busybox_tar, prefix="ldg-") as daemon:
         _groups_image(daemon)
         yield daemon
-    finally:
-        try:
-            daemon.stop()
-        finally:
-            daemon.kill()
-            daemon.kill_keeper()
-            _cleanup(daemon.base)
 
 
 def test_docker_cli_28_group_add(native):

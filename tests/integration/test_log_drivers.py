@@ -6,20 +6,21 @@ Every endpoint is bound by the test on loopback or in its own directory."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
 import re
 import shutil
 import socket
-import subprocess
 import tempfile
 import threading
 
 import pytest
 
+from lib.clients import cli28
 from lib.poll import poll
-from lib.require import require, require_module
+from lib.require import require_module
 from lib.unixhttp import request
 
 DOCKER_CLI = "/usr/local/bin/docker"
@@ -35,14 +36,8 @@ def sockdir():
 
 @pytest.fixture
 def real_cli(daemon):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        env.update({"DOCKER_HOST": daemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-        return subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120)
-
-    return run
+    """The docker CLI 28 (tests/lib/clients.py), its exit status left to the test."""
+    return functools.partial(cli28(daemon.host), check=False)
 
 
 def demux(body: bytes) -> list[str]:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import glob
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 
 import pytest
 
 from lib.bridge import own_bridge
-from lib.daemon import Daemon, docker_cmd, our_env
+from lib.daemon import Daemon, docker_cmd, our_env, own_daemon
 from lib.poll import poll
 from lib.require import require_tools
 
@@ -29,20 +27,8 @@ def lxc_bridge():
 
 @pytest.fixture(scope="module")
 def lxc(busybox_tar, lxc_bridge):
-    d = Daemon(tempfile.mkdtemp(prefix="ldt-", dir="/tmp"), ["-e", "lxc", "-b", lxc_bridge]).start()
-    try:
-        d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    with own_daemon(busybox_tar, ["-e", "lxc", "-b", lxc_bridge]) as d:
         yield d
-    finally:
-        try:
-            d.stop()
-        finally:
-            d.kill()
-            with open("/proc/self/mounts") as f:
-                mounts = [line.split()[1] for line in f if line.split()[1].startswith(d.base + "/")]
-            for mnt in sorted(mounts, reverse=True):
-                subprocess.run(["umount", "-l", mnt], check=False)
-            shutil.rmtree(d.base, ignore_errors=True)
 
 
 def run(d: Daemon, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess:

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from lib.registryserver import Registry as OurRegistry
+from lib.registrytests import distribution_registry
 from lib.require import require, require_tools
 from lib.unixhttp import api
 from lib.v2registry import BINARY, Registry
@@ -22,10 +23,7 @@ BUILD = "FROM busybox\nRUN head -c 300000 /dev/urandom > /noise && echo streamed
 
 @pytest.fixture(scope="module")
 def registry():
-    require_tools(BINARY, hint="apt-get install docker-registry (scripts/setup-dev.sh)")
-    reg = Registry().start()
-    yield reg
-    reg.stop()
+    yield from distribution_registry()
 
 
 @pytest.fixture(scope="module")

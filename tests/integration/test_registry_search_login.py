@@ -15,9 +15,9 @@ import pytest
 import requests
 
 from lib.registryserver import Registry
+from lib.regproxy import RegistryProxy
 from lib.require import require, require_module, require_tools
 from lib.unixhttp import api
-from lib.v1only import V1OnlyProxy
 from lib.v2registry import BINARY
 from lib.v2registry import Registry as DistributionRegistry
 
@@ -165,7 +165,7 @@ def test_search_with_docker_cli_28_and_sdk(daemon, index):
 
 
 def test_login_against_a_v1_only_index(daemon, index, tmp_path):
-    proxy = V1OnlyProxy(index.port)
+    proxy = RegistryProxy(index.port, hide_v2=True)
     home = {"HOME": str(tmp_path)}
     try:
         server = proxy.host
@@ -238,7 +238,7 @@ def test_login_prompts_on_a_terminal(index, daemon, tmp_path):
 
     from lib.daemon import docker_cmd, our_env
 
-    proxy = V1OnlyProxy(index.port)
+    proxy = RegistryProxy(index.port, hide_v2=True)
     try:
         argv = docker_cmd() + ["-H", daemon.host, "login", proxy.host]
         env = our_env({"HOME": str(tmp_path)})

@@ -1,5 +1,5 @@
 """Pull and push over the v1 protocol against our own `docker registry` on 127.0.0.1, standalone and
-with `--index`, made v1-only by a proxy that answers 404 to `/v2` (lib/v1proxy.py); `pull -a` over
+with `--index`, made v1-only by a proxy that answers 404 to `/v2` (lib/regproxy.py); `pull -a` over
 v1 and v2; checksums, cut transfers, credentials, unknown repositories; the docker CLI 28 and SDK
 through our daemon (they never speak v1 themselves: the daemon does)."""
 
@@ -9,18 +9,17 @@ import base64
 import io
 import json
 import os
-import shutil
-import subprocess
 import tarfile
 
 import pytest
 import requests
 
-from lib.daemon import docker_cmd, our_env
+from lib.clients import cli28
 from lib.registryserver import Registry
-from lib.require import require, require_module
+from lib.registrytests import DAMAGES, check_clean, check_damaged_pull, fresh
+from lib.regproxy import RegistryProxy
+from lib.require import require_module
 from lib.unixhttp import request
-from lib.v1proxy import V1Proxy
 
 DOCKER_CLI = "/usr/local/bin/docker"
 BUILD = 'FROM busybox\nENV PUSHED=yes\nRUN echo pushed > /pushed.txt\nCMD ["cat", "/pushed.txt"]\n'
@@ -35,7 +34,7 @@ def registry():
 
 @pytest.fixture(scope="module")
 def v1only(registry):
-    proxy = V1Proxy(registry.port)
+    proxy = RegistryProxy(registry.port, hide_v2=True)
     yield proxy
     proxy.close()
 
@@ -48,21 +47,6 @@ def pushed(daemon, registry, v1only):
     daemon.out("tag", f"{name}:v1", f"{name}:v2")
     result = daemon.cli("push", name, check=True, timeout=120)
     return name, result.stdout.decode()
-
-
-def fresh(daemon_factory):
-    return daemon_factory().start()
-
-
-def check_clean(d) -> None:
-    d.stop()
-    result = subprocess.run(
-        docker_cmd() + ["-d", "--check", "-g", d.root, "-p", d.pidfile],
-        capture_output=True,
-        env=our_env(),
-        timeout=60,
-    )
-    assert result.returncode == 0, (result.stdout, result.stderr)
 
 
 def image_ids(d, name: str) -> list[str]:
@@ -248,29 +232,10 @@ def test_a_layer_known_only_by_its_tarsum_is_checked_against_it(daemon, registry
     check_clean(c)
 
 
-@pytest.mark.parametrize(
-    "mode,times,ok", [("flip", 1_000_000, False), ("cut", 1_000_000, False), ("cut", 1, True)]
-)
+@DAMAGES
 def test_damaged_transfers(pushed, registry, daemon_factory, mode, times, ok):
-    name, _ = pushed
-    # The busybox layer is over 500 kB; the cut and the flip land in its middle.
-    proxy = V1Proxy(registry.port, mode, after=200_000, times=times)
-    try:
-        b = fresh(daemon_factory)
-        via = f"{proxy.host}/ns/bb:v1"
-        result = b.cli("pull", via, timeout=120)
-        assert proxy.faults >= 1
-        if ok:  # cut once: resumed with a Range request
-            assert result.returncode == 0, result.stderr
-            assert b.out("run", "--rm", via).strip() == "pushed"
-        else:
-            assert result.returncode == 1
-            err = result.stderr.decode()
-            assert ("checksum mismatch" if mode == "flip" else "transfer interrupted") in err, err
-            assert b.out("images", "-q", "-a") == ""
-        check_clean(b)
-    finally:
-        proxy.close()
+    errors = ("checksum mismatch",) if mode == "flip" else ("transfer interrupted",)
+    check_damaged_pull(daemon_factory, registry.port, "ns/bb:v1", mode, times, ok, errors, hide_v2=True)
 
 
 def test_pull_killed_midway_leaves_a_store_the_next_start_cleans(pushed, daemon_factory, monkeypatch):
@@ -298,7 +263,7 @@ def _dockercfg(home, user: str, password: str) -> dict[str, str]:
 
 def test_index_login_push_and_pull_with_tokens(busybox_tar, daemon_factory, monkeypatch, tmp_path):
     index = Registry("--index")
-    proxy = V1Proxy(index.port)
+    proxy = RegistryProxy(index.port, hide_v2=True)
     try:
         user = {"username": "alice", "password": "wonderland", "email": "alice@example.com"}
         assert requests.post(f"{index.url}/v1/users/", json=user).status_code == 201
@@ -341,23 +306,15 @@ def test_index_login_push_and_pull_with_tokens(busybox_tar, daemon_factory, monk
 
 
 def test_docker_cli_28_pulls_from_a_v1_registry(pushed, daemon_factory):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
     name, _ = pushed
     b = fresh(daemon_factory)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["DOCKER_CONFIG"] = "/tmp/lxc-docker-test-cli-config"
-
-    def cli28(*args):
-        return subprocess.run([DOCKER_CLI, "-H", b.host, *args], capture_output=True, env=env, timeout=120)
-
-    pulled = cli28("pull", f"{name}:v1")
-    assert pulled.returncode == 0, pulled.stderr
+    docker = cli28(b.host)
+    pulled = docker("pull", f"{name}:v1")
     assert b"Pull complete" in pulled.stdout
     assert b.out("run", "--rm", f"{name}:v1").strip() == "pushed"
-    every = cli28("pull", "-a", name)
-    assert every.returncode == 0, every.stderr
+    docker("pull", "-a", name)
     assert sorted(b.out("images", "--format", "{{.Tag}}", name).split()) == ["v1", "v2"]
-    missing = cli28("pull", name.replace("/bb", "/none") + ":v1")
+    missing = docker("pull", name.replace("/bb", "/none") + ":v1", check=False)
     assert missing.returncode == 1 and b"not found" in missing.stderr
 
 

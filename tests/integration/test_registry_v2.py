@@ -10,16 +10,16 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
-import threading
 import urllib.request
 
 import pytest
 
+from lib.clients import cli28
 from lib.daemon import docker_cmd, our_env
-from lib.require import require, require_module, require_tools
+from lib.registrytests import DAMAGES, check_clean, check_damaged_pull, distribution_registry, fresh
+from lib.require import require_module, require_tools
 from lib.unixhttp import request
 from lib.v2registry import BINARY, Registry, free_port
 
@@ -28,10 +28,7 @@ DOCKER_CLI = "/usr/local/bin/docker"
 
 @pytest.fixture(scope="module")
 def registry():
-    require_tools(BINARY, hint="apt-get install docker-registry (scripts/setup-dev.sh)")
-    reg = Registry().start()
-    yield reg
-    reg.stop()
+    yield from distribution_registry()
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +39,6 @@ def pushed(daemon, registry):
     daemon.cli("build", "-t", name, "-", input=build.encode(), check=True, timeout=120)
     result = daemon.cli("push", name, check=True, timeout=120)
     return name, result.stdout.decode()
-
-
-def fresh(daemon_factory):
-    return daemon_factory().start()
-
-
-def check_clean(d) -> None:
-    d.stop()
-    result = subprocess.run(
-        docker_cmd() + ["-d", "--check", "-g", d.root, "-p", d.pidfile],
-        capture_output=True,
-        env=our_env(),
-        timeout=60,
-    )
-    assert result.returncode == 0, (result.stdout, result.stderr)
 
 
 def registry_get(registry, path: str, accept: str = "") -> tuple[bytes, dict]:
@@ -287,94 +269,12 @@ def test_crafted_manifests(registry, daemon_factory):
 # -- faults ----------------------------------------------------------------------------------------
 
 
-class FaultProxy:
-    """A TCP proxy to the registry that damages responses to blob requests: `cut` closes the
-    connection after `after` bytes of the answer (`times` times), `flip` inverts the byte there."""
-
-    def __init__(self, target_port: int, mode: str, after: int, times: int = 1_000_000) -> None:
-        self.target_port, self.mode, self.after, self.times = target_port, mode, after, times
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        self.faults = 0
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def close(self) -> None:
-        self.listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.target_port))
-            state = {"armed": False, "sent": 0}
-            threading.Thread(target=self._up, args=(client, server, state), daemon=True).start()
-            threading.Thread(target=self._down, args=(server, client, state), daemon=True).start()
-
-    def _up(self, client, server, state) -> None:
-        try:
-            while data := client.recv(65536):
-                # Requests on one connection come one at a time: arm for the answer to a layer GET.
-                if data.startswith(b"GET ") and b"/blobs/sha256:" in data:
-                    with self.lock:
-                        state["armed"], state["sent"] = self.faults < self.times, 0
-                server.sendall(data)
-        except OSError:
-            pass
-        finally:
-            server.close()
-
-    def _down(self, server, client, state) -> None:
-        try:
-            while data := server.recv(65536):
-                if state["armed"] and state["sent"] + len(data) > self.after:
-                    cut = self.after - state["sent"]
-                    with self.lock:
-                        self.faults += 1
-                    state["armed"] = False
-                    if self.mode == "cut":
-                        client.sendall(data[:cut])
-                        break
-                    data = data[:cut] + bytes([data[cut] ^ 0xFF]) + data[cut + 1 :]
-                state["sent"] += len(data)
-                client.sendall(data)
-        except OSError:
-            pass
-        finally:
-            client.shutdown(socket.SHUT_RDWR) if client.fileno() >= 0 else None
-            client.close()
-
-
-@pytest.mark.parametrize(
-    "mode,times,ok", [("flip", 1_000_000, False), ("cut", 1_000_000, False), ("cut", 1, True)]
-)
+@DAMAGES
 def test_damaged_transfers(pushed, registry, daemon_factory, mode, times, ok):
-    name, _ = pushed
-    # The busybox layer is over 500 kB; the image config (a few hundred bytes) is never damaged.
-    proxy = FaultProxy(registry.port, mode, after=200_000, times=times)
-    try:
-        b = fresh(daemon_factory)
-        via = f"127.0.0.1:{proxy.port}/ns/bb:v1"
-        result = b.cli("pull", via, timeout=120)
-        assert proxy.faults >= 1
-        if ok:  # cut once: resumed with a Range request
-            assert result.returncode == 0, result.stderr
-            assert b.out("run", "--rm", via).strip() == "pushed"
-        else:
-            assert result.returncode == 1
-            err = result.stderr.decode()
-            if mode == "flip":
-                assert "verification failed for digest sha256:" in err, err
-            else:
-                assert "transfer interrupted" in err or "verification failed" in err, err
-            assert b.out("images", "-q", "-a") == ""
-        check_clean(b)
-    finally:
-        proxy.close()
+    errors = ("verification failed for digest sha256:",)
+    if mode == "cut":
+        errors = ("transfer interrupted", "verification failed")
+    check_damaged_pull(daemon_factory, registry.port, "ns/bb:v1", mode, times, ok, errors)
 
 
 # -- login -----------------------------------------------------------------------------------------
@@ -438,25 +338,17 @@ def test_login_with_htpasswd_registry(daemon, daemon_factory, tmp_path):
 
 
 def test_docker_cli_28_pull_and_push(pushed, daemon, registry, daemon_factory):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
     name, _ = pushed
     b = fresh(daemon_factory)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env["DOCKER_CONFIG"] = "/tmp/lxc-docker-test-cli-config"
-
-    def cli28(d, *args):
-        return subprocess.run([DOCKER_CLI, "-H", d.host, *args], capture_output=True, env=env, timeout=120)
-
-    pulled = cli28(b, "pull", name)
-    assert pulled.returncode == 0, pulled.stderr
+    docker = cli28(b.host)
+    pulled = docker("pull", name)
     assert b"Pull complete" in pulled.stdout and b"Digest: sha256:" in pulled.stdout
     assert b.out("run", "--rm", name).strip() == "pushed"
     target = f"{registry.host}/cli28/bb:v2"
     b.out("tag", name, target)
-    pushed28 = cli28(b, "push", target)
-    assert pushed28.returncode == 0, pushed28.stderr
+    pushed28 = docker("push", target)
     assert b"v2: digest: sha256:" in pushed28.stdout
-    missing = cli28(b, "pull", f"{registry.host}/cli28/none:v1")
+    missing = docker("pull", f"{registry.host}/cli28/none:v1", check=False)
     assert missing.returncode == 1 and b"not found" in missing.stderr
 
 

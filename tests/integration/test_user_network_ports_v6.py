@@ -10,8 +10,6 @@ import json
 import os
 import random
 import re
-import shlex
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,9 +17,11 @@ import urllib.request
 
 import pytest
 
+from lib.clients import cli28
 from lib.daemon import Daemon
 from lib.poll import poll
-from lib.require import require, require_module, require_tools
+from lib.require import require_module, require_tools
+from lib.usernets import Nets, free_subnet6, free_subnets, nets_cleaned_after
 
 require_tools("ip", "iptables", "iptables-save", "ip6tables", "ip6tables-save", module=True)
 
@@ -29,65 +29,14 @@ DOCKER_CLI = "/usr/local/bin/docker"
 HTTPD = "mkdir -p /www && echo hello-from-$(hostname) > /www/index.html && exec httpd -f -v -p 80 -h /www"
 
 
-def free_subnet() -> str:
-    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
-    for a in random.sample(range(100, 180), 80):
-        if f"10.{a}." not in routes:
-            return f"10.{a}.{random.randrange(1, 250)}.0/24"
-    raise AssertionError("no free 10.x subnet")
-
-
-def free_subnet6() -> str:
-    routes = subprocess.run(["ip", "-6", "route"], capture_output=True, text=True, check=True).stdout
-    while True:
-        prefix = f"fd00:{random.randrange(16**4):x}:{random.randrange(16**4):x}:{random.randrange(16**4):x}"
-        if prefix not in routes:
-            return f"{prefix}::/64"
-
-
-class Nets:
-    """The test's bridge names and the rules tagged for them, in both address families."""
-
-    def __init__(self) -> None:
-        self.bridges: list[str] = []
-
-    def bridge(self) -> str:
-        name = f"ldp{random.randrange(16**6):06x}"
-        self.bridges.append(name)
-        return name
-
-    def tagged_rules(self) -> list[tuple[str, str, str]]:
-        """(command, table, rule) of every iptables or ip6tables rule tagged for the test's bridges."""
-        found = []
-        for cmd in ("iptables", "ip6tables"):
-            dump = subprocess.run([f"{cmd}-save"], capture_output=True, text=True, check=True).stdout
-            table = ""
-            for line in dump.splitlines():
-                if line.startswith("*"):
-                    table = line[1:]
-                elif any(f"lxc-docker:{b}" in shlex.split(line) for b in self.bridges):
-                    found.append((cmd, table, line))
-        return found
-
-    def links(self) -> list[str]:
-        return [b for b in self.bridges if os.path.exists(f"/sys/class/net/{b}")]
-
-
 @pytest.fixture
 def nets():
-    n = Nets()
-    yield n
-    for b in n.links():
-        subprocess.run(["ip", "link", "del", b], check=False)
-    for cmd, table, line in n.tagged_rules():
-        subprocess.run([cmd, "-w", "-t", table, "-D", *shlex.split(line)[1:]], check=False)
+    yield from nets_cleaned_after("ldp", ("iptables", "ip6tables"))
 
 
 @pytest.fixture
 def pdaemon(daemon_factory, busybox_tar, test_bridge):
-    d = daemon_factory("-b", test_bridge).start()
-    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
-    return d
+    return daemon_factory("-b", test_bridge).start().import_busybox(busybox_tar)
 
 
 def create(d: Daemon, nets: Nets, name: str, *extra: str) -> str:
@@ -117,7 +66,7 @@ def host_address(bridge: str) -> str:
 
 
 def test_publish_on_a_user_network_with_our_cli(pdaemon, nets, test_bridge):
-    bridge = create(pdaemon, nets, "pubnet", "--subnet", free_subnet())
+    bridge = create(pdaemon, nets, "pubnet", "--subnet", free_subnets(1)[0])
     cid = pdaemon.out(
         "run", "-d", "--name", "web", "--net", "pubnet", "-p", "80", "busybox", "sh", "-c", HTTPD
     )
@@ -147,7 +96,7 @@ def test_publish_on_a_user_network_with_our_cli(pdaemon, nets, test_bridge):
     pdaemon.out("network", "rm", "pubnet")
     assert nets.tagged_rules() == [] and not os.path.exists(f"/sys/class/net/{bridge}")
     # An internal network has no way in from outside: publishing from it is refused, not ignored.
-    create(pdaemon, nets, "inner", "--internal", "--subnet", free_subnet())
+    create(pdaemon, nets, "inner", "--internal", "--subnet", free_subnets(1)[0])
     refused = pdaemon.cli("run", "-d", "--net", "inner", "-p", "80", "busybox", "true")
     assert refused.returncode != 0 and b"from internal network inner" in refused.stderr
     pdaemon.out("network", "rm", "inner")
@@ -156,7 +105,7 @@ def test_publish_on_a_user_network_with_our_cli(pdaemon, nets, test_bridge):
 def test_fixed_port_disconnect_and_a_daemon_crash(daemon_factory, busybox_tar, test_bridge, nets):
     d = daemon_factory("-b", test_bridge).start()
     d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
-    create(d, nets, "crashpub", "--subnet", free_subnet())
+    create(d, nets, "crashpub", "--subnet", free_subnets(1)[0])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -236,11 +185,11 @@ def test_published_port_from_outside_through_dnat(pdaemon, nets, outside):
     # From another interface the DNAT and the FORWARD accept are the way in (no proxy on that path
     # past the kernel), and the accept must stay above the isolation drop when another network comes up.
     ns, host_ip = outside
-    create(pdaemon, nets, "outpub", "--subnet", free_subnet())
+    create(pdaemon, nets, "outpub", "--subnet", free_subnets(1)[0])
     pdaemon.out("run", "-d", "--name", "web", "--net", "outpub", "-p", "80", "busybox", "sh", "-c", HTTPD)
     port = pdaemon.out("port", "web", "80").strip().rsplit(":", 1)[1]
     assert fetch_from(ns, host_ip, port).startswith("hello-from-")
-    create(pdaemon, nets, "later", "--subnet", free_subnet())
+    create(pdaemon, nets, "later", "--subnet", free_subnets(1)[0])
     assert fetch_from(ns, host_ip, port).startswith("hello-from-")
     # The DNAT took it there, not the proxy: httpd saw the namespace's own address as its peer.
     peer = host_ip.rsplit(".", 1)[0] + ".2"
@@ -252,17 +201,7 @@ def test_published_port_from_outside_through_dnat(pdaemon, nets, outside):
 
 
 def docker28(d: Daemon):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env.update({"DOCKER_HOST": d.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-
-    def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120, text=True)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
-
-    return docker
+    return cli28(d.host, text=True)
 
 
 def test_publish_with_docker_cli_28(pdaemon, nets):
@@ -272,7 +211,7 @@ def test_publish_with_docker_cli_28(pdaemon, nets):
         "network",
         "create",
         "--subnet",
-        free_subnet(),
+        free_subnets(1)[0],
         "-o",
         f"com.docker.network.bridge.name={bridge}",
         "p28",
@@ -303,7 +242,7 @@ def test_publish_with_the_docker_sdk(pdaemon, nets):
     docker = require_module("docker", "pip install docker; scripts/setup-dev.sh installs it")
     client = docker.DockerClient(base_url=pdaemon.host, version="1.24", timeout=60)
     bridge = nets.bridge()
-    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=free_subnet())])
+    ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=free_subnets(1)[0])])
     net = client.networks.create("psdk", ipam=ipam, options={"com.docker.network.bridge.name": bridge})
     c = client.containers.run(
         "busybox", ["sh", "-c", HTTPD], detach=True, network="psdk", ports={"80/tcp": ("127.0.0.1", None)}
@@ -338,7 +277,7 @@ def bridge_ipv6(bridge: str) -> list[str]:
 def test_ipv6_network_with_our_cli(pdaemon, nets):
     sub6 = free_subnet6()
     prefix = sub6.split("::")[0]
-    sub4 = free_subnet()
+    sub4 = free_subnets(1)[0]
     bridge = create(pdaemon, nets, "six", "--ipv6", "--subnet", sub4, "--subnet", sub6)
     fixed = sub4.replace(".0/24", ".50")
     assert f"inet {fixed}/24" in pdaemon.out(
@@ -489,7 +428,7 @@ def test_publish_on_a_daemon_without_a_default_bridge(daemon_factory, busybox_ta
     # -b none: no default bridge and none of its chains, yet a user-defined network publishes.
     d = daemon_factory().start()
     d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
-    create(d, nets, "nobr", "--subnet", free_subnet())
+    create(d, nets, "nobr", "--subnet", free_subnets(1)[0])
     d.out("run", "-d", "--name", "web", "--net", "nobr", "-p", "127.0.0.1::80", "busybox", "sh", "-c", HTTPD)
     port = d.out("port", "web", "80").strip().rsplit(":", 1)[1]
     assert fetch("127.0.0.1", port).startswith("hello-from-")

@@ -6,81 +6,32 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import shlex
-import shutil
 import subprocess
 import time
 import urllib.parse
 
 import pytest
 
+from lib.clients import cli28
 from lib.daemon import Daemon
 from lib.poll import poll
-from lib.require import require, require_module, require_tools
+from lib.require import require_module, require_tools
 from lib.unixhttp import request
+from lib.usernets import Nets, free_subnets, nets_cleaned_after
 
 require_tools("ip", "iptables", "iptables-save", module=True)
 
 DOCKER_CLI = "/usr/local/bin/docker"
 
 
-def free_subnets(count: int) -> list[str]:
-    """/24s in 10.x that no route of the host touches (as tests/lib/bridge.py picks them)."""
-    routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, check=True).stdout
-    found = []
-    for a in random.sample(range(100, 180), 80):
-        b = random.randrange(1, 250)
-        if f"10.{a}." not in routes:
-            found.append(f"10.{a}.{b}.0/24")
-        if len(found) == count:
-            return found
-    raise AssertionError("no free 10.x subnet")
-
-
-class Nets:
-    """Names of the test's bridges, so that every network it makes has a bridge it can find and check."""
-
-    def __init__(self) -> None:
-        self.bridges: list[str] = []
-
-    def bridge(self) -> str:
-        name = f"ldu{random.randrange(16**6):06x}"
-        self.bridges.append(name)
-        return name
-
-    def tagged_rules(self) -> list[tuple[str, str]]:
-        """(table, rule as iptables-save prints it) of every rule tagged for one of the test's bridges."""
-        dump = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
-        table, found = "", []
-        for line in dump.splitlines():
-            if line.startswith("*"):
-                table = line[1:]
-            elif any(f"lxc-docker:{b}" in shlex.split(line) for b in self.bridges):
-                found.append((table, line))
-        return found
-
-    def links(self) -> list[str]:
-        return [b for b in self.bridges if os.path.exists(f"/sys/class/net/{b}")]
-
-
 @pytest.fixture
 def nets():
-    n = Nets()
-    yield n
-    # Whatever a failing test left: our bridges and our tagged rules only.
-    for b in n.links():
-        subprocess.run(["ip", "link", "del", b], check=False)
-    for table, line in n.tagged_rules():
-        spec = shlex.split(line)
-        subprocess.run(["iptables", "-w", "-t", table, "-D", *spec[1:]], check=False)
+    yield from nets_cleaned_after("ldu")
 
 
 @pytest.fixture
 def udaemon(daemon_factory, busybox_tar, test_bridge):
-    d = daemon_factory("-b", test_bridge).start()
-    d.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
-    return d
+    return daemon_factory("-b", test_bridge).start().import_busybox(busybox_tar)
 
 
 def create(d: Daemon, nets: Nets, name: str, subnet: str, *extra: str) -> tuple[str, str]:
@@ -245,16 +196,7 @@ def test_network_events(udaemon, nets):
 
 
 def test_docker_cli_28(udaemon, nets):
-    require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-    env.update({"DOCKER_HOST": udaemon.host, "DOCKER_CONFIG": "/tmp/lxc-docker-test-cli-config"})
-
-    def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        r = subprocess.run([DOCKER_CLI, *args], capture_output=True, env=env, timeout=120, text=True)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
-
+    docker = cli28(udaemon.host, text=True)
     (subnet,) = free_subnets(1)
     bridge = nets.bridge()
     nid = docker(

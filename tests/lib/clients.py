@@ -21,15 +21,17 @@ CLI_CONFIG = "/tmp/lxc-docker-test-cli-config"  # never the user's ~/.docker
 CliRunner = Callable[..., subprocess.CompletedProcess]
 
 
-def cli28(host: str) -> CliRunner:
+def cli28(host: str, text: bool = False) -> CliRunner:
     """A runner of the docker CLI 28 against `host`: run(*args, input=None, check=True); with check,
-    a non-zero exit fails the test with the command's output."""
+    a non-zero exit fails the test with the command's output. `text`: output as str."""
     require(shutil.which(DOCKER_CLI), "the docker CLI 28 is not installed at /usr/local/bin/docker")
 
     def run(*args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
         env.update({"DOCKER_HOST": host, "DOCKER_CONFIG": CLI_CONFIG})
-        result = subprocess.run([DOCKER_CLI, *args], input=input, capture_output=True, env=env, timeout=120)
+        result = subprocess.run(
+            [DOCKER_CLI, *args], input=input, capture_output=True, env=env, timeout=120, text=text
+        )
         if check:
             assert result.returncode == 0, (args, result.stdout, result.stderr)
         return result

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -162,6 +166,39 @@ class Daemon:
 
     def out(self, *args: str, input: bytes | None = None) -> str:
         return self.cli(*args, input=input, check=True).stdout.decode()
+
+    def import_busybox(self, busybox_tar: str) -> Daemon:
+        """`docker import` the test image as `busybox` (tests/lib/busybox.py builds the tar)."""
+        with open(busybox_tar, "rb") as f:
+            self.cli("import", "-", "busybox", input=f.read(), check=True)
+        return self
+
+
+def remove_base(base: str) -> None:
+    """Unmount what a daemon (a crashed one too) left mounted under `base`, then delete it."""
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split()[1] for line in f if line.split()[1].startswith(base + "/")]
+    for mnt in sorted(mounts, reverse=True):
+        subprocess.run(["umount", "-l", mnt], check=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def own_daemon(busybox_tar: str, args: Sequence[str] = (), prefix: str = "ldt-") -> Iterator[Daemon]:
+    """A daemon with `args` on a base of its own under /tmp (short: socket paths are limited to
+    108 bytes), with the busybox image; afterwards stopped (killed if it will not stop), its keeper
+    and containers killed, its mounts and base removed. For fixtures that outlive one test
+    (module-scoped, parametrized by driver), where daemon_factory cannot serve."""
+    daemon = Daemon(tempfile.mkdtemp(prefix=prefix, dir="/tmp"), list(args)).start()
+    try:
+        yield daemon.import_busybox(busybox_tar)
+    finally:
+        try:
+            daemon.stop()
+        finally:
+            daemon.kill()
+            daemon.kill_keeper()
+            remove_base(daemon.base)
 
 
 def _pids_with_argv(words: list[str]) -> list[int]:

@@ -212,6 +212,15 @@ class Graph:
             self._discard_dir(image_id)
         self.driver.remove(image_id)
 
+    def roll_back(self, created: list[Image]) -> None:
+        """Delete the images a failed pull or load registered, children first. A failure is logged
+        and the rest still deleted: the caller is already raising the error that matters."""
+        for img in reversed(created):
+            try:
+                self.delete(img.id)
+            except Exception:
+                log.exception("rollback of %s failed", img.id)
+
     def _discard_dir(self, name: str) -> None:
         # Renaming first makes the removal atomic: a crash mid-rmtree leaves only a temp name.
         path = os.path.join(self.root, name)

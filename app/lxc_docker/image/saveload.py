@@ -8,7 +8,6 @@ only a manifest with content-addressed configs).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import tarfile
@@ -24,8 +23,6 @@ from . import v2config
 from .graph import Graph
 from .image import Image
 from .tags import TagStore
-
-log = logging.getLogger(__name__)
 
 
 def save(
@@ -118,11 +115,7 @@ def load(graph: Graph, tags: TagStore, stream: BinaryIO) -> tuple[list[Image], l
                 tags.set_many(names)
                 intent.step()
         except BaseException:
-            for img in reversed(created):
-                try:
-                    graph.delete(img.id)
-                except Exception:  # keep rolling back the rest
-                    log.exception("rollback of %s failed", img.id)
+            graph.roll_back(created)
             raise
         finally:
             intent.done()

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
 
 from ..errors import Conflict, InvalidParameter, NotFound, SystemError_
 from ..sysutil import atomic
@@ -24,6 +25,7 @@ BUILTIN = ("bridge", "host", "none")
 # administrator) can choose a name its cleanup recognises.
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 IFNAMSIZ = 15  # usable characters in a Linux interface name
+_Net = TypeVar("_Net", ipaddress.IPv4Network, ipaddress.IPv6Network)
 
 
 def _pools() -> Iterable[ipaddress.IPv4Network]:
@@ -87,68 +89,62 @@ def plan_addresses(
     """(subnet, gateway, ip_range) checked, with the gateway defaulting to the first host address."""
     taken = list(used)
     if subnet:
-        try:
-            net = ipaddress.IPv4Network(subnet, strict=True)
-        except ValueError as e:
-            raise InvalidParameter(f"invalid subnet {subnet}: {e}")
-        if net.prefixlen > 30:
-            raise InvalidParameter(f"invalid subnet {subnet}: at most /30")
-        for u in taken:
-            if net.overlaps(u):
-                raise Conflict(f"Pool overlaps with other one on this address space ({u})")
+        net = _pool(ipaddress.IPv4Network, subnet, 30, taken)
     else:
         if gateway or ip_range:
             raise InvalidParameter("a gateway or an IP range needs a subnet")
         net = choose_subnet(taken)
-    if gateway:
-        try:
-            gw = ipaddress.IPv4Address(gateway)
-        except ValueError:
-            raise InvalidParameter(f"invalid gateway {gateway}")
-        if gw not in net or gw in (net.network_address, net.broadcast_address):
-            raise InvalidParameter(f"gateway {gateway} is not a host address of subnet {net}")
-    else:
-        gw = net.network_address + 1
-    if ip_range:
-        try:
-            rng = ipaddress.IPv4Network(ip_range, strict=True)
-        except ValueError as e:
-            raise InvalidParameter(f"invalid ip range {ip_range}: {e}")
-        if not rng.subnet_of(net):
-            raise InvalidParameter(f"ip range {ip_range} is not inside subnet {net}")
-    return str(net), str(gw), ip_range
+    return str(net), _check_gateway_and_range(net, gateway, ip_range), ip_range
 
 
 def plan_addresses6(
     subnet: str, gateway: str, ip_range: str, used: Iterable[ipaddress.IPv6Network]
 ) -> tuple[str, str, str]:
     """The IPv6 pool (subnet, gateway, ip_range) checked; the gateway defaults to the subnet's ::1."""
+    net = _pool(ipaddress.IPv6Network, subnet, 126, used)
+    return str(net), _check_gateway_and_range(net, gateway, ip_range), ip_range
+
+
+def _pool(family: type[_Net], subnet: str, longest: int, used: Iterable[_Net]) -> _Net:
+    """`subnet` parsed as `family`, at most /`longest` (room for a gateway and a container), and
+    overlapping no pool in `used`."""
     try:
-        net = ipaddress.IPv6Network(subnet, strict=True)
+        net = family(subnet, strict=True)
     except ValueError as e:
         raise InvalidParameter(f"invalid subnet {subnet}: {e}")
-    if net.prefixlen > 126:
-        raise InvalidParameter(f"invalid subnet {subnet}: at most /126")
+    if net.prefixlen > longest:
+        raise InvalidParameter(f"invalid subnet {subnet}: at most /{longest}")
     for u in used:
         if net.overlaps(u):
             raise Conflict(f"Pool overlaps with other one on this address space ({u})")
+    return net
+
+
+def _check_gateway_and_range(
+    net: ipaddress.IPv4Network | ipaddress.IPv6Network, gateway: str, ip_range: str
+) -> str:
+    """The gateway (default: the subnet's first host address), checked to be a host address of
+    `net`, and the ip range checked to lie inside `net`; each parsed as `net`'s own family."""
     if gateway:
         try:
-            gw = ipaddress.IPv6Address(gateway)
+            gw = type(net.network_address)(gateway)
         except ValueError:
             raise InvalidParameter(f"invalid gateway {gateway}")
-        if gw not in net or gw == net.network_address:
+        reserved = [net.network_address]
+        if net.version == 4:  # IPv6 has no broadcast address
+            reserved.append(net.broadcast_address)
+        if gw not in net or gw in reserved:
             raise InvalidParameter(f"gateway {gateway} is not a host address of subnet {net}")
     else:
         gw = net.network_address + 1
     if ip_range:
         try:
-            rng = ipaddress.IPv6Network(ip_range, strict=True)
+            rng = type(net)(ip_range, strict=True)
         except ValueError as e:
             raise InvalidParameter(f"invalid ip range {ip_range}: {e}")
         if not rng.subnet_of(net):
             raise InvalidParameter(f"ip range {ip_range} is not inside subnet {net}")
-    return str(net), str(gw), ip_range
+    return str(gw)
 
 
 def bridge_name(network_id: str, options: dict[str, str]) -> str:

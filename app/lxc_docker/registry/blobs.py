@@ -52,56 +52,92 @@ class LayerReader:
         return "sha256:" + self._sha.hexdigest()
 
 
-def download(
-    session: Session, repo: str, digest: str, size: int, out: BinaryIO, report: Report, what: str
-) -> None:
-    """Fetch blob `digest` of `repo` into `out`, verified against the digest while it streams."""
-    sha = hashlib.sha256()
+def resumable_get(
+    send: Callable[[dict[str, str]], requests.Response],
+    out: BinaryIO,
+    size: int,
+    new_hash: Callable[[], Any],
+    accept: Callable[[requests.Response], None],
+    progress: Callable[[int, int], None],
+    label: str,
+    interrupted_label: str = "",
+    chunk_size: int = CHUNK,
+) -> tuple[Any, int, int]:
+    """GET a blob into `out` (`send(headers)` makes the request), hashing it as it streams; returns
+    the hash, the bytes got and the size. `size` < 0 is unknown: the first answer's Content-Length,
+    if any, is taken. `accept` raises the error a status means. A dropped connection or a short
+    answer is resumed once with a Range request; a registry that ignores the Range is read again
+    from the start. v1 and v2 layers both come this way; errors name `label` (`interrupted_label`
+    for a transfer cut twice)."""
+    h = new_hash()
     got, attempts = 0, 0
+    interrupted_label = interrupted_label or label
     while True:
-        headers = {"Range": f"bytes={got}-"} if got else {}
-        resp = session.request(
-            "GET",
-            f"/v2/{repo}/blobs/{digest}",
-            scopes=[f"repository:{repo}:pull"],
-            stream=True,
-            headers=headers,
-        )
+        resp = send({"Range": f"bytes={got}-"} if got else {})
         try:
-            if resp.status_code not in (200, 206):
-                raise RegistryError(f"fetch {what} {digest}: HTTP status {resp.status_code}")
-            if got and resp.status_code == 200:  # the registry ignored the Range: start over
+            accept(resp)
+            if got and resp.status_code != 206:  # the registry ignored the Range: start over
                 out.seek(0)
                 out.truncate()
-                sha, got = hashlib.sha256(), 0
+                h, got = new_hash(), 0
+            if size < 0 and not got and resp.headers.get("Content-Length", "").isdigit():
+                size = int(resp.headers["Content-Length"])
             try:
-                for chunk in resp.iter_content(CHUNK):
-                    if got + len(chunk) > size:
-                        raise VerificationError(f"{what} {digest}: the registry sent more than {size} bytes")
-                    sha.update(chunk)
+                for chunk in resp.iter_content(chunk_size):
+                    if size >= 0 and got + len(chunk) > size:
+                        raise VerificationError(f"{label}: the registry sent more than {size} bytes")
+                    h.update(chunk)
                     out.write(chunk)
                     got += len(chunk)
-                    report(got)
+                    progress(got, size)
             except VerificationError:
                 raise
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
                 # A dropped connection, whichever layer noticed it: resume once.
                 if attempts >= 1:
                     raise RegistryError(
-                        f"fetch {what} {digest}: transfer interrupted after {got} bytes: {e}"
+                        f"{interrupted_label}: transfer interrupted after {got} bytes: {e}"
                     ) from None
                 attempts += 1
                 continue
         finally:
             resp.close()
-        if got < size:
+        if size >= 0 and got < size:
             if attempts >= 1:
-                raise RegistryError(
-                    f"fetch {what} {digest}: transfer interrupted after {got} of {size} bytes"
-                )
+                raise RegistryError(f"{interrupted_label}: transfer interrupted after {got} of {size} bytes")
             attempts += 1
             continue
-        break
+        return h, got, size
+
+
+def download(
+    session: Session, repo: str, digest: str, size: int, out: BinaryIO, report: Report, what: str
+) -> None:
+    """Fetch blob `digest` of `repo` into `out`, verified against the digest while it streams."""
+
+    def send(headers: dict[str, str]) -> requests.Response:
+        return session.request(
+            "GET",
+            f"/v2/{repo}/blobs/{digest}",
+            scopes=[f"repository:{repo}:pull"],
+            stream=True,
+            headers=headers,
+        )
+
+    def accept(resp: requests.Response) -> None:
+        if resp.status_code not in (200, 206):
+            raise RegistryError(f"fetch {what} {digest}: HTTP status {resp.status_code}")
+
+    sha, _, _ = resumable_get(
+        send,
+        out,
+        size,
+        hashlib.sha256,
+        accept,
+        lambda got, _size: report(got),
+        f"{what} {digest}",
+        f"fetch {what} {digest}",
+    )
     if "sha256:" + sha.hexdigest() != digest:
         raise VerificationError(
             f"filesystem layer verification failed for digest {digest}"

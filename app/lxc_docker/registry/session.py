@@ -161,12 +161,8 @@ class Session:
                 )
             self._may_fall_back = False
             return resp
-        except requests.ConnectionError as e:
-            raise RegistryError(f"{method} {url}: cannot reach the registry: {_reason(e)}") from None
-        except requests.Timeout:
-            raise RegistryError(f"{method} {url}: the registry did not answer in time") from None
         except requests.RequestException as e:
-            raise RegistryError(f"{method} {url}: {e}") from None
+            raise transport_error(method, url, e) from None
 
     def _authorize(self, challenges: list[Any], scopes: list[str]) -> str:
         for ch in challenges:
@@ -231,6 +227,15 @@ class Session:
 def _rewind(data: Any) -> None:
     if hasattr(data, "seek"):
         data.seek(0)
+
+
+def transport_error(method: str, url: str, e: requests.RequestException) -> RegistryError:
+    """What a request that got no answer means, for v1 and v2 sessions alike."""
+    if isinstance(e, requests.ConnectionError):  # a connect timeout too: it is both
+        return RegistryError(f"{method} {url}: cannot reach the registry: {_reason(e)}")
+    if isinstance(e, requests.Timeout):
+        return RegistryError(f"{method} {url}: the registry did not answer in time")
+    return RegistryError(f"{method} {url}: {e}")
 
 
 def _reason(e: Exception) -> str:

@@ -15,14 +15,8 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-
-import requests
-import urllib3
 
 from ..archive.compression import decompressed
 from ..errors import ArchiveError, NotFound
@@ -32,6 +26,7 @@ from ..image.tags import TagStore
 from ..sysutil.journal import Journal
 from . import blobs, tarsum
 from .progress import Reporter
+from .pullwork import PullWork
 from .session import RegistryError, Session
 from .v1session import V1Session, check, valid_id
 from .v2pull import _REGISTER  # one lock for both protocols: pulls sharing an image take turns
@@ -114,30 +109,23 @@ def pull(
     todo = [i for i in order if not graph.exists(i)]
     for image_id in order:
         report.status("Pulling fs layer" if image_id in todo else "Already exists", image_id[:12])
-    tmp_root = os.path.join(os.path.dirname(graph.root), "tmp")
-    os.makedirs(tmp_root, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="pull1-", dir=tmp_root)
-    created: list[Image] = []
-    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pull1")
-    futures: dict[str, Future[Fetched]] = {}
-    intent = None
     olds = {t: tags.get(local, t) for t in wanted}
-    try:
+    with PullWork(graph, "pull1", WORKERS) as job:
         for image_id in todo:
-            futures[image_id] = pool.submit(
+            job.futures[image_id] = job.pool.submit(
                 _fetch,
                 v1,
                 endpoint,
                 image_id,
                 parent_of[image_id],
                 (listed or {}).get(image_id, ""),
-                work,
+                job.dir,
                 report,
             )
         for image_id in todo:
-            got = futures[image_id].result()
-            if intent is None:
-                intent = Journal(os.path.dirname(graph.root)).begin(
+            got = job.futures[image_id].result()
+            if job.intent is None:
+                job.intent = Journal(os.path.dirname(graph.root)).begin(
                     "pull", Images=list(todo), Tags=[[local, t, i] for t, i in wanted.items()]
                 )
             short = image_id[:12]
@@ -147,30 +135,15 @@ def pull(
                     continue
                 report.status("Extracting", short)
                 with open(got.path, "rb") as f:
-                    created.append(graph.register(got.image, blobs.LayerReader(f)))
-            intent.step()
+                    job.created.append(graph.register(got.image, blobs.LayerReader(f)))
+            job.intent.step()
             report.status("Pull complete", short)
         for t, image_id in wanted.items():
             if olds[t] != image_id:
                 tags.set(local, t, image_id, force=True)
-        if intent is not None:
-            intent.step()
-    except BaseException:
-        for fut in futures.values():
-            fut.cancel()
-        pool.shutdown(wait=True)
-        for img in reversed(created):
-            try:
-                graph.delete(img.id)
-            except Exception:  # keep rolling back the rest
-                log.exception("rollback of %s failed", img.id)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        if intent is not None:
-            intent.done()
-        shutil.rmtree(work, ignore_errors=True)
-    new = bool(created) or any(olds[t] != i for t, i in wanted.items())
+        if job.intent is not None:
+            job.intent.step()
+    new = bool(job.created) or any(olds[t] != i for t, i in wanted.items())
     report.status(f"Status: {'Downloaded newer image' if new else 'Image is up to date'} for {name}")
     return wanted, new
 
@@ -260,41 +233,15 @@ def _download(
 ) -> str:
     """The layer into `out`; returns its payload checksum. A dropped connection is resumed once with
     a Range request (a registry that ignores it is read again from the start)."""
-    h = payload_checksum_of(json_raw)
-    got, attempts = 0, 0
-    while True:
-        resp = v1.send("GET", url, stream=True, headers={"Range": f"bytes={got}-"} if got else {})
-        try:
-            check(resp, f"layer of {short}")
-            if got and resp.status_code != 206:
-                out.seek(0)
-                out.truncate()
-                h, got = payload_checksum_of(json_raw), 0
-            if size < 0 and not got and resp.headers.get("Content-Length", "").isdigit():
-                size = int(resp.headers["Content-Length"])
-            try:
-                for chunk in resp.iter_content(CHUNK):
-                    if size >= 0 and got + len(chunk) > size:
-                        raise blobs.VerificationError(
-                            f"layer {short}: the registry sent more than {size} bytes"
-                        )
-                    h.update(chunk)
-                    out.write(chunk)
-                    got += len(chunk)
-                    report.transfer("Downloading", short, got, max(size, got))
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
-                if attempts >= 1:
-                    raise RegistryError(
-                        f"layer {short}: transfer interrupted after {got} bytes: {e}"
-                    ) from None
-                attempts += 1
-                continue
-        finally:
-            resp.close()
-        if size >= 0 and got < size:
-            if attempts >= 1:
-                raise RegistryError(f"layer {short}: transfer interrupted after {got} of {size} bytes")
-            attempts += 1
-            continue
-        report.transfer("Downloading", short, got, max(size, got), force=True)
-        return "sha256:" + h.hexdigest()
+    h, got, size = blobs.resumable_get(
+        lambda headers: v1.send("GET", url, stream=True, headers=headers),
+        out,
+        size,
+        lambda: payload_checksum_of(json_raw),
+        lambda resp: check(resp, f"layer of {short}"),
+        lambda got, size: report.transfer("Downloading", short, got, max(size, got)),
+        f"layer {short}",
+        chunk_size=CHUNK,
+    )
+    report.transfer("Downloading", short, got, max(size, got), force=True)
+    return "sha256:" + h.hexdigest()

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from ..errors import NotFound
-from .session import CONNECT_TIMEOUT, READ_TIMEOUT, RegistryError, Session, Unauthorized
+from .session import CONNECT_TIMEOUT, READ_TIMEOUT, RegistryError, Session, Unauthorized, transport_error
 
 _ID = re.compile(r"[0-9a-f]{64}\Z")
 MAX_LIST = 16 << 20  # an image list or a tag map: far larger than any real repository's
@@ -79,12 +79,8 @@ class V1Session:
             return self.http.request(
                 method, url, headers=headers, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs
             )
-        except requests.ConnectionError as e:
-            raise RegistryError(f"{method} {url}: cannot reach the registry: {_short(e)}") from None
-        except requests.Timeout:
-            raise RegistryError(f"{method} {url}: the registry did not answer in time") from None
         except requests.RequestException as e:
-            raise RegistryError(f"{method} {url}: {e}") from None
+            raise transport_error(method, url, e) from None
 
     def json(self, method: str, url: str, what: str, **kwargs: Any) -> Any:
         """A JSON answer (200 only); 404 is NotFound, 401 Unauthorized, else a RegistryError."""
@@ -198,11 +194,3 @@ def _detail(resp: requests.Response) -> str:
     if isinstance(doc, dict):
         doc = doc.get("error") or doc.get("message") or ""
     return doc if isinstance(doc, str) else ""
-
-
-def _short(e: Exception) -> str:
-    text = str(e)
-    for needle in ("Connection refused", "timed out", "Name or service not known", "No route to host"):
-        if needle in text:
-            return needle.lower()
-    return text

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
-import shutil
-import tempfile
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..errors import NotFound
@@ -27,9 +23,8 @@ from ..sysutil.journal import Journal
 from . import blobs, manifest
 from .metadata import DistributionMetadata
 from .progress import Reporter
+from .pullwork import PullWork
 from .session import Session
-
-log = logging.getLogger(__name__)
 
 WORKERS = 3
 _REGISTER = threading.Lock()
@@ -125,25 +120,19 @@ def pull(
             report.status("Already exists", _short(layer.digest))
         elif first[layer.digest] == i:
             report.status("Pulling fs layer", _short(layer.digest))
-    tmp_root = os.path.join(os.path.dirname(graph.root), "tmp")
-    os.makedirs(tmp_root, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="pull-", dir=tmp_root)
-    created: list[Image] = []
-    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="pull")
-    intent = None
-    try:
+    with PullWork(graph, "pull", WORKERS) as job:
         fetches = {
-            digest: pool.submit(_fetch_layer, session, repo, man.layers[i], work, report)
+            digest: job.pool.submit(_fetch_layer, session, repo, man.layers[i], job.dir, report)
             for digest, i in first.items()
         }
-        futures: dict[int, Future[str]] = {i: fetches[man.layers[i].digest] for i in todo}
+        job.futures = {i: fetches[man.layers[i].digest] for i in todo}
         top = chain[-1]
         old = top.id if by_digest else tags.get(local, tag)
         for i in todo:
-            path = futures[i].result()
-            if intent is None:
+            path = job.futures[i].result()
+            if job.intent is None:
                 new_tags = [] if by_digest else [[local, tag, top.id]]
-                intent = Journal(os.path.dirname(graph.root)).begin(
+                job.intent = Journal(os.path.dirname(graph.root)).begin(
                     "pull", Images=[chain[j].id for j in todo], Tags=new_tags
                 )
             short = _short(man.layers[i].digest)
@@ -156,35 +145,20 @@ def pull(
                 report.status("Extracting", short)
                 with open(path, "rb") as f:
                     layer = blobs.LayerReader(f)
-                    created.append(graph.register(chain[i], layer))
+                    job.created.append(graph.register(chain[i], layer))
                     got = layer.diff_id()
                 if got != diff_ids[i]:  # the image just registered goes with the rollback below
                     raise blobs.VerificationError(
                         f"layer {man.layers[i].digest}: its content ({got}) does not match the image "
                         f"config's diff_id {diff_ids[i]}"
                     )
-            if intent is not None:
-                intent.step()
+            if job.intent is not None:
+                job.intent.step()
             report.status("Pull complete", short)
         if old != top.id:
             tags.set(local, tag, top.id, force=True)
-        if intent is not None:
-            intent.step()
-    except BaseException:
-        for f in locals().get("futures", {}).values():
-            f.cancel()
-        pool.shutdown(wait=True)
-        for img in reversed(created):
-            try:
-                graph.delete(img.id)
-            except Exception:  # keep rolling back the rest
-                log.exception("rollback of %s failed", img.id)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        if intent is not None:
-            intent.done()
-        shutil.rmtree(work, ignore_errors=True)
+        if job.intent is not None:
+            job.intent.step()
     if meta is not None:  # a later push asks for these blobs first; `name@digest` finds the image
         # Only gzip blobs: a push names every layer as gzip, so an uncompressed one is sent anew.
         known = [
@@ -194,7 +168,7 @@ def pull(
         ]
         meta.record_pull(local, digest, top.id, known)
     report.status(f"Digest: {digest}")
-    new = bool(created) or old != top.id
+    new = bool(job.created) or old != top.id
     report.status(f"Status: {'Downloaded newer image' if new else 'Image is up to date'} for {name}")
     return graph.get(top.id), new
 

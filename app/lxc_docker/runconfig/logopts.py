@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 _COMMON = {"labels", "env"}
@@ -266,20 +268,16 @@ class FluentdSettings:
 
 
 def fluentd_settings(config: dict[str, str]) -> FluentdSettings:
-    s = FluentdSettings()
+    default = FluentdSettings()
+
+    def opt(key: str, parse: Callable[[str], Any], unset: Any) -> Any:
+        return parse(config[key]) if config.get(key) else unset
+
     return FluentdSettings(
-        buffer_limit=parse_size(config["fluentd-buffer-limit"])
-        if config.get("fluentd-buffer-limit")
-        else s.buffer_limit,
-        retry_wait=parse_duration(config["fluentd-retry-wait"])
-        if config.get("fluentd-retry-wait")
-        else s.retry_wait,
-        max_retries=parse_int(config["fluentd-max-retries"])
-        if config.get("fluentd-max-retries")
-        else s.max_retries,
-        async_connect=parse_bool(config["fluentd-async-connect"])
-        if config.get("fluentd-async-connect")
-        else s.async_connect,
+        buffer_limit=opt("fluentd-buffer-limit", parse_size, default.buffer_limit),
+        retry_wait=opt("fluentd-retry-wait", parse_duration, default.retry_wait),
+        max_retries=opt("fluentd-max-retries", parse_int, default.max_retries),
+        async_connect=opt("fluentd-async-connect", parse_bool, default.async_connect),
     )
 
 

@@ -175,18 +175,13 @@ def endpoints_config(body: Any) -> dict[str, dict[str, Any]]:
         ipam = cfg.get("IPAMConfig") or {}
         if not isinstance(ipam, dict):
             raise InvalidParameter(f"NetworkingConfig.EndpointsConfig.{name}.IPAMConfig: a JSON object")
-        wanted = ipam.get("IPv4Address") or ""
-        if wanted:
-            try:
-                ipaddress.IPv4Address(wanted)
-            except ValueError:
-                raise InvalidParameter(f"invalid IPv4 address {wanted!r} for network {name}")
-        wanted6 = ipam.get("IPv6Address") or ""
-        if wanted6:
-            try:
-                ipaddress.IPv6Address(wanted6)
-            except ValueError:
-                raise InvalidParameter(f"invalid IPv6 address {wanted6!r} for network {name}")
+        for family, parse in (("IPv4", ipaddress.IPv4Address), ("IPv6", ipaddress.IPv6Address)):
+            wanted = ipam.get(f"{family}Address") or ""
+            if wanted:
+                try:
+                    parse(wanted)
+                except ValueError:
+                    raise InvalidParameter(f"invalid {family} address {wanted!r} for network {name}")
         links = cfg.get("Links") or []
         if not isinstance(links, list) or not all(isinstance(x, str) for x in links):
             raise InvalidParameter(f"NetworkingConfig.EndpointsConfig.{name}.Links: a list of strings")
