@@ -55,6 +55,9 @@ class ListingIptables(Iptables):
             return subprocess.CompletedProcess(args, 0, self.listing[args[1]], "")
         return subprocess.CompletedProcess(args, 0, "", "")
 
+    def list_tables(self, tables):
+        return {table: self.run(["-t", table, "-S"]).stdout.splitlines() for table in tables}
+
 
 @pytest.fixture
 def view() -> HostTables:
