@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from common import Bridge, is_root, print_header
+from common import Bridge, is_root
 from ours import add_options, header, ours, use_options
 
 from lib.bridge import remove_rules_of
@@ -172,8 +172,12 @@ def main() -> int:
     use_options(opts)
     if not is_root("bench_daemon_start.py"):
         return 1
-    print_header(f"sudo python3 bench/bench_daemon_start.py --runs {opts.runs}")
-    header("bench_daemon_start.py", f"--runs {opts.runs}", networking="a bridge of its own, iptables on")
+    print(f"machine: {os.cpu_count()} cores, Linux {os.uname().release}, load {os.getloadavg()[0]:.2f}")
+    header(
+        "bench_daemon_start.py",
+        f"--runs {opts.runs} --top {opts.top}",
+        networking="a bridge of its own, iptables on",
+    )
     times = []
     for i in range(opts.runs + 1):
         run = Run()
