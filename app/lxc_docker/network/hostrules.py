@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SystemError_
 from ..sysutil import atomic
-from .iptables import Iptables, IptablesError, owner_comment
+from .iptables import Iptables, IptablesError, owner_comment, restore_line
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,19 @@ class HostTables:
 
 
 def delete_rules(ipt: Iptables, rules: list[Listed]) -> None:
-    """Delete each rule by its own spec, so whatever else is in the chain stays where it is."""
+    """Delete each rule by its own spec, so whatever else is in the chain stays where it is: all in
+    one iptables-restore, or, when that fails (a table's lines apply all or none, and a rule may have
+    gone meanwhile), one `iptables -D` each."""
+    if not rules:
+        return
+    batch: dict[str, list[str]] = {}
+    try:
+        for r in rules:
+            batch.setdefault(r.table, []).append(restore_line(["-D", r.chain, *r.args]))
+        ipt.restore(batch)
+        return
+    except (IptablesError, ValueError) as e:
+        log.debug("deleting rules one by one: %s", e)
     for r in rules:
         ipt.run(["-t", r.table, "-D", r.chain, *r.args])
 
