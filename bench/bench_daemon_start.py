@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import os
 import shutil
 import signal
@@ -34,13 +35,16 @@ from ours import add_options, header, ours, use_options
 from lib.bridge import remove_rules_of
 from lib.daemon import Daemon, our_env, ping
 
+_RUNS = itertools.count()
+
 
 class Run:
     """One daemon start: spawned with `prefix` before its argv, on a bridge of its own."""
 
     def __init__(self, prefix: list[str] | None = None) -> None:
         self.base = tempfile.mkdtemp(prefix="ldds-", dir="/tmp")
-        self.bridge = Bridge(f"lds{os.getpid() % 10000}")
+        # A name per run: a daemon that outlived its run must not hold the next one's bridge.
+        self.bridge = Bridge(f"lds{os.getpid() % 10000}-{next(_RUNS)}")
         self.daemon = Daemon(self.base, ["-b", self.bridge.name], entry=ours().daemon, debug=False)
         self.argv = (prefix or []) + self.daemon.args()
         self.log_path = os.path.join(self.base, "daemon.log")
@@ -68,17 +72,23 @@ class Run:
         try:
             proc = self.daemon.proc
             if proc is not None and self.argv[0] == "strace" and proc.poll() is None:
-                # Stopping a daemon under strace -f hangs now and then: strace goes first (SIGKILL
-                # detaches its tracees), then the daemon is stopped as usual and waited for.
+                # The daemon is strace's child: SIGTERM to it (strace itself would detach and leave
+                # it running), then strace ends with its last tracee; SIGKILL after 30 s.
                 with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
                     pids = [int(p) for p in f.read().split()]
-                proc.kill()
-                proc.wait()
                 for pid in pids:
                     os.kill(pid, signal.SIGTERM)
-                deadline = time.monotonic() + 30
-                while any(os.path.exists(f"/proc/{pid}") for pid in pids) and time.monotonic() < deadline:
-                    time.sleep(0.02)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    for pid in pids:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                    proc.kill()
+                    proc.wait()
+                self.daemon.kill_keeper()
             self.daemon.stop()
         finally:
             with open("/proc/self/mounts") as f:
