@@ -17,7 +17,7 @@ from lxc_docker.network.hostrules import (
     refusal,
     write_state,
 )
-from lxc_docker.network.iptables import Iptables
+from lxc_docker.network.iptables import Iptables, IptablesError
 
 # What `iptables -S` printed on a host where Docker runs on docker0 and lxc-docker on br1.
 LISTING = {
@@ -48,12 +48,21 @@ class ListingIptables(Iptables):
         super().__init__("iptables")
         self.listing = listing
         self.calls: list[list[str]] = []
+        self.refuse_restore = False
 
     def run(self, args):
         self.calls.append(list(args))
         if args[2] == "-S":
             return subprocess.CompletedProcess(args, 0, self.listing[args[1]], "")
         return subprocess.CompletedProcess(args, 0, "", "")
+
+    def restore(self, batch):
+        self.calls.append(["restore", batch])
+        if self.refuse_restore:
+            raise IptablesError("iptables-restore failed: Bad rule")
+
+    def list_tables(self, tables):
+        return {table: self.run(["-t", table, "-S"]).stdout.splitlines() for table in tables}
 
 
 @pytest.fixture
@@ -146,11 +155,28 @@ def test_state_round_trip_and_old_layout_ignored(tmp_path):
     assert read_state(str(tmp_path / "none.json")) == {} and read_state(None) == {}
 
 
-def test_our_rules_are_deleted_by_their_own_spec():
+def test_our_rules_are_deleted_in_one_batch_by_their_own_spec():
     ipt = ListingIptables(LISTING)
     delete_rules(ipt, HostTables.read(ipt).ours("lxc-docker:br1"))
-    deletes = [c for c in ipt.calls if c[2] == "-D"]
-    assert len(deletes) == 4 and not [c for c in ipt.calls if c[2] in ("-F", "-X")]
+    [(op, batch)] = [c for c in ipt.calls if c[0] == "restore"]
+    assert [c for c in ipt.calls if c[2:3] == ["-D"]] == []
+    assert batch == {
+        "nat": [
+            "-D PREROUTING -m addrtype --dst-type LOCAL -m comment --comment lxc-docker:br1 -j DOCKER-br1",
+            "-D POSTROUTING -s 10.5.0.0/24 ! -o br1 -m comment --comment lxc-docker:br1 -j MASQUERADE",
+            "-D DOCKER-br1 -p tcp ! -i br1 -m comment --comment lxc-docker:br1 -j DNAT "
+            "--to-destination 10.5.0.2:80",
+        ],
+        "filter": ["-D FORWARD -i br1 -m comment --comment lxc-docker:br1 -j DOCKER-br1"],
+    }
+
+
+def test_our_rules_are_deleted_one_by_one_when_the_batch_fails():
+    ipt = ListingIptables(LISTING)
+    ipt.refuse_restore = True
+    delete_rules(ipt, HostTables.read(ipt).ours("lxc-docker:br1"))
+    deletes = [c for c in ipt.calls if c[2:3] == ["-D"]]
+    assert len(deletes) == 4 and not [c for c in ipt.calls if c[2:3] in (["-F"], ["-X"])]
     # The comment goes back to iptables unquoted, as one word.
     assert deletes[1] == [
         "-t", "nat", "-D", "POSTROUTING", "-s", "10.5.0.0/24", "!", "-o", "br1",

@@ -8,9 +8,9 @@ complete does a worker get the connection (see `reactor.py`). The worker then re
 
 from __future__ import annotations
 
-import email.utils
 import re
 import socket
+import time
 from typing import Any
 
 from .. import __version__
@@ -262,7 +262,7 @@ class Connection:
         lines = [
             f"HTTP/1.1 {status} {reason}",
             f"Server: Docker/{__version__} (linux)",
-            f"Date: {email.utils.formatdate(usegmt=True)}",
+            f"Date: {http_date()}",
         ]
         lines += [f"{k}: {v}" for k, v in headers]
         if self.close_after:
@@ -287,3 +287,17 @@ def _head_end(buf: bytearray) -> int:
 def _wants_io(error: OSError) -> bool:
     # ssl.SSLWantReadError/SSLWantWriteError, without importing ssl for plain listeners.
     return type(error).__name__ in ("SSLWantReadError", "SSLWantWriteError")
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(when: float | None = None) -> str:
+    """RFC 7231's IMF-fixdate, what email.utils.formatdate(usegmt=True) gives, without importing the
+    email package (a dozen modules more on the daemon's start path) and in no locale."""
+    t = time.gmtime(when)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )

@@ -10,7 +10,6 @@ import fnmatch
 import io
 import os
 import stat
-import tarfile
 import time
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -297,6 +296,8 @@ def _download(url: str, progress: Progress) -> BinaryIO:
 
 
 def _single_file_layer(rootfs: str, path: str, data: bytes) -> BinaryIO:
+    import tarfile  # here, not at the daemon's start: only `docker insert` needs it
+
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         parts = path.strip("/").split("/")

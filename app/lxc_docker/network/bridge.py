@@ -1,7 +1,10 @@
 """Netlink work on the host side: the bridge, its address range, the MTU, and container veth pairs.
 
-Every call opens its own short-lived IPRoute: pyroute2 ties a socket to the thread that made it,
-and the daemon calls in from many request threads (opening one costs well under a millisecond).
+What the daemon's start needs (routes, addresses, MTU, creating and raising the bridge) goes through
+rtnl.py, our own small netlink client; pyroute2, whose import loads ~150 modules, only for veth pairs
+and container namespaces, imported at the first of those (see `IPRoute`). Every call opens its own
+short-lived socket: pyroute2 ties a socket to the thread that made it, and the daemon calls in from
+many request threads (opening one costs well under a millisecond).
 """
 
 from __future__ import annotations
@@ -11,10 +14,18 @@ import os
 import secrets
 from collections.abc import Iterable
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-
 from ..errors import SystemError_
+from . import rtnl
+
+
+class IPRoute:
+    """pyroute2's IPRoute, the library imported on first use: `IPRoute()` returns pyroute2's object."""
+
+    def __new__(cls, *args, **kwargs):  # returns pyroute2's object, not one of this class
+        from pyroute2 import IPRoute as _IPRoute
+
+        return _IPRoute(*args, **kwargs)
+
 
 DEFAULT_BRIDGE = "docker0"
 DEFAULT_MTU = 1500
@@ -86,37 +97,26 @@ def host_veth_name() -> str:
             return name
 
 
-def _route_table(msg) -> int:
-    return msg.get_attr("RTA_TABLE") or msg.get("table")
-
-
 def host_networks() -> list[ipaddress.IPv4Network]:
     """Networks the host already uses: main-table routes (default route aside) and interface addresses."""
     nets: list[ipaddress.IPv4Network] = []
-    with IPRoute() as ipr:
-        for route in ipr.get_routes(family=2):
-            if _route_table(route) != MAIN_TABLE or not route.get("dst_len"):
-                continue
-            dst = route.get_attr("RTA_DST")
-            if dst:
-                nets.append(ipaddress.IPv4Network(f"{dst}/{route.get('dst_len')}", strict=False))
-        for addr in ipr.get_addr(family=2):
-            address = addr.get_attr("IFA_ADDRESS") or addr.get_attr("IFA_LOCAL")
-            if address and not ipaddress.IPv4Address(address).is_loopback:
-                nets.append(ipaddress.IPv4Network(f"{address}/{addr.get('prefixlen')}", strict=False))
+    for route in rtnl.routes():
+        if route.table == MAIN_TABLE and route.dst_len and route.dst:
+            nets.append(ipaddress.IPv4Network(f"{route.dst}/{route.dst_len}", strict=False))
+    for addr in rtnl.addresses():
+        address = addr.address or addr.local
+        if address and not ipaddress.IPv4Address(address).is_loopback:
+            nets.append(ipaddress.IPv4Network(f"{address}/{addr.prefixlen}", strict=False))
     return nets
 
 
 def default_route_mtu() -> int:
     """MTU of the interface the default route goes through (Docker's --mtu default)."""
-    with IPRoute() as ipr:
-        for route in ipr.get_routes(family=2):
-            if _route_table(route) == MAIN_TABLE and not route.get("dst_len"):
-                oif = route.get_attr("RTA_OIF")
-                if oif:
-                    links = ipr.get_links(oif)
-                    if links:
-                        return int(links[0].get_attr("IFLA_MTU") or DEFAULT_MTU)
+    for route in rtnl.routes():
+        if route.table == MAIN_TABLE and not route.dst_len and route.oif:
+            mtu = rtnl.link_mtu(route.oif)
+            if mtu is not None:
+                return mtu or DEFAULT_MTU
     return DEFAULT_MTU
 
 
@@ -127,14 +127,13 @@ def link_index(ipr: IPRoute, name: str) -> int | None:
 
 def interface_ipv4(name: str) -> ipaddress.IPv4Interface | None | bool:
     """First IPv4 address of `name`: None if it has none, False if there is no such interface."""
-    with IPRoute() as ipr:
-        index = link_index(ipr, name)
-        if index is None:
-            return False
-        for addr in ipr.get_addr(family=2, index=index):
-            address = addr.get_attr("IFA_LOCAL") or addr.get_attr("IFA_ADDRESS")
-            if address:
-                return ipaddress.IPv4Interface(f"{address}/{addr.get('prefixlen')}")
+    index = rtnl.link_index(name)
+    if index is None:
+        return False
+    for addr in rtnl.addresses(index=index):
+        address = addr.local or addr.address
+        if address:
+            return ipaddress.IPv4Interface(f"{address}/{addr.prefixlen}")
     return None
 
 
@@ -143,28 +142,33 @@ def is_bridge(name: str) -> bool:
 
 
 def create_bridge(name: str, address: ipaddress.IPv4Interface, mtu: int) -> None:
-    with IPRoute() as ipr:
-        # A fixed MAC: otherwise the bridge takes the lowest MAC among its ports and changes it as
-        # containers come and go, leaving stale gateway entries in the containers' ARP caches.
-        ipr.link("add", ifname=name, kind="bridge", address=random_mac())
-        try:
-            index = link_index(ipr, name)
-            ipr.link("set", index=index, mtu=mtu)
-            ipr.addr("add", index=index, address=str(address.ip), prefixlen=address.network.prefixlen)
-            ipr.link("set", index=index, state="up")
-        except BaseException:
-            ipr.link("del", ifname=name)
-            raise
+    # A fixed MAC: otherwise the bridge takes the lowest MAC among its ports and changes it as
+    # containers come and go, leaving stale gateway entries in the containers' ARP caches.
+    try:
+        index = rtnl.create_bridge(name, random_mac())
+    except OSError as e:
+        raise SystemError_(f"cannot create bridge {name}: {e.strerror}")
+    try:
+        rtnl.set_link(index, mtu=mtu)
+        rtnl.add_address(index, address)
+        rtnl.set_link(index, up=True)
+    except BaseException as e:
+        rtnl.delete_link(index)
+        if isinstance(e, OSError):
+            raise SystemError_(f"cannot set up bridge {name}: {e.strerror}")
+        raise
 
 
 def set_up(name: str, mtu: int = 0) -> None:
-    with IPRoute() as ipr:
-        index = link_index(ipr, name)
-        if index is None:
-            raise SystemError_(f"network interface {name} disappeared")
+    index = rtnl.link_index(name)
+    if index is None:
+        raise SystemError_(f"network interface {name} disappeared")
+    try:
         if mtu:
-            ipr.link("set", index=index, mtu=mtu)
-        ipr.link("set", index=index, state="up")
+            rtnl.set_link(index, mtu=mtu)
+        rtnl.set_link(index, up=True)
+    except OSError as e:
+        raise SystemError_(f"cannot bring up {name}: {e.strerror}")
 
 
 def create_veth(host: str, bridge: str, mtu: int, peer: str, peer_mac: str, netns_fd: int) -> None:
@@ -190,6 +194,8 @@ def create_veth(host: str, bridge: str, mtu: int, peer: str, peer_mac: str, netn
 
 def delete_link(name: str) -> bool:
     """Delete interface `name` (and so its veth peer); False if it was already gone."""
+    from pyroute2.netlink.exceptions import NetlinkError  # loaded with IPRoute()
+
     with IPRoute() as ipr:
         try:
             ipr.link("del", ifname=name)

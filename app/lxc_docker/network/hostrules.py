@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SystemError_
 from ..sysutil import atomic
-from .iptables import Iptables, IptablesError, owner_comment
+from .iptables import Iptables, IptablesError, owner_comment, restore_line
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,9 @@ class HostTables:
     @classmethod
     def read(cls, ipt: Iptables) -> HostTables:
         view = cls()
-        for table in TABLES:
+        for table, lines in ipt.list_tables(TABLES).items():  # one iptables-save for both
             names = view.chains.setdefault(table, set())
-            for line in ipt.list_table(table):
+            for line in lines:
                 words = shlex.split(line)
                 if len(words) >= 2 and words[0] in ("-P", "-N"):
                     names.add(words[1])
@@ -108,7 +108,19 @@ class HostTables:
 
 
 def delete_rules(ipt: Iptables, rules: list[Listed]) -> None:
-    """Delete each rule by its own spec, so whatever else is in the chain stays where it is."""
+    """Delete each rule by its own spec, so whatever else is in the chain stays where it is: all in
+    one iptables-restore, or, when that fails (a table's lines apply all or none, and a rule may have
+    gone meanwhile), one `iptables -D` each."""
+    if not rules:
+        return
+    batch: dict[str, list[str]] = {}
+    try:
+        for r in rules:
+            batch.setdefault(r.table, []).append(restore_line(["-D", r.chain, *r.args]))
+        ipt.restore(batch)
+        return
+    except (IptablesError, ValueError) as e:
+        log.debug("deleting rules one by one: %s", e)
     for r in rules:
         ipt.run(["-t", r.table, "-D", r.chain, *r.args])
 
@@ -290,6 +302,8 @@ class HostClaim:
         self.lock: BridgeLock | None = None
         # (table, chain) this daemon created, or adopted from a crashed run of its own.
         self.chains: list[tuple[str, str]] = []
+        # Tables where our chain existed at claim() (chain_lines() creates it in the others).
+        self._present: set[str] = set()
 
     def claim(self) -> None:
         """Take the bridge; refuse one another engine manages; delete what a crashed run of ours left."""
@@ -312,6 +326,7 @@ class HostClaim:
             raise refusal(self.bridge, self.chain, foreign)
         recorded = set(state.get("chains") or []) if state.get("bridge") == self.bridge else set()
         self.chains = []
+        self._present = {table for table in TABLES if view.has_chain(table, self.chain)}
         for table in TABLES:
             # Nothing foreign touches it, so a chain with rules of ours in it or jumping to it is
             # ours from a crashed run even when the state file went with another root (-g).
@@ -330,6 +345,19 @@ class HostClaim:
             if self.ipt.ensure_chain(table, self.chain) and (table, self.chain) not in self.chains:
                 self.chains.append((table, self.chain))
         write_state(self.state_path, self.bridge, self.chain, self.chains)
+
+    def chain_lines(self) -> dict[str, list[str]]:
+        """ensure_chains() as iptables-restore lines, to go in one batch with the first rules: `-N`
+        for our chain in each table where claim()'s listing did not show it (no second listing), the
+        chains recorded as ours before the batch runs."""
+        batch: dict[str, list[str]] = {}
+        for table in TABLES:
+            if table not in self._present:
+                batch[table] = [f"-N {self.chain}"]
+                if (table, self.chain) not in self.chains:
+                    self.chains.append((table, self.chain))
+        write_state(self.state_path, self.bridge, self.chain, self.chains)
+        return batch
 
     def release(self) -> None:
         """Exactly the rules with our comment, then the chains we created if nothing else uses them."""

@@ -187,16 +187,17 @@ class NetworkManager:
         return current
 
     def _setup_iptables(self) -> None:
-        ipt = self.iptables
-        self.host.ensure_chains()
+        # Chains and rules in one iptables-restore run (one process, not one per rule).
+        batch = self.host.chain_lines()
         if self.rules is not None:
             self.rules.forget()
         for rule in bridge_policy_rules(self.chain, self.bridge, self.icc):
-            ipt.add(rule)
+            batch.setdefault(rule.table, []).append(rule.restore_line("-A"))
         # Inserted at the top so that the host's own rules (a final REJECT, say) come after them.
         jumps = nat_jump_rules(self.chain, self.bridge) + forward_jump_rules(self.chain, self.bridge)
         for rule in [*jumps, masquerade_rule(str(self.address.network), self.bridge)]:
-            ipt.add(rule, insert=True)
+            batch.setdefault(rule.table, []).append(rule.restore_line("-I"))
+        self.iptables.restore(batch)
         if not self.icc and not _write_sysctl(_BRIDGE_NF, "1"):
             log.warning("--icc=false: cannot enable %s; containers may still reach each other", _BRIDGE_NF)
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ...daemon import containerfs, filtering
-from ...daemon import top as proc_top
+from ...daemon import filtering
 from ...daemon.containers import AlreadyRunning, NotRunning, parse_signal
 from ...errors import InvalidParameter, NotFound
 from .. import filters, serializers
@@ -188,6 +187,8 @@ def delete(backend: ContainersBackend, req: Request, res: Response, name: str) -
 
 
 def top(backend: ContainersBackend, req: Request, res: Response, name: str) -> None:
+    from ...daemon import top as proc_top
+
     c = backend.containers.get(name)
     if not c.state.running:
         raise NotRunning(f"Container {c.id[:12]} is not running")
@@ -196,10 +197,14 @@ def top(backend: ContainersBackend, req: Request, res: Response, name: str) -> N
 
 
 def changes(backend: ContainersBackend, req: Request, res: Response, name: str) -> None:
+    from ...daemon import containerfs  # on first use: archive code, tarfile, tempfile
+
     res.json(containerfs.changes(backend, backend.containers.get(name)))
 
 
 def export(backend: ContainersBackend, req: Request, res: Response, name: str) -> None:
+    from ...daemon import containerfs  # on first use: archive code, tarfile, tempfile
+
     c = backend.containers.get(name)
     out = Buffered(res.stream("application/x-tar"))
     containerfs.export(backend, c, out)
@@ -208,6 +213,8 @@ def export(backend: ContainersBackend, req: Request, res: Response, name: str) -
 
 
 def copy(backend: ContainersBackend, req: Request, res: Response, name: str) -> None:
+    from ...daemon import containerfs  # on first use: archive code, tarfile, tempfile
+
     c = backend.containers.get(name)
     body = req.json(required=True)
     resource = body.get("Resource") if isinstance(body, dict) else None
@@ -220,12 +227,16 @@ def copy(backend: ContainersBackend, req: Request, res: Response, name: str) -> 
 
 
 def archive_head(backend: ContainersBackend, req: Request, res: Response, name: str) -> None:
+    from ...daemon import containerfs  # on first use: archive code, tarfile, tempfile
+
     c = backend.containers.get(name)
     st = containerfs.stat_path(backend, c, req.q("path"))
     res.headers_only(200, [("X-Docker-Container-Path-Stat", stat_header(st)), ("Content-Length", "0")])
 
 
 def archive_get(backend: ContainersBackend, req: Request, res: Response, name: str) -> None:
+    from ...daemon import containerfs  # on first use: archive code, tarfile, tempfile
+
     c = backend.containers.get(name)
     st = containerfs.stat_path(backend, c, req.q("path"))
     writer = res.stream("application/x-tar", headers=[("X-Docker-Container-Path-Stat", stat_header(st))])
@@ -235,6 +246,8 @@ def archive_get(backend: ContainersBackend, req: Request, res: Response, name: s
 
 
 def archive_put(backend: ContainersBackend, req: Request, res: Response, name: str) -> None:
+    from ...daemon import containerfs  # on first use: archive code, tarfile, tempfile
+
     c = backend.containers.get(name)
     containerfs.copy_in(backend, c, req.q("path"), req.body)
     res.empty(200)
@@ -247,6 +260,8 @@ def resize(backend: ContainersBackend, req: Request, res: Response, name: str) -
 
 
 def commit(backend: ContainersBackend, req: Request, res: Response) -> None:
+    from ...daemon import containerfs  # on first use: archive code, tarfile, tempfile
+
     c = backend.containers.get(req.q("container"))
     run = req.q_json("run")
     body = req.json()

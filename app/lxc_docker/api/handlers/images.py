@@ -10,7 +10,6 @@ from ... import reference
 from ...daemon import filtering
 from ...daemon.commitchanges import import_config
 from ...errors import DockerError, InvalidParameter
-from ...image import saveload
 from .. import filters, serializers
 from ..http import Request
 from ..router import Route
@@ -179,6 +178,8 @@ def save_many(backend: ImagesBackend, req: Request, res: Response) -> None:
 
 
 def load(backend: ImagesBackend, req: Request, res: Response) -> None:
+    from ...image import saveload  # on first use: tarfile and the archive code
+
     if not req.at_least(1, 23):
         # API 1.9: an empty 200 once loaded, an error as the HTTP status.
         for img in saveload.load(backend.graph, backend.tags, req.body)[0]:
@@ -246,6 +247,8 @@ ROUTES = [
 
 
 def _save(backend: ImagesBackend, res: Response, names: list[str]) -> None:
+    from ...image import saveload  # on first use: tarfile and the archive code
+
     selection = [_selection(backend, n) for n in names]
     merged: dict[str, list[tuple[str, str]]] = {}
     for image_id, tags in selection:

@@ -101,11 +101,13 @@ class NativeDriver(Pid1Driver):
         self._kept: dict[str, dict] | None = None  # what a keeper left by an earlier daemon holds
         self.keeper = KeeperClient(state_dir, on_exit=self._on_exit, on_lost=self._on_lost)
         if state_dir is not None:
-            # Now, not at the first start: the keeper's start-up overlaps the daemon's.
+            # The keeper an earlier daemon left (live restore) is joined now; a new one is started
+            # by the first request (the first container start): a second Python process starting
+            # beside the daemon's own start slowed it down, in a one-vCPU VM above all.
             try:
-                self.keeper.connect(start=True)
+                self.keeper.connect(start=False)
             except OSError as e:
-                log.warning("starting the keeper: %s", e)
+                log.warning("joining the keeper: %s", e)
 
     # -- the ExecDriver interface (run, exec, kill, pids and is_alive are Pid1Driver's) ----------
 
