@@ -19,6 +19,7 @@ LAZY = [
     "lxc_docker.daemon.commitchanges",
     "lxc_docker.template",
     "platform",
+    "hashlib",  # OpenSSL's load: secrets, hashlib
 ]
 
 
