@@ -1,5 +1,7 @@
 """Routing and API versions."""
 
+from unittest import mock
+
 import pytest
 
 from lxc_docker.api.handlers import attach, containers, images, system
@@ -100,3 +102,63 @@ def test_route_tables_do_not_overlap():
             key = (route.method, route.pattern)
             assert key not in seen, key
             seen.add(key)
+
+
+def test_deferred_tables_load_at_the_first_miss_and_keep_the_order():
+    calls = []
+
+    def loader(router):
+        calls.append(1)
+        router.add("GET", "/images/{name:.+}/history", "history")
+        router.add("POST", "/images/json", "post-list")  # after the eager GET: a 405 becomes this
+
+    r = make()
+    r.defer(loader)
+    assert r.match("GET", "/images/json") == ("list", {})
+    assert calls == []
+    assert r.match("POST", "/images/json") == ("post-list", {})
+    assert r.match("GET", "/images/a/history") == ("history", {"name": "a"})
+    with pytest.raises(NotFound):
+        r.match("GET", "/nothing")
+    with pytest.raises(MethodNotAllowed):
+        r.match("PUT", "/images/json")
+    assert calls == [1]
+
+
+def test_a_failed_loader_leaves_the_table_as_it_was_and_is_retried():
+    attempts = []
+
+    def loader(router):
+        attempts.append(1)
+        router.add("GET", "/late", "late")
+        if len(attempts) == 1:
+            raise ImportError("first time")
+
+    r = make()
+    r.defer(loader)
+    with pytest.raises(ImportError):
+        r.match("GET", "/late")
+    with pytest.raises(MethodNotAllowed):
+        r.match("POST", "/images/json")  # retried: fine this time, and no route twice
+    assert r.match("GET", "/late") == ("late", {})
+    assert len(attempts) == 2
+    assert [p.pattern for _, p, _ in r._routes].count("^/late$") == 1
+
+
+def test_the_daemons_table_is_the_full_one_in_the_same_order():
+    from lxc_docker.api.handlers import build, distribution, exec, networks, verbs, volumes
+    from lxc_docker.api.routes import build_router
+
+    r = build_router(mock.MagicMock())
+    assert [p.pattern for _, p, _ in r._routes] == [_p(route) for route in system.ROUTES]
+    assert r.match("GET", "/_ping")[0].func is system.ping
+    assert r.match("GET", "/images/json")[0].func is images.list_images
+    tables = [system, distribution, images, containers, attach, exec, volumes, verbs, networks, build]
+    expected = [(route.method, _p(route), route.handler) for t in tables for route in t.ROUTES]
+    assert [(m, p.pattern, h.func) for m, p, h in r._routes] == expected
+
+
+def _p(route):
+    from lxc_docker.api.router import _compile
+
+    return _compile(route.pattern).pattern

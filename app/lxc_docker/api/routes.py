@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .handlers import attach, build, containers, distribution, exec, images, networks, system, verbs, volumes
+from .handlers import system
 from .router import Router
 
 if TYPE_CHECKING:
@@ -14,6 +14,15 @@ if TYPE_CHECKING:
 def build_router(daemon: Daemon) -> Router:
     router = Router()
     router.add_routes(system.ROUTES, daemon)
+    # The other handler modules (and what they import: the websocket code, the builder's parser, ...)
+    # load at the first request /_ping and the other system routes do not answer (issue 14: boot time).
+    router.defer(lambda r: _add_the_rest(r, daemon))
+    return router
+
+
+def _add_the_rest(router: Router, daemon: Daemon) -> None:
+    from .handlers import attach, build, containers, distribution, exec, images, networks, verbs, volumes
+
     router.add_routes(distribution.ROUTES, daemon)
     router.add_routes(images.ROUTES, daemon)
     router.add_routes(containers.ROUTES, daemon)
@@ -23,4 +32,3 @@ def build_router(daemon: Daemon) -> Router:
     router.add_routes(verbs.ROUTES, daemon)
     router.add_routes(networks.ROUTES, daemon)
     router.add_routes(build.ROUTES, build.backend_for(daemon))
-    return router

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
 import threading
 from typing import Any
 
@@ -155,7 +154,9 @@ class Daemon:
         os.makedirs(tmp, mode=0o700, exist_ok=True)
 
     def version(self) -> dict[str, Any]:
-        kernel = platform.release()
+        import platform  # not at the daemon's start (issue 14: boot time)
+
+        kernel = os.uname().release
         return {
             "Version": __version__,
             "ApiVersion": ADVERTISED_API_VERSION,
@@ -212,16 +213,16 @@ class Daemon:
             "NGoroutines": threading.active_count(),
             "NEventsListener": self.events.listeners,
             "InitPath": _self_path(),
-            "KernelVersion": platform.release(),
+            "KernelVersion": os.uname().release,
             "OperatingSystem": _os_name(),
             "OSType": "linux",
-            "Architecture": platform.machine(),
+            "Architecture": os.uname().machine,
             "IndexServerAddress": "https://index.docker.io/v1/",
             "MemoryLimit": memory_limit_supported(),
             "SwapLimit": os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"),
             "IPv4Forwarding": _read("/proc/sys/net/ipv4/ip_forward") == "1",
             "DockerRootDir": self.config.root,
-            "Name": platform.node(),
+            "Name": os.uname().nodename,
             "NCPU": os.cpu_count() or 1,
             "MemTotal": mem_total,
             "ServerVersion": __version__,
@@ -262,7 +263,7 @@ def _network_manager(config: DaemonConfig) -> NetworkManager:
 
 
 def _arch() -> str:
-    machine = platform.machine()
+    machine = os.uname().machine
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
@@ -275,7 +276,7 @@ def _read(path: str) -> str:
 
 
 def _machine_id() -> str:
-    return _read("/etc/machine-id") or platform.node()
+    return _read("/etc/machine-id") or os.uname().nodename
 
 
 def _os_name() -> str:

@@ -21,7 +21,6 @@ from ..image.graph import Graph
 from ..image.image import Image
 from ..image.tags import TagStore
 from ..sysutil.journal import Journal
-from .commitchanges import import_config
 from .events import EventBus
 
 Progress = Callable[[dict[str, Any]], None]
@@ -130,6 +129,8 @@ class ImageService:
     ) -> Image:
         repo, tag = self._check_new_name(repo, tag)
         # `import -c`: checked before the layer is read, so a bad change leaves nothing behind.
+        from .commitchanges import import_config  # and the builder's parser: not at start (issue 14)
+
         config = import_config(changes) if changes else None
         if src == "-":
             stream: BinaryIO = body

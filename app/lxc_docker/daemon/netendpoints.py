@@ -10,7 +10,7 @@ and `_endpoints` (what a run holds, by network id: address, host veth, interface
 
 from __future__ import annotations
 
-import secrets
+import os
 import threading
 from typing import Any
 
@@ -126,7 +126,7 @@ class ContainerEndpoints:
                     "Aliases": list(cfg.get("Aliases") or []),
                     "Links": list(cfg.get("Links") or []),
                     "IPAMConfig": cfg.get("IPAMConfig") or None,
-                    "EndpointID": secrets.token_hex(32),
+                    "EndpointID": os.urandom(32).hex(),
                     "Veth": "",
                 }
         except BaseException:
@@ -243,7 +243,7 @@ class ContainerEndpoints:
             "Aliases": list(cfg.get("Aliases") or []),
             "Links": list(cfg.get("Links") or []),
             "IPAMConfig": cfg.get("IPAMConfig"),
-            "EndpointID": secrets.token_hex(32),
+            "EndpointID": os.urandom(32).hex(),
             "IfName": f"eth{index}",
         }
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import secrets
+import os
 import threading
 import time
 from typing import Any
@@ -144,7 +144,7 @@ class NetworkService(ContainerEndpoints):
                     str(pool6.get("IPRange") or ""),
                     self.store.subnets6() + bridge6.host_networks6(),
                 )
-            nid = secrets.token_hex(32)
+            nid = os.urandom(32).hex()
             rec = NetworkRecord(
                 id=nid,
                 name=name,

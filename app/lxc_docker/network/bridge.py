@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 from collections.abc import Iterable
 
 from ..errors import SystemError_
@@ -84,7 +83,7 @@ def mac_for_ip(ip: ipaddress.IPv4Address | str) -> str:
 
 
 def random_mac() -> str:
-    raw = bytearray(secrets.token_bytes(6))
+    raw = bytearray(os.urandom(6))
     raw[0] = (raw[0] & 0xFE) | 0x02  # unicast, locally administered
     return ":".join(f"{b:02x}" for b in raw)
 
@@ -92,7 +91,7 @@ def random_mac() -> str:
 def host_veth_name() -> str:
     """A fresh name for the host end of a veth pair, vethXXXXXX as Docker named them."""
     while True:
-        name = f"veth{secrets.token_hex(3)}"
+        name = f"veth{os.urandom(3).hex()}"
         if not link_exists(name):
             return name
 

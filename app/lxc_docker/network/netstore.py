@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import secrets
 import threading
 import time
 from collections.abc import Iterable
@@ -174,7 +173,7 @@ class NetworkStore:
         self.builtin_ids = {k: v for k, v in (doc.get("Builtin") or {}).items() if k in BUILTIN}
         if len(self.builtin_ids) < len(BUILTIN):
             for name in BUILTIN:
-                self.builtin_ids.setdefault(name, secrets.token_hex(32))
+                self.builtin_ids.setdefault(name, os.urandom(32).hex())
             self.save()
 
     def save(self) -> None:

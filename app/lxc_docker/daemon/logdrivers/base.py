@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ... import template
-
 log = logging.getLogger(__name__)
 
 
@@ -54,6 +52,9 @@ class LogInfo:
             "ImageName": self.image_name,
             "DaemonName": "docker",
         }
+        # Imported at the first tag rendered, not at the daemon's start (issue 14: boot time).
+        from ... import template
+
         return template.render(text, data, "log-tag")
 
     def extra(self) -> dict[str, str]:
