@@ -36,9 +36,7 @@ pytestmark = pytest.mark.root
 # so a test can tell DNAT (the client's own source port) from the proxy (another one).
 ECHO = r"""
 import socket, sys, threading
-def tcp(port):
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port)); s.listen(64)
+def tcp(s):
     while True:
         c, a = s.accept()
         def serve(c=c, a=a):
@@ -49,13 +47,17 @@ def tcp(port):
                 c.sendall(d)
             c.close()
         threading.Thread(target=serve, daemon=True).start()
-def udp(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+def udp(s):
     while True:
         d, a = s.recvfrom(65535); s.sendto(("%s:%d " % a).encode() + d, a)
+# Bound and listening before "ready": a thread that had not reached listen() yet made a connection
+# right after "ready" refused (a CI run under load).
 for p in sys.argv[1:]:
-    threading.Thread(target=tcp, args=(int(p),), daemon=True).start()
-    threading.Thread(target=udp, args=(int(p),), daemon=True).start()
+    t = socket.socket(); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind(("0.0.0.0", int(p))); t.listen(64)
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", int(p)))
+    threading.Thread(target=tcp, args=(t,), daemon=True).start()
+    threading.Thread(target=udp, args=(u,), daemon=True).start()
 print("ready", flush=True)
 sys.stdin.read()
 """
