@@ -16,6 +16,7 @@ from typing import IO, BinaryIO, NamedTuple
 
 from lxc_docker.archive import safepath
 from lxc_docker.errors import InvalidParameter
+from lxc_docker.sysutil.mountprop import unescape
 
 TMP_PREFIX = ".tmp-"
 """Entries of a driver's home starting with this are unfinished work (a create or remove that a crash
@@ -233,29 +234,14 @@ def read_mountinfo() -> list[MountEntry]:
             sep = fields.index("-")
             entries.append(
                 MountEntry(
-                    mountpoint=_unescape(fields[4]),
+                    mountpoint=unescape(fields[4]),
                     fstype=fields[sep + 1],
-                    source=_unescape(fields[sep + 2]),
-                    root=_unescape(fields[3]),
+                    source=unescape(fields[sep + 2]),
+                    root=unescape(fields[3]),
                     device=fields[2],
                 )
             )
     return entries
-
-
-def _unescape(field: str) -> str:
-    # The kernel writes space, tab, newline and backslash in paths as \ooo octal escapes.
-    if "\\" not in field:
-        return field
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and field[i + 1 : i + 4].isdigit():
-            out.append(chr(int(field[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
 
 
 def mounts_under(path: str) -> list[str]:

@@ -47,7 +47,7 @@ def root_propagation(modes: list[str]) -> str:
     return "rprivate"
 
 
-def _unescape(field: str) -> str:
+def unescape(field: str) -> str:
     # The kernel writes space, tab, newline and backslash in paths as \ooo octal escapes.
     if "\\" not in field:
         return field
@@ -70,7 +70,7 @@ def mount_of(path: str, mountinfo: str = "/proc/self/mountinfo") -> tuple[str, l
     with open(mountinfo, encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             fields = line.split()
-            mp = _unescape(fields[4])
+            mp = unescape(fields[4])
             inside = real == mp or real.startswith(mp.rstrip("/") + "/")
             # `>=`: of two mounts stacked on one point, the later one is the visible one.
             if inside and len(mp) >= len(best[0]):
