@@ -11,18 +11,7 @@ from lib.poll import poll
 
 def keepers(d) -> list[int]:
     """Pids of the keeper processes serving daemon `d`'s root."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"keeper" in argv and d.root.encode() in argv:
-            found.append(int(name))
-    return found
+    return d.keeper_pids()
 
 
 def test_keeper_starts_with_the_first_container(daemon_factory, busybox_tar):

@@ -38,18 +38,7 @@ def live(daemon_factory, busybox_tar, tmp_path):
 
 def keepers(d) -> list[int]:
     """Pids of the keeper processes serving daemon `d`'s root."""
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if b"keeper" in argv and d.root.encode() in argv:
-            found.append(int(name))
-    return found
+    return d.keeper_pids()
 
 
 def parent_of(pid: int) -> int:

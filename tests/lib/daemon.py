@@ -134,10 +134,14 @@ class Daemon:
             self.proc.kill()
             self.proc.wait(10)
 
+    def keeper_pids(self) -> list[int]:
+        """Pids of the native driver's keeper processes serving this daemon's root."""
+        return _pids_with_argv(["keeper", self.root])
+
     def kill_keeper(self) -> None:
         """SIGKILL the keeper that outlives a killed daemon (live restore) and the containers it holds:
         a test that never restarts its daemon must not leave them running."""
-        for pid in _pids_with_argv(["keeper", self.root]):
+        for pid in self.keeper_pids():
             for child in _children(pid):
                 _sigkill(child)
             _sigkill(pid)
