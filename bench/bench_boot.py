@@ -11,6 +11,12 @@ daemon (its start to its first /_ping answer). The first boot (which formats the
 timed. With --save, then also `save` (the VM's state to disk, QEMU gone) and `up` from the saved state
 to the first /_ping, and the state file's size. Uses a throwaway HOME and free ports; deletes the VM at
 the end.
+
+With --floor, every run also boots the same image with our daemon replaced by FLOOR_SERVER below: a
+Python program that does the least any daemon of ours must do before its first answer (the
+interpreter's start, `import socket, ssl`, the TLS context from the daemon's certificates, listening on
+4243, one TLS handshake and one HTTP answer). Its share is the floor of a CPython daemon under this
+accelerator, whatever the daemon's own code does.
 """
 
 from __future__ import annotations
@@ -34,6 +40,40 @@ from boot2docker.profile import load  # noqa: E402
 
 STAMP = re.compile(r"boot2docker: (\w+) at ([0-9.]+)s")
 
+# Installed as /usr/local/bin/docker in the floor image; the VM's init runs it with the daemon's flags.
+FLOOR_SERVER = """#!/usr/bin/python3 -IS
+with open("/proc/uptime") as f:
+    uptime = f.read().split()[0]
+with open("/dev/console", "w") as console:
+    console.write(f"boot2docker: interpreter at {uptime}s\\n")
+import socket
+import ssl
+import sys
+
+flags = dict(a.split("=", 1) for a in sys.argv[1:] if a.startswith("--tls") and "=" in a)
+context = None
+if "--tlscert" in flags:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(flags["--tlscert"], flags["--tlskey"])
+    context.load_verify_locations(flags["--tlscacert"])
+    context.verify_mode = ssl.CERT_REQUIRED
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("0.0.0.0", 4243))
+server.listen(16)
+while True:
+    conn, _ = server.accept()
+    try:
+        if context is not None:
+            conn = context.wrap_socket(conn, server_side=True)
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.0 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nOK")
+    except OSError as e:
+        print(e, file=sys.stderr)
+    finally:
+        conn.close()
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -41,50 +81,127 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class Machine:
+    """One VM of the benchmark's own: a throwaway HOME, free ports, IMAGE."""
+
+    def __init__(self, image: str, accel: str, cpus: int, label: str) -> None:
+        self.label = label
+        self.home = tempfile.mkdtemp(prefix="b2d-bench-")
+        ports = {"dockerport": free_port(), "sshport": free_port()}
+        self.flags = [
+            "--cpus",
+            str(cpus),
+            "--accel",
+            accel,
+            "--dockerport",
+            str(ports["dockerport"]),
+            "--sshport",
+            str(ports["sshport"]),
+        ]
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOT2DOCKER", "DOCKER_"))}
+        self.env["HOME"] = self.home
+        saved = os.environ.get("HOME")
+        os.environ["HOME"] = self.home
+        try:
+            self.profile = load(ports)
+        finally:
+            if saved is not None:
+                os.environ["HOME"] = saved
+        self.console = os.path.join(self.profile.vm_dir(), "console.log")
+        self.image = os.path.abspath(image)
+
+    def prepare(self) -> None:
+        self.b2d("init", "--image", self.image)
+        self.b2d("up")  # the first boot formats the data disk
+        self.b2d("stop")
+
+    def b2d(self, *args: str, check: bool = True) -> None:
+        subprocess.run([sys.executable, "-m", "boot2docker", *self.flags, *args], env=self.env, check=check)
+
+    def boot(self) -> None:
+        """One `up` from the stopped VM, timed to the first /_ping answer; the split printed."""
+        seen: dict[str, tuple[float, float]] = {}
+        start = time.monotonic()
+        self.b2d("up", "--no-wait")
+        while True:
+            now = time.monotonic()
+            with open(self.console, errors="replace") as f:
+                for step, uptime in STAMP.findall(f.read()):
+                    seen.setdefault(step, (now, float(uptime)))
+            if vm.ping(self.profile, timeout=1.0):
+                answered = time.monotonic()
+                break
+            if now - start > 300:
+                raise SystemExit(f"{self.label}: no /_ping answer within 300 s")
+            time.sleep(0.02)
+        print(f"-- {self.label}")
+        report(seen, start, answered)
+        self.b2d("stop")
+
+    def delete(self) -> None:
+        self.b2d("delete", "--force", check=False)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def floor_image(image: str, out: str) -> None:
+    """IMAGE with /usr/local/bin/docker replaced by FLOOR_SERVER, into OUT (kernel and initrd, sums)."""
+    root = os.path.join(out, "root")
+    os.makedirs(root)
+    with open(os.path.join(image, "initrd.img"), "rb") as packed:
+        unzip = subprocess.Popen(["gzip", "-dc"], stdin=packed, stdout=subprocess.PIPE)
+        subprocess.run(["cpio", "-id", "--quiet"], stdin=unzip.stdout, cwd=root, check=True)
+        if unzip.wait() != 0:
+            raise SystemExit(f"{image}/initrd.img is not a gzip'd cpio archive")
+    with open(os.path.join(root, "usr/local/bin/docker"), "w") as f:
+        f.write(FLOOR_SERVER)
+    names = subprocess.run(["find", ".", "-mindepth", "1"], cwd=root, capture_output=True, check=True).stdout
+    names = b"\n".join(sorted(names.splitlines())) + b"\n"
+    with open(os.path.join(out, "initrd.img"), "wb") as f:
+        cpio = subprocess.Popen(
+            ["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        zipped = subprocess.Popen(["gzip", "-1", "-n"], stdin=cpio.stdout, stdout=f)
+        cpio.stdout.close()
+        cpio.communicate(names)
+        if cpio.returncode != 0 or zipped.wait() != 0:
+            raise SystemExit("could not pack the floor image")
+    shutil.rmtree(root)
+    shutil.copy(os.path.join(image, "vmlinuz"), out)
+    shutil.copy(os.path.join(image, "image.json"), out)
+    sums = subprocess.run(["sha256sum", "vmlinuz", "initrd.img"], cwd=out, capture_output=True, check=True)
+    with open(os.path.join(out, "SHA256SUMS"), "wb") as f:
+        f.write(sums.stdout)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", required=True, help="image directory (boot/build-image.sh OUT_DIR)")
     parser.add_argument("--accel", default="tcg")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--cpus", type=int, default=1, help="the VMs' virtual CPUs")
     parser.add_argument("--save", action="store_true", help="also time save and up from the saved state")
+    parser.add_argument("--floor", action="store_true", help="also boot the floor image in each run")
     opts = parser.parse_args()
-    home = tempfile.mkdtemp(prefix="b2d-bench-")
-    flags = ["--accel", opts.accel, "--dockerport", str(free_port()), "--sshport", str(free_port())]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOT2DOCKER", "DOCKER_"))}
-    env["HOME"] = home
-
-    def b2d(*args: str) -> None:
-        subprocess.run([sys.executable, "-m", "boot2docker", *flags, *args], env=env, check=True)
-
-    os.environ["HOME"] = home
-    profile = load({"dockerport": int(flags[3]), "sshport": int(flags[5])})
-    console = os.path.join(profile.vm_dir(), "console.log")
+    machines: list[Machine] = []
+    work = tempfile.mkdtemp(prefix="b2d-floor-")
     try:
-        b2d("init", "--image", os.path.abspath(opts.image))
-        b2d("up")  # the first boot formats the data disk
-        b2d("stop")
+        machines.append(Machine(opts.image, opts.accel, opts.cpus, "lxc-docker"))
+        if opts.floor:
+            floor_image(opts.image, work)
+            machines.append(
+                Machine(work, opts.accel, opts.cpus, "floor (a Python TLS /_ping server, nothing else)")
+            )
+        for machine in machines:
+            machine.prepare()
         for _ in range(opts.runs):
-            seen: dict[str, tuple[float, float]] = {}
-            start = time.monotonic()
-            b2d("up", "--no-wait")
-            while True:
-                now = time.monotonic()
-                with open(console, errors="replace") as f:
-                    for step, uptime in STAMP.findall(f.read()):
-                        seen.setdefault(step, (now, float(uptime)))
-                if vm.ping(profile, timeout=1.0):
-                    answered = time.monotonic()
-                    break
-                if now - start > 300:
-                    raise SystemExit("no /_ping answer within 300 s")
-                time.sleep(0.02)
-            report(seen, start, answered)
-            b2d("stop")
+            for machine in machines:
+                machine.boot()
         if opts.save:
-            bench_save(b2d, profile)
+            bench_save(machines[0])
     finally:
-        subprocess.run([sys.executable, "-m", "boot2docker", *flags, "delete", "--force"], env=env)
-        shutil.rmtree(home, ignore_errors=True)
+        for machine in machines:
+            machine.delete()
+        shutil.rmtree(work, ignore_errors=True)
     with open(os.path.join(opts.image, "image.json")) as f:
         size = json.load(f)
     print(
@@ -96,7 +213,8 @@ def main() -> int:
     return 0
 
 
-def bench_save(b2d, profile) -> None:
+def bench_save(machine: Machine) -> None:
+    b2d, profile = machine.b2d, machine.profile
     b2d("up")
     start = time.monotonic()
     b2d("save")
@@ -126,6 +244,8 @@ def report(seen: dict[str, tuple[float, float]], start: float, answered: float) 
         ("init", up["daemon"] - up["init"]),
         ("daemon", answered - daemon_start),
     ]
+    if "interpreter" in up:  # the floor's program stamps its first line: the interpreter's start
+        shares.append(("interpreter", up["interpreter"] - up["daemon"]))
     for name, seconds in shares:
         print(f"{name:>10}: {seconds:6.2f} s")
     print(f"{'total':>10}: {answered - start:6.2f} s (up --no-wait to the first /_ping answer)")
