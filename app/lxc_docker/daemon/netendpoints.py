@@ -137,13 +137,14 @@ class ContainerEndpoints:
         """After plan(): -p/-P to the container's address on the first network it holds that is not
         internal, its NetworkMode network first.
 
-        As Docker (1.12 to 28): the daemon gives the port options to the first endpoint it creates on
+        As Docker (1.12 to 28): its daemon gives the port options to the first endpoint it creates on
         a non-internal network while the container publishes nothing yet, never to an endpoint on an
         internal network (daemon/container_operations.go, "Port-mapping rules belong to the container
-        & applicable only to non-internal networks"). A container only on internal networks runs and
-        publishes nothing, without a word: no host port, no rule, `Ports` empty ({}: the internal
-        endpoint reports no exposed ports either), `docker port` prints nothing; HostConfig keeps
-        the PortBindings asked for."""
+        & applicable only to non-internal networks"), and libnetwork maps ports only for the gateway
+        endpoint, which an internal bridge network never provides. So a container only on internal
+        networks runs and publishes nothing, without a word: no host port, no rule, `Ports` {} (the
+        internal endpoint reports no exposed ports either: Docker 27 shows nothing in ps), `docker
+        port` prints nothing; HostConfig keeps the PortBindings asked for."""
         settings = c.network_settings
         if settings.get("_ports_network"):
             return
