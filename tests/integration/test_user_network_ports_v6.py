@@ -95,11 +95,7 @@ def test_publish_on_a_user_network_with_our_cli(pdaemon, nets, test_bridge):
     assert not any("DNAT" in line or "ACCEPT" in line and ip in line for _, _, line in nets.tagged_rules())
     pdaemon.out("network", "rm", "pubnet")
     assert nets.tagged_rules() == [] and not os.path.exists(f"/sys/class/net/{bridge}")
-    # An internal network has no way in from outside: publishing from it is refused, not ignored.
-    create(pdaemon, nets, "inner", "--internal", "--subnet", free_subnets(1)[0])
-    refused = pdaemon.cli("run", "-d", "--net", "inner", "-p", "80", "busybox", "true")
-    assert refused.returncode != 0 and b"from internal network inner" in refused.stderr
-    pdaemon.out("network", "rm", "inner")
+    # -p on an internal network: test_internal_network_ports.py.
 
 
 def test_fixed_port_disconnect_and_a_daemon_crash(daemon_factory, busybox_tar, test_bridge, nets):

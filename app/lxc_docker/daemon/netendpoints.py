@@ -82,10 +82,7 @@ class ContainerEndpoints:
         if mode in BUILTIN or mode.startswith("container:"):
             return
         found = self.store.find(mode)
-        publishes = c.host_config.get("PortBindings") or c.host_config.get("PublishAllPorts")
-        if isinstance(found, NetworkRecord) and found.internal and publishes:
-            # Docker leaves them unpublished without a word; a refusal beats a silent drop.
-            raise InvalidParameter(f"ports cannot be published (-p, -P) from internal network {found.name}")
+        # -p/-P with an internal network is accepted, as Docker accepts it: see publish_ports().
         if isinstance(found, NetworkRecord) and found.name != mode:
             c.host_config["NetworkMode"] = found.name
 
@@ -137,14 +134,29 @@ class ContainerEndpoints:
         self._publish_settings(c)
 
     def publish_ports(self, c: Container) -> None:
-        """After plan() or a connect: -p/-P to the address on the container's own (NetworkMode) network."""
+        """After plan(): -p/-P to the container's address on the first network it holds that is not
+        internal, its NetworkMode network first.
+
+        As Docker (1.12 to 28): its daemon gives the port options to the first endpoint it creates on
+        a non-internal network while the container publishes nothing yet, never to an endpoint on an
+        internal network (daemon/container_operations.go, "Port-mapping rules belong to the container
+        & applicable only to non-internal networks"), and libnetwork maps ports only for the gateway
+        endpoint, which an internal bridge network never provides. So a container only on internal
+        networks runs and publishes nothing, without a word: no host port, no rule, `Ports` {} (the
+        internal endpoint reports no exposed ports either: Docker 27 shows nothing in ps), `docker
+        port` prints nothing; HostConfig keeps the PortBindings asked for."""
         settings = c.network_settings
         if settings.get("_ports_network"):
             return
-        rec = self.store.find(network_mode(c))
-        ep = (settings.get("_endpoints") or {}).get(getattr(rec, "id", ""))
-        if not isinstance(rec, NetworkRecord) or ep is None:
-            return  # disconnected from it: nothing to publish to, as Docker
+        for nid, ep in (settings.get("_endpoints") or {}).items():
+            rec = self.store.find(nid)
+            if isinstance(rec, NetworkRecord) and not rec.internal:
+                self._publish_to(c, rec, ep)
+                return
+        settings["Ports"] = {}
+
+    def _publish_to(self, c: Container, rec: NetworkRecord, ep: dict[str, Any]) -> None:
+        settings = c.network_settings
         settings["Ports"] = self.nets.ports.publish(
             c.id,
             rec.bridge,
@@ -252,10 +264,11 @@ class ContainerEndpoints:
             self.nets.release(rec.id, c.id, ip, "", ip6)
             raise
         eps[rec.id] = ep
-        if rec.name == network_mode(c):
-            # Back on the network its ports were published from (a disconnect released them).
+        if not rec.internal and network_mode(c) not in BUILTIN and not settings.get("_ports_network"):
+            # Nothing published yet (only internal networks so far, or a disconnect released them):
+            # this endpoint gets the ports, as the first non-internal one does in Docker.
             try:
-                self.publish_ports(c)
+                self._publish_to(c, rec, ep)
             except BaseException:
                 eps.pop(rec.id, None)
                 self.nets.release(rec.id, c.id, ip, ep["Veth"], ip6)

@@ -286,6 +286,14 @@ def clear_previous_bridge(ipt: Iptables, state: dict, bridge: str, lock_dir: str
 # -- one daemon's hold on its bridge and chains -----------------------------------------------------
 
 
+def _merged(first: dict[str, list[str]], then: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Restore lines by table: `first`'s lines of each table before `then`'s."""
+    out = {table: list(lines) for table, lines in first.items()}
+    for table, lines in then.items():
+        out.setdefault(table, []).extend(lines)
+    return out
+
+
 class HostClaim:
     """The bridge lock, the chains this daemon created and the state file that remembers them.
 
@@ -304,6 +312,8 @@ class HostClaim:
         self.chains: list[tuple[str, str]] = []
         # Tables where our chain existed at claim() (chain_lines() creates it in the others).
         self._present: set[str] = set()
+        # (table, chain) the state file of our last run on this bridge named as ours.
+        self._recorded: set[tuple[str, str]] = set()
 
     def claim(self) -> None:
         """Take the bridge; refuse one another engine manages; delete what a crashed run of ours left."""
@@ -320,22 +330,47 @@ class HostClaim:
         # With the lock held, every rule with our comment is from a dead daemon.
         state = read_state(self.state_path)
         clear_previous_bridge(self.ipt, state, self.bridge, self.lock_dir)
-        view = HostTables.read(self.ipt)
+        self._recorded = set(state.get("chains") or []) if state.get("bridge") == self.bridge else set()
+        self._adopt(HostTables.read(self.ipt))
+        delete_chains_if_unused(self.ipt, [c for c in self._recorded if c[1] != self.chain])
+
+    def _adopt(self, view: HostTables) -> None:
+        """From a listing: refuse a chain or bridge another engine uses, take our chain as ours where
+        it is, delete every rule with our comment."""
         foreign = view.foreign(self.bridge, self.chain, self.comment)
         if foreign:
             raise refusal(self.bridge, self.chain, foreign)
-        recorded = set(state.get("chains") or []) if state.get("bridge") == self.bridge else set()
         self.chains = []
         self._present = {table for table in TABLES if view.has_chain(table, self.chain)}
         for table in TABLES:
             # Nothing foreign touches it, so a chain with rules of ours in it or jumping to it is
             # ours from a crashed run even when the state file went with another root (-g).
             if view.has_chain(table, self.chain) and (
-                (table, self.chain) in recorded or view.touching(table, self.chain)
+                (table, self.chain) in self._recorded or view.touching(table, self.chain)
             ):
                 self.chains.append((table, self.chain))
         delete_rules(self.ipt, view.ours(self.comment))
-        delete_chains_if_unused(self.ipt, [c for c in recorded if c[1] != self.chain])
+
+    def restore_with_chains(self, batch: dict[str, list[str]]) -> None:
+        """chain_lines() and `batch` in one iptables-restore --noflush. Our chain may be created by
+        another program between claim()'s listing and this run (another engine starting, a firewall
+        reload); its `-N` then fails with "Chain already exists". So on a failure: list again, and if
+        the chain is now there where it was missing, adopt the listing as claim() does (a chain with
+        foreign rules is refused, an empty one is used but not ours to delete, the rules a committed
+        table of the failed run added are deleted) and run once more, without that `-N`. Never a
+        `:CHAIN - [0:0]` line instead: with --noflush it flushes an existing chain (iptables 1.8.9,
+        nf_tables), which would drop the other program's rules."""
+        try:
+            self.ipt.restore(_merged(self.chain_lines(), batch))
+            return
+        except IptablesError as first:
+            view = HostTables.read(self.ipt)
+            appeared = [t for t in TABLES if t not in self._present and view.has_chain(t, self.chain)]
+            if not appeared:
+                raise
+            log.info("iptables chain %s appeared in %s meanwhile (%s); again", self.chain, appeared, first)
+        self._adopt(view)
+        self.ipt.restore(_merged(self.chain_lines(), batch))
 
     def ensure_chains(self) -> None:
         """Our chain in nat and filter; recorded before the first rule goes in, so that a crash from

@@ -188,7 +188,7 @@ class NetworkManager:
 
     def _setup_iptables(self) -> None:
         # Chains and rules in one iptables-restore run (one process, not one per rule).
-        batch = self.host.chain_lines()
+        batch: dict[str, list[str]] = {}
         if self.rules is not None:
             self.rules.forget()
         for rule in bridge_policy_rules(self.chain, self.bridge, self.icc):
@@ -197,7 +197,7 @@ class NetworkManager:
         jumps = nat_jump_rules(self.chain, self.bridge) + forward_jump_rules(self.chain, self.bridge)
         for rule in [*jumps, masquerade_rule(str(self.address.network), self.bridge)]:
             batch.setdefault(rule.table, []).append(rule.restore_line("-I"))
-        self.iptables.restore(batch)
+        self.host.restore_with_chains(batch)
         if not self.icc and not _write_sysctl(_BRIDGE_NF, "1"):
             log.warning("--icc=false: cannot enable %s; containers may still reach each other", _BRIDGE_NF)
 
