@@ -17,7 +17,7 @@ import tempfile
 
 import pytest
 
-from lib.daemon import Daemon
+from lib.daemon import Daemon, own_daemon
 from lib.drivers import DRIVERS, tools_of
 from lib.require import require, require_module, require_tools
 from lib.unixhttp import api
@@ -56,17 +56,8 @@ def d(request, busybox_tar):
     tools, hint = tools_of(name)
     if tools:
         require_tools(*tools, hint=hint)
-    daemon = Daemon(tempfile.mkdtemp(prefix="ldp-", dir="/tmp"), list(args)).start()
-    try:
-        daemon.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    with own_daemon(busybox_tar, args, prefix="ldp-") as daemon:
         yield daemon
-    finally:
-        try:
-            daemon.stop()
-        finally:
-            daemon.kill()
-            daemon.kill_keeper()
-            _cleanup(daemon.base)
 
 
 @pytest.fixture
@@ -178,17 +169,8 @@ def test_a_bad_mode_is_refused(d, shared_dir):
 
 @pytest.fixture(scope="module")
 def native(busybox_tar):
-    daemon = Daemon(tempfile.mkdtemp(prefix="ldp-", dir="/tmp")).start()
-    try:
-        daemon.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    with own_daemon(busybox_tar, prefix="ldp-") as daemon:
         yield daemon
-    finally:
-        try:
-            daemon.stop()
-        finally:
-            daemon.kill()
-            daemon.kill_keeper()
-            _cleanup(daemon.base)
 
 
 def _docker_cli(native: Daemon, *argv: str) -> subprocess.CompletedProcess:
