@@ -14,6 +14,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -60,27 +62,30 @@ def d(request, busybox_tar):
         yield daemon
 
 
-@pytest.fixture
-def shared_dir():
-    """A tmpfs of the test's own, made a shared mount (the host's / here is private)."""
-    base = tempfile.mkdtemp(prefix="ldp-src-", dir="/tmp")
+@contextmanager
+def _own_tmpfs(prefix: str, propagation: str) -> Iterator[str]:
+    """A tmpfs of the test's own with `propagation` ("shared", "private"), unmounted afterwards with
+    whatever was propagated onto it."""
+    base = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     try:
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", base], check=True)
-        subprocess.run(["mount", "--make-shared", base], check=True)
+        subprocess.run(["mount", f"--make-{propagation}", base], check=True)
         yield base
     finally:
         _cleanup(base)
+
+
+@pytest.fixture
+def shared_dir():
+    """A shared mount of the test's own (the host's / here is private)."""
+    with _own_tmpfs("ldp-src-", "shared") as base:
+        yield base
 
 
 @pytest.fixture
 def private_dir():
-    base = tempfile.mkdtemp(prefix="ldp-priv-", dir="/tmp")
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", base], check=True)
-        subprocess.run(["mount", "--make-private", base], check=True)
+    with _own_tmpfs("ldp-priv-", "private") as base:
         yield base
-    finally:
-        _cleanup(base)
 
 
 @pytest.mark.parametrize("mode", ["rshared", "ro,shared"])
