@@ -14,10 +14,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
-from lib.daemon import Daemon
+from lib.daemon import Daemon, own_daemon
 from lib.drivers import DRIVERS, tools_of
 from lib.require import require, require_module, require_tools
 from lib.unixhttp import api
@@ -56,40 +58,34 @@ def d(request, busybox_tar):
     tools, hint = tools_of(name)
     if tools:
         require_tools(*tools, hint=hint)
-    daemon = Daemon(tempfile.mkdtemp(prefix="ldp-", dir="/tmp"), list(args)).start()
-    try:
-        daemon.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    with own_daemon(busybox_tar, args, prefix="ldp-") as daemon:
         yield daemon
+
+
+@contextmanager
+def _own_tmpfs(prefix: str, propagation: str) -> Iterator[str]:
+    """A tmpfs of the test's own with `propagation` ("shared", "private"), unmounted afterwards with
+    whatever was propagated onto it."""
+    base = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", base], check=True)
+        subprocess.run(["mount", f"--make-{propagation}", base], check=True)
+        yield base
     finally:
-        try:
-            daemon.stop()
-        finally:
-            daemon.kill()
-            daemon.kill_keeper()
-            _cleanup(daemon.base)
+        _cleanup(base)
 
 
 @pytest.fixture
 def shared_dir():
-    """A tmpfs of the test's own, made a shared mount (the host's / here is private)."""
-    base = tempfile.mkdtemp(prefix="ldp-src-", dir="/tmp")
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", base], check=True)
-        subprocess.run(["mount", "--make-shared", base], check=True)
+    """A shared mount of the test's own (the host's / here is private)."""
+    with _own_tmpfs("ldp-src-", "shared") as base:
         yield base
-    finally:
-        _cleanup(base)
 
 
 @pytest.fixture
 def private_dir():
-    base = tempfile.mkdtemp(prefix="ldp-priv-", dir="/tmp")
-    try:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", base], check=True)
-        subprocess.run(["mount", "--make-private", base], check=True)
+    with _own_tmpfs("ldp-priv-", "private") as base:
         yield base
-    finally:
-        _cleanup(base)
 
 
 @pytest.mark.parametrize("mode", ["rshared", "ro,shared"])
@@ -178,17 +174,8 @@ def test_a_bad_mode_is_refused(d, shared_dir):
 
 @pytest.fixture(scope="module")
 def native(busybox_tar):
-    daemon = Daemon(tempfile.mkdtemp(prefix="ldp-", dir="/tmp")).start()
-    try:
-        daemon.cli("import", "-", "busybox", input=open(busybox_tar, "rb").read(), check=True)
+    with own_daemon(busybox_tar, prefix="ldp-") as daemon:
         yield daemon
-    finally:
-        try:
-            daemon.stop()
-        finally:
-            daemon.kill()
-            daemon.kill_keeper()
-            _cleanup(daemon.base)
 
 
 def _docker_cli(native: Daemon, *argv: str) -> subprocess.CompletedProcess:

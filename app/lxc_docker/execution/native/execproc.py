@@ -15,7 +15,6 @@ import dataclasses
 import errno
 import marshal
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from lxc_docker.execution.base import Command, ContainerStartError, ExecProcess, Stdio
 from lxc_docker.execution.native import cgroups as cgroups_mod
 from lxc_docker.execution.native.driver import START_TIMEOUT, _exit_code, _start_error
+from lxc_docker.execution.pidreap import kill_and_reap
 from lxc_docker.sysutil.selfexec import init_argv
 
 _FD_SPACE = socket.CMSG_SPACE(4 * 4)
@@ -40,17 +40,6 @@ def _receive(sock: socket.socket) -> tuple[bytes | None, list[int]]:
     if not data and not fds:
         return None, []
     return data, fds
-
-
-def _reap(pidfd: int) -> None:
-    try:
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
-    except ChildProcessError:
-        pass
 
 
 def run(
@@ -124,8 +113,7 @@ def run(
                 raise _start_error(message.rstrip(b"\n"))
     except BaseException as e:
         if pidfd >= 0:
-            _reap(pidfd)
-            os.close(pidfd)
+            kill_and_reap(pidfd)
         elif proc is not None and proc.returncode is None:
             proc.kill()
             proc.wait()
@@ -137,8 +125,7 @@ def run(
     try:
         on_start(pid)
     except BaseException:
-        _reap(pidfd)
-        os.close(pidfd)
+        kill_and_reap(pidfd)
         raise
     try:
         return _exit_code(os.waitid(os.P_PIDFD, pidfd, os.WEXITED))

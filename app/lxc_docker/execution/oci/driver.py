@@ -31,6 +31,7 @@ from lxc_docker.execution.native import user as native_user
 from lxc_docker.execution.oci import console, spec
 from lxc_docker.execution.oci.network import configure_network
 from lxc_docker.execution.oci.runtime import CALL_TIMEOUT, Runtime, RuntimeFailed, error_text
+from lxc_docker.execution.pidreap import kill_and_reap
 from lxc_docker.sysutil import atomic, syscalls
 
 log = logging.getLogger(__name__)
@@ -414,18 +415,7 @@ class OciDriver:
         if relay is not None and not relay.thread.is_alive():
             relay.close()
         if pidfd >= 0:
-            try:
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            try:
-                os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
-            except ChildProcessError:
-                pass
-            try:
-                os.close(pidfd)
-            except OSError:
-                pass
+            kill_and_reap(pidfd)
         self.cleanup(id)
 
     def _forget(self, id: str) -> None:

@@ -18,7 +18,6 @@ import dataclasses
 import json
 import os
 import select
-import signal
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from lxc_docker.execution.base import Command, ContainerStartError, ExecProcess,
 from lxc_docker.execution.native import user as native_user
 from lxc_docker.execution.oci import console, spec
 from lxc_docker.execution.oci.runtime import CALL_TIMEOUT, Runtime, error_text
+from lxc_docker.execution.pidreap import kill_and_reap
 from lxc_docker.sysutil import atomic
 
 # How long a runtime's process left in the container after a failed exec may take to exit.
@@ -47,18 +47,6 @@ def process_doc(base: dict, process: ExecProcess, ids: tuple[int, int, list[int]
     if process.privileged:
         doc["capabilities"] = privileged
     return doc
-
-
-def _reap(pidfd: int) -> None:
-    try:
-        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitid(os.P_PIDFD, pidfd, os.WEXITED)
-    except ChildProcessError:
-        pass
-    os.close(pidfd)
 
 
 def _reap_orphans(name: str, container_pid: int) -> None:
@@ -204,7 +192,7 @@ def run(
         if master >= 0:
             os.close(master)
         if pidfd >= 0:
-            _reap(pidfd)
+            kill_and_reap(pidfd)
         if isinstance(e, OSError):
             raise ContainerStartError(f"{runtime.name} exec: {e}", 1)
         raise
