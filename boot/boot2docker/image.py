@@ -28,6 +28,17 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
+def listed_sums(image_dir: str) -> dict[str, str]:
+    """{file name: SHA-256} from IMAGE_DIR/SHA256SUMS."""
+    sums = os.path.join(image_dir, "SHA256SUMS")
+    try:
+        with open(sums, encoding="ascii") as f:
+            listed = dict(reversed(line.split(None, 1)) for line in f.read().splitlines() if line.strip())
+    except (OSError, ValueError) as e:
+        raise ImageError(f"{sums} is missing or unreadable: {e}") from None
+    return {name.strip().lstrip("*"): digest for name, digest in listed.items()}
+
+
 def verify(image_dir: str) -> None:
     """ImageError unless IMAGE_DIR has the kernel and initramfs and they match its SHA256SUMS."""
     sums = os.path.join(image_dir, "SHA256SUMS")
@@ -36,12 +47,7 @@ def verify(image_dir: str) -> None:
             f"no VM image at {image_dir}: build one (boot/build-image.sh DIR, then init --image DIR) "
             "or fetch one (boot2docker download)"
         )
-    try:
-        with open(sums, encoding="ascii") as f:
-            listed = dict(reversed(line.split(None, 1)) for line in f.read().splitlines() if line.strip())
-    except (OSError, ValueError) as e:
-        raise ImageError(f"{sums} is missing or unreadable: {e}") from None
-    listed = {name.strip().lstrip("*"): digest for name, digest in listed.items()}
+    listed = listed_sums(image_dir)
     for name in FILES:
         path = os.path.join(image_dir, name)
         if name not in listed:

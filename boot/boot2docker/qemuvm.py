@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from boot2docker import image, procs, qemu, qemusave, vm
+from boot2docker import bootfiles, image, procs, qemu, qemusave, vm
 from boot2docker.profile import Profile
 
 
@@ -37,6 +37,7 @@ class QemuMachine:
         self.pidfile = os.path.join(self.dir, "qemu.pid")
         self.runfile = os.path.join(self.dir, "run.json")
         self.notices: list[str] = []
+        self.boot: tuple[str, str] | None = None  # kernel and initramfs, once up() prepared them
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -47,8 +48,11 @@ class QemuMachine:
         return procs.read_pid(self.pidfile)
 
     def _forget(self) -> None:
-        for path in (self.pidfile, self.runfile, os.path.join(self.dir, "qmp.sock")):
-            if os.path.exists(path):
+        qmp = (vm.read_json(self.runfile) or {}).get("qmp") or ""
+        # The socket may be outside the VM's directory (qemu.qmp_address, for a deep one).
+        socket_path = qmp[len("unix:") :] if qmp.startswith("unix:") else os.path.join(self.dir, "qmp.sock")
+        for path in (self.pidfile, self.runfile, socket_path):
+            if os.path.lexists(path):
                 os.unlink(path)
 
     def _qmp(self) -> qemu.Qmp:
@@ -89,7 +93,7 @@ class QemuMachine:
         )
 
     def command(self, accel: str, qmp: str) -> list[str]:
-        return qemu.command(self.profile, self.dir, accel, qmp, self.platform)
+        return qemu.command(self.profile, self.dir, accel, qmp, self.platform, self.boot)
 
     def up(self, wait: bool = True, progress=None) -> float | None:
         if not self.exists():
@@ -114,8 +118,13 @@ class QemuMachine:
         vm.check_ports(self.profile)
         try:
             image.verify(self.profile.image_dir())
+            self.boot = bootfiles.prepare(self.profile.image_dir(), self.dir)
         except image.ImageError as e:
             raise vm.VMError(str(e)) from None
+        except (OSError, ValueError) as e:
+            raise vm.VMError(
+                f"unpacking the image's kernel and initramfs into {self.dir}/boot: {e}"
+            ) from None
         vm.prepare_share(self.profile, self.dir)
         accel = qemu.choose_accel(self.profile.accel, self.platform)
         qmp = qemu.qmp_address(self.dir, self.platform)

@@ -97,6 +97,10 @@ def test_boot_run_share_persist_delete(vm_image, tmp_path):
         assert done.returncode == 0, done.stderr
         assert "The daemon answers on tcp://127.0.0.1:" in done.stderr
         assert host.b2d("status").stdout == "running\n"
+        # Debian's kernel came out of its bzImage and booted through its PVH entry (bootfiles.py).
+        boot = host.home / ".boot2docker" / "vms" / "boot2docker-vm" / "boot"
+        assert (boot / "vmlinux").read_bytes()[:4] == b"\x7fELF"
+        assert (boot / "initrd.cpio").read_bytes()[:6] == b"070701"
 
         version = host.docker("version")
         assert version.returncode == 0, version.stderr

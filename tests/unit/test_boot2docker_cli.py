@@ -8,9 +8,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
+from boot2docker import qemu
 from lib.boot2docker_fakes import fake_image, install_fakes, recorded
 from lib.poll import poll
 
@@ -28,7 +30,12 @@ class B2D:
         self.log = str(tmp_path / "hv.log")
         self.image = fake_image(str(tmp_path / "image"), iso=True)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("BOOT2DOCKER", "DOCKER_"))}
-        self.env.update(install_fakes(str(tmp_path / "bin"), self.log), HOME=self.home, **extra_env)
+        # TMPDIR: where the QMP socket goes when the VM's directory is too deep for a socket path.
+        self.tmp = str(tmp_path / "tmp")
+        os.makedirs(self.tmp)
+        self.env.update(
+            install_fakes(str(tmp_path / "bin"), self.log), HOME=self.home, TMPDIR=self.tmp, **extra_env
+        )
         self.dockerport, self.sshport = free_port(), free_port()
         self.ports = ["--dockerport", str(self.dockerport), "--sshport", str(self.sshport)]
 
@@ -55,6 +62,15 @@ def b2d(tmp_path):
     pidfile = os.path.join(b.vm_dir(), "qemu.pid")
     if os.path.exists(pidfile):
         b.run("delete", "--force")
+
+
+def qmp_address(b: B2D, vm_dir: str) -> str:
+    saved = tempfile.tempdir
+    tempfile.tempdir = b.tmp  # as TMPDIR does for the boot2docker the test runs
+    try:
+        return qemu.qmp_address(vm_dir, sys.platform)
+    finally:
+        tempfile.tempdir = saved
 
 
 def expected_qemu(b: B2D, accel: str, cpu: str) -> list[str]:
@@ -84,7 +100,7 @@ def expected_qemu(b: B2D, accel: str, cpu: str) -> list[str]:
         "-initrd",
         f"{b.image}/initrd.img",
         "-append",
-        "console=ttyS0 quiet",
+        "console=ttyS0 quiet initcall_blacklist=crypto_kdf108_init",
         "-drive",
         f"file={d}/data.img,if=virtio,format=raw,cache=writeback",
         "-netdev",
@@ -93,7 +109,7 @@ def expected_qemu(b: B2D, accel: str, cpu: str) -> list[str]:
         "-device",
         "virtio-net-pci,netdev=net0",
         "-qmp",
-        f"unix:{d}/qmp.sock,server=on,wait=off",
+        qmp_address(b, d) + ",server=on,wait=off",
         "-virtfs",
         f"local,path={d}/share,mount_tag=b2d,security_model=none,readonly=on,id=b2d",
         "-virtfs",

@@ -269,3 +269,20 @@ def test_unpacking_refuses_a_member_outside_the_directory(tmp_path):
     with pytest.raises(SystemExit, match="refusing the member"):
         _unpack_zipapp().unpack(archive, str(tmp_path / "lib"))
     assert not (tmp_path / "evil.py").exists()
+
+
+def test_a_qmp_socket_too_deep_for_sun_path_goes_to_a_private_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(qemu.tempfile, "gettempdir", lambda: str(tmp_path))
+    short = tmp_path / "vm"
+    assert qemu.qmp_address(str(short), "linux") == f"unix:{short}/qmp.sock"
+    deep = tmp_path / ("d" * 120) / "vms" / "boot2docker-vm"
+    address = qemu.qmp_address(str(deep), "linux")
+    path = address.removeprefix("unix:")
+    assert len(path.encode()) < qemu.UNIX_PATH_MAX
+    assert os.path.dirname(path) == str(tmp_path / f"boot2docker-{os.getuid()}")
+    assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+    assert qemu.qmp_address(str(deep), "linux") == address  # the same VM, the same socket
+    assert qemu.qmp_address(str(deep) + "2", "linux") != address
+    os.chmod(os.path.dirname(path), 0o777)  # a directory others can write into is refused
+    with pytest.raises(qemu.QemuError, match="not a private directory"):
+        qemu.qmp_address(str(deep), "linux")
