@@ -194,7 +194,7 @@ serial --unit=0 --speed=115200
 terminal_input serial console
 terminal_output serial console
 menuentry boot2docker {
-	linux /vmlinuz console=ttyS0 quiet initcall_blacklist=crypto_kdf108_init
+	linux /vmlinuz console=ttyS0 quiet
 	initrd /initrd.img
 }
 GRUB

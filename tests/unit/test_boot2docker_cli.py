@@ -100,7 +100,7 @@ def expected_qemu(b: B2D, accel: str, cpu: str) -> list[str]:
         "-initrd",
         f"{b.image}/initrd.img",
         "-append",
-        "console=ttyS0 quiet initcall_blacklist=crypto_kdf108_init",
+        "console=ttyS0 quiet",
         "-drive",
         f"file={d}/data.img,if=virtio,format=raw,cache=writeback",
         "-netdev",
