@@ -19,7 +19,8 @@ from lib.daemon import Daemon
 from lib.poll import poll
 from lib.require import require_tools
 from lib.unixhttp import request
-from lib.usernets import Nets, free_subnets, nets_cleaned_after
+from lib.usernets import create_network as create
+from lib.usernets import free_subnets, nets_cleaned_after
 
 require_tools("ip", "iptables", "iptables-save", module=True)
 
@@ -36,11 +37,6 @@ def nets():
 @pytest.fixture
 def idaemon(daemon_factory, busybox_tar, test_bridge):
     return daemon_factory("-b", test_bridge).start().import_busybox(busybox_tar)
-
-
-def create(d: Daemon, nets: Nets, name: str, *extra: str) -> None:
-    bridge = nets.bridge()
-    d.out("network", "create", "-o", f"com.docker.network.bridge.name={bridge}", *extra, name)
 
 
 def free_port() -> int:

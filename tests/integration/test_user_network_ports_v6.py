@@ -21,7 +21,8 @@ from lib.clients import cli28
 from lib.daemon import Daemon
 from lib.poll import poll
 from lib.require import require_module, require_tools
-from lib.usernets import Nets, free_subnet6, free_subnets, nets_cleaned_after
+from lib.usernets import create_network as create
+from lib.usernets import free_subnet6, free_subnets, nets_cleaned_after
 
 require_tools("ip", "iptables", "iptables-save", "ip6tables", "ip6tables-save", module=True)
 
@@ -37,12 +38,6 @@ def nets():
 @pytest.fixture
 def pdaemon(daemon_factory, busybox_tar, test_bridge):
     return daemon_factory("-b", test_bridge).start().import_busybox(busybox_tar)
-
-
-def create(d: Daemon, nets: Nets, name: str, *extra: str) -> str:
-    bridge = nets.bridge()
-    d.out("network", "create", "-o", f"com.docker.network.bridge.name={bridge}", *extra, name)
-    return bridge
 
 
 def fetch(host: str, port: int | str) -> str:

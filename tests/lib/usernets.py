@@ -72,3 +72,11 @@ def nets_cleaned_after(prefix: str, commands: Sequence[str] = ("iptables",)) -> 
         subprocess.run(["ip", "link", "del", b], check=False)
     for cmd, table, line in n.tagged_rules():
         subprocess.run([cmd, "-w", "-t", table, "-D", *shlex.split(line)[1:]], check=False)
+
+
+def create_network(d, nets: Nets, name: str, *extra: str) -> str:
+    """`docker network create` of NAME on a bridge named for the test (so its rules and link can be
+    checked and cleaned); EXTRA are more flags. Returns the bridge's name."""
+    bridge = nets.bridge()
+    d.out("network", "create", "-o", f"com.docker.network.bridge.name={bridge}", *extra, name)
+    return bridge
