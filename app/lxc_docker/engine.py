@@ -5,6 +5,7 @@ Start-up sits above both `api` and `daemon`, so neither needs to import the othe
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -142,6 +143,10 @@ def run_daemon(opts: Any) -> int:
         # must not see a container that is about to run again as stopped.
         daemon.start_restored()
         server.serve()
+        # main.py turned the cyclic collector off for the start; what the start made lives as long as
+        # the daemon, so it goes to the permanent generation, out of every later collection's way.
+        gc.freeze()
+        gc.enable()
         pidfile.write_pid()
         log.info(
             "daemon started: %s (root %s, storage driver %s)",

@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             sys.stderr.write(f"Error: extra arguments after -d: {' '.join(rest)}\n")
             return 2
+        import gc
+
+        # No cyclic collection while the daemon imports and wires itself (thousands of new objects,
+        # none of them garbage) is time the start need not spend. engine.run_daemon turns it back on
+        # once serving.
+        gc.disable()
         from .engine import run_daemon
 
         return run_daemon(opts)
