@@ -11,7 +11,9 @@ copy (the image into a tmpfs, which pivot_root needs), init (modules, network, d
 and the daemon (its start to its first /_ping answer). The first boot (which formats the data disk) is
 not timed. With --save, then also `save` (the VM's state to disk, QEMU gone) and `up` from the saved
 state to the first /_ping, and the state file's size. Uses a throwaway HOME and free ports; deletes the
-VM at the end.
+VM at the end. With --first-run, a busybox image is imported once and each boot is followed by two
+`docker run --rm busybox true` with our client (the zipapp, or this checkout with --dev), timed: what
+a user waits for after `up`, the daemon's work deferred to its first requests included.
 
 With --floor, every run also boots the same image with our daemon replaced by FLOOR_SERVER below: a
 Python program that does the least any daemon of ours must do before its first answer (the
@@ -35,9 +37,13 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "boot"))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+
+from ours import add_options, ours, use_options  # noqa: E402
 
 from boot2docker import bootfiles, vm  # noqa: E402
 from boot2docker.profile import load  # noqa: E402
+from lib.busybox import write_rootfs_tar  # noqa: E402
 
 STAMP = re.compile(r"boot2docker: (\w+) at ([0-9.]+)s")
 
@@ -111,16 +117,33 @@ class Machine:
         self.console = os.path.join(self.profile.vm_dir(), "console.log")
         self.image = os.path.abspath(image)
 
-    def prepare(self) -> None:
+    def prepare(self, with_busybox: bool) -> None:
         self.b2d("init", "--image", self.image)
         self.b2d("up")  # the first boot formats the data disk
+        if with_busybox:  # on the data disk: there for every later boot
+            with open(write_rootfs_tar(os.path.join(self.home, "busybox.tar")), "rb") as f:
+                self.docker("import", "-", "busybox", stdin=f)
         self.b2d("stop")
+
+    def docker(self, *args: str, stdin=None) -> None:
+        """Our client (bench/ours.py: the zipapp by default) through the forwarded port, with TLS."""
+        env = {
+            **self.env,
+            **ours().env,
+            "DOCKER_HOST": f"tcp://127.0.0.1:{self.profile.dockerport}",
+            "DOCKER_TLS_VERIFY": "1",
+            "DOCKER_CERT_PATH": self.profile.certs_dir(),
+        }
+        done = subprocess.run([*ours().cli, *args], env=env, stdin=stdin, capture_output=True)
+        if done.returncode != 0:
+            raise SystemExit(f"docker {' '.join(args)}: {done.stderr.decode(errors='replace')}")
 
     def b2d(self, *args: str, check: bool = True) -> None:
         subprocess.run([sys.executable, "-m", "boot2docker", *self.flags, *args], env=self.env, check=check)
 
-    def boot(self) -> None:
-        """One `up` from the stopped VM, timed to the first /_ping answer; the split printed."""
+    def boot(self, first_run: bool) -> None:
+        """One `up` from the stopped VM, timed to the first /_ping answer; the split printed. With
+        FIRST_RUN, then the first and the second `docker run --rm busybox true` after it."""
         seen: dict[str, tuple[float, float]] = {}
         start = time.monotonic()
         self.b2d("up", "--no-wait")
@@ -135,8 +158,19 @@ class Machine:
             if now - start > 300:
                 raise SystemExit(f"{self.label}: no /_ping answer within 300 s")
             time.sleep(0.02)
+        runs = []
+        if first_run:
+            for _ in range(2):
+                begun = time.monotonic()
+                self.docker("run", "--rm", "busybox", "true")
+                runs.append(time.monotonic() - begun)
         print(f"-- {self.label}")
         report(seen, start, answered)
+        if runs:
+            print(
+                f"{'first run':>10}: {runs[0]:6.2f} s (`docker run --rm busybox true` right after the answer)"
+            )
+            print(f"{'second run':>10}: {runs[1]:6.2f} s")
         self.b2d("stop")
 
     def delete(self) -> None:
@@ -182,7 +216,12 @@ def main() -> int:
     parser.add_argument("--cpus", type=int, default=1, help="the VMs' virtual CPUs")
     parser.add_argument("--save", action="store_true", help="also time save and up from the saved state")
     parser.add_argument("--floor", action="store_true", help="also boot the floor image in each run")
+    parser.add_argument(
+        "--first-run", action="store_true", help="also time the first two `docker run`s after each boot"
+    )
+    add_options(parser)
     opts = parser.parse_args()
+    use_options(opts)
     machines: list[Machine] = []
     work = tempfile.mkdtemp(prefix="b2d-floor-")
     try:
@@ -192,11 +231,11 @@ def main() -> int:
             machines.append(
                 Machine(work, opts.accel, opts.cpus, "floor (a Python TLS /_ping server, nothing else)")
             )
-        for machine in machines:
-            machine.prepare()
+        for i, machine in enumerate(machines):
+            machine.prepare(with_busybox=opts.first_run and i == 0)
         for _ in range(opts.runs):
-            for machine in machines:
-                machine.boot()
+            for i, machine in enumerate(machines):
+                machine.boot(first_run=opts.first_run and i == 0)
         if opts.save:
             bench_save(machines[0])
     finally:
@@ -219,6 +258,8 @@ def main() -> int:
         f"initrd {size['initrd_bytes'] / 2**20:.1f} MiB "
         f"(root {size['root_kib'] / 1024:.0f} MiB unpacked), kernel {size['kernel']}"
     )
+    if opts.first_run:
+        print(ours().describe())
     print("command: " + " ".join([".venv/bin/python", "bench/bench_boot.py", *sys.argv[1:]]))
     return 0
 
