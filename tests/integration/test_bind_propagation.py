@@ -20,8 +20,8 @@ from contextlib import contextmanager
 import pytest
 
 from lib.daemon import Daemon, own_daemon
-from lib.drivers import DRIVERS, tools_of
-from lib.require import require, require_module, require_tools
+from lib.drivers import DRIVERS, require_driver
+from lib.require import require, require_module
 from lib.unixhttp import api
 
 pytestmark = pytest.mark.root
@@ -55,9 +55,7 @@ def _is_mountpoint(path: str) -> bool:
 @pytest.fixture(scope="module", params=DRIVERS, ids=[name for name, _ in DRIVERS])
 def d(request, busybox_tar):
     name, args = request.param
-    tools, hint = tools_of(name)
-    if tools:
-        require_tools(*tools, hint=hint)
+    require_driver(name)
     with own_daemon(busybox_tar, args, prefix="ldp-") as daemon:
         yield daemon
 

@@ -20,9 +20,8 @@ import pytest
 
 from lib.bridge import own_bridge
 from lib.daemon import Daemon, docker_cmd, our_env, own_daemon
-from lib.drivers import DRIVERS, tools_of
+from lib.drivers import DRIVERS, require_driver
 from lib.poll import poll, wait_for
-from lib.require import require_tools
 from lib.unixhttp import api
 from lxc_docker.execution.base import Command, Network, Stdio
 from lxc_docker.execution.oci import spec
@@ -38,9 +37,7 @@ TRAP_TERM = "trap 'exit 143' TERM; while true; do sleep 0.05; done"
 
 
 def _require(name: str) -> None:
-    tools, hint = tools_of(name)
-    if tools:
-        require_tools(*tools, hint=hint)
+    require_driver(name)
 
 
 @pytest.fixture(scope="module", params=DRIVERS, ids=[name for name, _ in DRIVERS])

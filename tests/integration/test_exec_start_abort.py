@@ -14,9 +14,8 @@ import threading
 
 import pytest
 
-from lib.drivers import DRIVERS, tools_of
+from lib.drivers import DRIVERS, require_driver
 from lib.poll import poll
-from lib.require import require_tools
 from lxc_docker.execution.base import Command, ExecProcess, Stdio
 from lxc_docker.execution.select import new_driver
 
@@ -35,9 +34,7 @@ class Refused(Exception):
 def setup(request, busybox_tar, tmp_path):
     """(driver name, the driver, a busybox root filesystem, /dev/null open for writing)."""
     name, args = request.param
-    tools, hint = tools_of(name)
-    if tools:
-        require_tools(*tools, hint=hint)
+    require_driver(name)
     rootfs = tmp_path / "rootfs"
     rootfs.mkdir()
     subprocess.run(["tar", "-xf", busybox_tar, "-C", str(rootfs)], check=True)

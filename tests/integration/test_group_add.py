@@ -12,8 +12,8 @@ import subprocess
 import pytest
 
 from lib.daemon import Daemon, own_daemon
-from lib.drivers import DRIVERS, tools_of
-from lib.require import require, require_module, require_tools
+from lib.drivers import DRIVERS, require_driver
+from lib.require import require, require_module
 from lib.unixhttp import api
 
 pytestmark = pytest.mark.root
@@ -40,9 +40,7 @@ def _groups_image(d: Daemon) -> None:
 @pytest.fixture(scope="module", params=DRIVERS, ids=[name for name, _ in DRIVERS])
 def d(request, busybox_tar):
     name, args = request.param
-    tools, hint = tools_of(name)
-    if tools:
-        require_tools(*tools, hint=hint)
+    require_driver(name)
     with own_daemon(busybox_tar, args, prefix="ldg-") as daemon:
         _groups_image(daemon)
         yield daemon

@@ -4,6 +4,8 @@ missing runtime skips locally and fails under CI=true."""
 
 from __future__ import annotations
 
+from lib.require import require_tools
+
 DRIVERS: list[tuple[str, list[str]]] = [
     ("native", []),
     ("oci-runc", ["-e", "oci", "--oci-runtime", "runc"]),
@@ -19,6 +21,9 @@ TOOLS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-def tools_of(name: str) -> tuple[tuple[str, ...], str]:
-    """(tools, install hint) for driver `name`; none for the native driver."""
-    return TOOLS.get(name, ((), ""))
+def require_driver(name: str) -> None:
+    """Skip (fail under CI=true) unless the tools driver `name` needs are installed; the native
+    driver needs none."""
+    tools, hint = TOOLS.get(name, ((), ""))
+    if tools:
+        require_tools(*tools, hint=hint)
